@@ -1,0 +1,79 @@
+//! The client stub (`GreeterStub`).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::docs::{doc_attrs, or_fallback, with_summary};
+use super::{Resolved, ResolvedMethod};
+use crate::ir::CallKind;
+
+/// The stub struct and its impl block.
+pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
+    let full_name = service.ir.full_name();
+    let stub = format_ident!("{}Stub", service.ir.name);
+    let doc = doc_attrs(&with_summary(
+        &service.ir.comments,
+        format!(" Client stub for `{full_name}`."),
+    ));
+    let (deprecated, allow_deprecated) = if service.ir.deprecated {
+        (quote!(#[deprecated]), quote!(#[allow(deprecated)]))
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let methods = service.methods.iter().map(|m| method(service, m));
+    // Without methods nothing reads the channel.
+    let allow_unused_channel = if service.methods.is_empty() {
+        quote!(#[allow(dead_code)])
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #doc
+        #deprecated
+        #[derive(Clone, Debug)]
+        pub struct #stub {
+            #allow_unused_channel
+            channel: ::grpc_core::Channel,
+        }
+
+        #allow_deprecated
+        impl #stub {
+            /// Creates a stub that issues calls on `channel`.
+            pub fn new(channel: ::grpc_core::Channel) -> Self {
+                Self { channel }
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+fn method(service: &Resolved<'_>, method: &ResolvedMethod<'_>) -> TokenStream {
+    let doc = doc_attrs(&or_fallback(
+        &method.ir.comments,
+        format!(" Calls `{}`.", method.ir.path(service.ir)),
+    ));
+    let deprecated = if method.ir.deprecated {
+        quote!(#[deprecated])
+    } else {
+        TokenStream::new()
+    };
+    let call = match method.ir.kind() {
+        CallKind::UnaryUnary => quote!(::grpc_core::UnaryUnary),
+        CallKind::UnaryStream => quote!(::grpc_core::UnaryStream),
+        CallKind::StreamUnary => quote!(::grpc_core::StreamUnary),
+        CallKind::StreamStream => quote!(::grpc_core::StreamStream),
+    };
+    let ident = &method.ident;
+    let input = &method.input;
+    let output = &method.output;
+    let module = &service.paths_module;
+    let path_const = &method.path_const;
+    quote! {
+        #doc
+        #deprecated
+        pub fn #ident(&self) -> #call<#input, #output> {
+            #call::new(self.channel.clone(), #module::#path_const)
+        }
+    }
+}

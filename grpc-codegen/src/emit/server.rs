@@ -1,0 +1,194 @@
+//! The servicer trait (`GreeterServicer`) and its registration function
+//! (`add_greeter_servicer_to_server`).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::docs::{doc_attrs, or_fallback, with_summary};
+use super::{Resolved, ResolvedMethod};
+use crate::ir::CallKind;
+use crate::naming;
+
+/// The trait and the registration function.
+pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
+    let trait_tokens = servicer_trait(service);
+    let add_fn = add_function(service);
+    quote! {
+        #trait_tokens
+        #add_fn
+    }
+}
+
+fn servicer_trait(service: &Resolved<'_>) -> TokenStream {
+    let full_name = service.ir.full_name();
+    let servicer = format_ident!("{}Servicer", service.ir.name);
+    let doc = doc_attrs(&with_summary(
+        &service.ir.comments,
+        format!(" Server-side trait for `{full_name}`; every method defaults to `UNIMPLEMENTED`."),
+    ));
+    let deprecated = if service.ir.deprecated {
+        quote!(#[deprecated])
+    } else {
+        TokenStream::new()
+    };
+    let methods = service.methods.iter().map(servicer_method);
+    quote! {
+        #doc
+        #deprecated
+        pub trait #servicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #(#methods)*
+        }
+    }
+}
+
+fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
+    let doc = doc_attrs(&or_fallback(
+        &method.ir.comments,
+        format!(
+            " Handles `{}`; the default returns `UNIMPLEMENTED`.",
+            method.ir.proto_name
+        ),
+    ));
+    let deprecated = if method.ir.deprecated {
+        quote!(#[deprecated])
+    } else {
+        TokenStream::new()
+    };
+    let ident = &method.ident;
+    let input = &method.input;
+    let output = &method.output;
+    let (request, request_type) = if method.ir.client_streaming {
+        (quote!(requests), quote!(::grpc_core::Requests<#input>))
+    } else {
+        (quote!(request), quote!(#input))
+    };
+    let item = quote!(::core::result::Result<#output, ::grpc_core::Status>);
+    let unimplemented = quote!(::grpc_core::Status::unimplemented(
+        "Method not implemented!"
+    ));
+    let (ok_type, default_error) = if method.ir.server_streaming {
+        (
+            quote! {
+                impl ::core::iter::Iterator<Item = #item> + ::core::marker::Send + 'static
+            },
+            quote! {
+                ::core::result::Result::Err::<::core::iter::Empty<#item>, _>(#unimplemented)
+            },
+        )
+    } else {
+        (
+            quote!(#output),
+            quote!(::core::result::Result::Err(#unimplemented)),
+        )
+    };
+    quote! {
+        #doc
+        #deprecated
+        fn #ident(
+            &self,
+            #request: #request_type,
+            context: &::grpc_core::ServicerContext,
+        ) -> ::core::result::Result<#ok_type, ::grpc_core::Status> {
+            let _ = (#request, context);
+            #default_error
+        }
+    }
+}
+
+fn add_function(service: &Resolved<'_>) -> TokenStream {
+    let full_name = service.ir.full_name();
+    let servicer = format_ident!("{}Servicer", service.ir.name);
+    let add_fn = naming::ident(&format!("add_{}_servicer_to_server", service.ir.snake_name));
+    let doc = doc_attrs(&[format!(
+        " Registers `servicer` on `server` under `{full_name}`."
+    )]);
+    let deprecated = if service.ir.deprecated {
+        quote!(#[deprecated])
+    } else {
+        TokenStream::new()
+    };
+    let allow_deprecated = if service.ir.uses_deprecated() {
+        quote!(#[allow(deprecated)])
+    } else {
+        TokenStream::new()
+    };
+    let module = &service.paths_module;
+    let body = if service.methods.is_empty() {
+        quote! {
+            let _ = servicer;
+            let service = ::grpc_core::ServiceBuilder::new(#module::NAME);
+        }
+    } else {
+        let registrations = service.methods.iter().map(registration);
+        let box_responses = if service.methods.iter().any(|m| m.ir.server_streaming) {
+            box_responses_fn()
+        } else {
+            TokenStream::new()
+        };
+        quote! {
+            #box_responses
+            let servicer = ::std::sync::Arc::new(servicer);
+            let mut service = ::grpc_core::ServiceBuilder::new(#module::NAME);
+            #(#registrations)*
+        }
+    };
+    quote! {
+        #doc
+        #deprecated
+        #allow_deprecated
+        pub fn #add_fn<S: #servicer>(servicer: S, server: &::grpc_core::Server) {
+            #body
+            server.add_service(service.build());
+        }
+    }
+}
+
+fn registration(method: &ResolvedMethod<'_>) -> TokenStream {
+    let register = match method.ir.kind() {
+        CallKind::UnaryUnary => quote!(unary_unary),
+        CallKind::UnaryStream => quote!(unary_stream),
+        CallKind::StreamUnary => quote!(stream_unary),
+        CallKind::StreamStream => quote!(stream_stream),
+    };
+    let request = if method.ir.client_streaming {
+        quote!(requests)
+    } else {
+        quote!(request)
+    };
+    let ident = &method.ident;
+    let proto_name = &method.ir.proto_name;
+    let call = quote!(s.#ident(#request, context));
+    let handler = if method.ir.server_streaming {
+        quote!(#call.map(box_responses))
+    } else {
+        call
+    };
+    quote! {
+        let s = ::std::sync::Arc::clone(&servicer);
+        service.#register(#proto_name, move |#request, context| #handler);
+    }
+}
+
+/// A function-local helper for server-streaming handlers.
+///
+/// The servicer's `impl Iterator` return type captures the call's argument
+/// lifetimes (edition 2024 capture rules), so it is a different type for
+/// every call and cannot be a handler's single response-stream type. It is
+/// `'static`, though, so boxing it erases the difference.
+fn box_responses_fn() -> TokenStream {
+    quote! {
+        fn box_responses<T, I>(
+            responses: I,
+        ) -> ::std::boxed::Box<
+            dyn ::core::iter::Iterator<Item = ::core::result::Result<T, ::grpc_core::Status>>
+                + ::core::marker::Send,
+        >
+        where
+            I: ::core::iter::Iterator<Item = ::core::result::Result<T, ::grpc_core::Status>>
+                + ::core::marker::Send
+                + 'static,
+        {
+            ::std::boxed::Box::new(responses)
+        }
+    }
+}

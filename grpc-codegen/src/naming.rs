@@ -1,0 +1,122 @@
+//! Rust spellings of proto identifiers.
+//!
+//! Every function here returns something that is always a valid Rust
+//! identifier, whatever the input: plugin input is untrusted, and
+//! `proc_macro2::Ident::new` panics on invalid identifiers.
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span};
+
+/// Strict and reserved keywords of Rust 2024 that can be used as raw
+/// identifiers (`r#type`).
+const RAW_ABLE_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
+];
+
+/// Keywords that cannot be raw identifiers; they get a `_` suffix instead.
+const SUFFIXED_KEYWORDS: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Replaces every character that cannot appear in an ASCII identifier with
+/// `_`, and makes sure the result does not start with a digit and is not
+/// empty.
+fn sanitize(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// The snake_case spelling of a proto name (no keyword handling).
+pub(crate) fn snake_case(proto_name: &str) -> String {
+    sanitize(&proto_name.to_snake_case())
+}
+
+/// The UpperCamelCase spelling of a proto name (no keyword handling).
+pub(crate) fn upper_camel_case(proto_name: &str) -> String {
+    sanitize(&proto_name.to_upper_camel_case())
+}
+
+/// The SCREAMING_SNAKE_CASE spelling of a name, for constants.
+pub(crate) fn screaming_snake_case(name: &str) -> String {
+    sanitize(&name.to_shouty_snake_case())
+}
+
+/// Turns `name` into an identifier token, making keywords usable: raw
+/// identifiers where Rust allows them (`r#type`), a `_` suffix where it does
+/// not (`self_`).
+pub(crate) fn ident(name: &str) -> Ident {
+    let name = sanitize(name);
+    if SUFFIXED_KEYWORDS.contains(&name.as_str()) {
+        Ident::new(&format!("{name}_"), Span::call_site())
+    } else if RAW_ABLE_KEYWORDS.contains(&name.as_str()) {
+        Ident::new_raw(&name, Span::call_site())
+    } else {
+        Ident::new(&name, Span::call_site())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_of_method_names() {
+        assert_eq!(snake_case("SayHello"), "say_hello");
+        assert_eq!(snake_case("HTTPGet"), "http_get");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+        assert_eq!(snake_case("Get2Things"), "get2_things");
+    }
+
+    #[test]
+    fn camel_case_of_service_names() {
+        assert_eq!(upper_camel_case("Greeter"), "Greeter");
+        assert_eq!(upper_camel_case("route_guide"), "RouteGuide");
+        assert_eq!(upper_camel_case("HTTPService"), "HttpService");
+    }
+
+    #[test]
+    fn screaming_snake_case_of_methods() {
+        assert_eq!(screaming_snake_case("say_hello"), "SAY_HELLO");
+        assert_eq!(screaming_snake_case("type"), "TYPE");
+    }
+
+    #[test]
+    fn keywords_become_raw_identifiers() {
+        assert_eq!(ident("type").to_string(), "r#type");
+        assert_eq!(ident("async").to_string(), "r#async");
+        assert_eq!(ident("gen").to_string(), "r#gen");
+        assert_eq!(ident("match").to_string(), "r#match");
+    }
+
+    #[test]
+    fn non_raw_keywords_get_a_suffix() {
+        assert_eq!(ident("self").to_string(), "self_");
+        assert_eq!(ident("Self").to_string(), "Self_");
+        assert_eq!(ident("super").to_string(), "super_");
+        assert_eq!(ident("crate").to_string(), "crate_");
+        assert_eq!(ident("_").to_string(), "__");
+    }
+
+    #[test]
+    fn ordinary_names_are_untouched() {
+        assert_eq!(ident("say_hello").to_string(), "say_hello");
+        assert_eq!(ident("union").to_string(), "union");
+    }
+
+    #[test]
+    fn hostile_names_still_make_identifiers() {
+        assert_eq!(ident("").to_string(), "__");
+        assert_eq!(ident("9lives").to_string(), "_9lives");
+        assert_eq!(ident("a-b c").to_string(), "a_b_c");
+        assert_eq!(ident("caf\u{e9}").to_string(), "caf_");
+        assert_eq!(snake_case(""), "_");
+    }
+}

@@ -1,0 +1,204 @@
+//! [`Call`]: grpcio's invocation-side `Call`/`RpcContext` object.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::metadata::Metadata;
+use crate::runtime::CancelToken;
+use crate::status::{Code, RpcError, Status};
+use crate::sync::Completion;
+
+/// The state one RPC shares between its driver and its users.
+pub(crate) struct CallShared {
+    deadline: Option<Instant>,
+    cancel: CancelToken,
+    initial: Completion<Metadata>,
+    outcome: Completion<Status>,
+}
+
+impl CallShared {
+    pub(crate) fn new(timeout: Option<Duration>) -> Arc<CallShared> {
+        Arc::new(CallShared {
+            deadline: timeout.map(|timeout| Instant::now() + timeout),
+            cancel: CancelToken::new(),
+            initial: Completion::new(),
+            outcome: Completion::new(),
+        })
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    pub(crate) fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
+    }
+
+    pub(crate) fn set_initial_metadata(&self, metadata: Metadata) {
+        self.initial.complete(metadata);
+    }
+
+    /// Records the final status (the first one wins) and runs callbacks.
+    pub(crate) fn finish(&self, status: Status) {
+        self.initial.complete(Metadata::new());
+        self.outcome.complete(status);
+    }
+
+    /// Ends the call locally with `status` and stops its driver.
+    pub(crate) fn fail(&self, status: Status) {
+        self.finish(status);
+        self.cancel.cancel();
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.outcome.is_complete()
+    }
+
+    /// Blocks until the call ends; returns its status.
+    pub(crate) fn wait_status(&self) -> Status {
+        self.outcome
+            .wait(None)
+            .unwrap_or_else(|| Status::internal("call ended without a status"))
+    }
+
+    /// The error for a failed call, with the initial metadata it received.
+    pub(crate) fn error(&self, status: Status) -> RpcError {
+        let initial = self.initial.peek(Metadata::clone).unwrap_or_default();
+        RpcError::from(status).with_initial_metadata(initial)
+    }
+}
+
+/// An RPC as seen by its caller: metadata, status and control (grpcio's
+/// `Call`). Returned by `with_call`, and answered by response iterators and
+/// call futures. Cheap to clone; every clone is the same RPC.
+///
+/// Methods that report the outcome (`code`, `details`,
+/// `trailing_metadata`) block until the RPC has ended.
+///
+/// ```no_run
+/// # fn demo(stub: &grpc_core::UnaryUnary<String, String>) -> Result<(), grpc_core::RpcError> {
+/// let (reply, call) = stub.with_call("hi".to_string())?;
+/// println!("{:?} {} {:?}", call.code(), call.details(), call.trailing_metadata());
+/// assert!(!call.is_active());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Call {
+    shared: Arc<CallShared>,
+}
+
+impl Call {
+    pub(crate) fn new(shared: Arc<CallShared>) -> Call {
+        Call { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<CallShared> {
+        &self.shared
+    }
+
+    /// The server's initial metadata; blocks until it arrives (empty when
+    /// the RPC ended without any).
+    pub fn initial_metadata(&self) -> Metadata {
+        self.shared.initial.wait(None).unwrap_or_default()
+    }
+
+    /// The server's trailing metadata; blocks until the RPC ends.
+    pub fn trailing_metadata(&self) -> Metadata {
+        self.shared.wait_status().metadata().clone()
+    }
+
+    /// The status code; blocks until the RPC ends.
+    pub fn code(&self) -> Code {
+        self.shared.wait_status().code()
+    }
+
+    /// The status details; blocks until the RPC ends.
+    pub fn details(&self) -> String {
+        self.shared.wait_status().details().to_owned()
+    }
+
+    /// The whole final status; blocks until the RPC ends.
+    pub fn status(&self) -> Status {
+        self.shared.wait_status()
+    }
+
+    /// True while the RPC has not ended.
+    pub fn is_active(&self) -> bool {
+        !self.shared.is_finished()
+    }
+
+    /// Time left before the deadline; `None` when the call has no deadline.
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.shared
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Cancels the RPC: it ends with `CANCELLED` on both sides. Idempotent;
+    /// no effect once the RPC has ended.
+    pub fn cancel(&self) {
+        if !self.shared.is_finished() {
+            self.shared.cancel.cancel();
+        }
+    }
+
+    /// Runs `callback` when the RPC ends. Returns false (and never runs it)
+    /// when the RPC has already ended, as grpcio does.
+    pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> bool {
+        self.shared
+            .outcome
+            .add_callback_if_pending(Box::new(callback))
+    }
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Call");
+        debug.field("active", &self.is_active());
+        if let Some(status) = self.shared.outcome.peek(Status::clone) {
+            debug.field("status", &status);
+        }
+        debug.finish()
+    }
+}
+
+/// Implements grpcio's `Call` methods on a type with a `call: Call` field.
+macro_rules! delegate_call_methods {
+    ($type:ident) => {
+        impl<T> $type<T> {
+            /// The server's initial metadata; blocks until it arrives.
+            pub fn initial_metadata(&self) -> $crate::Metadata {
+                self.call.initial_metadata()
+            }
+            /// The server's trailing metadata; blocks until the RPC ends.
+            pub fn trailing_metadata(&self) -> $crate::Metadata {
+                self.call.trailing_metadata()
+            }
+            /// The status code; blocks until the RPC ends.
+            pub fn code(&self) -> $crate::Code {
+                self.call.code()
+            }
+            /// The status details; blocks until the RPC ends.
+            pub fn details(&self) -> String {
+                self.call.details()
+            }
+            /// True while the RPC has not ended.
+            pub fn is_active(&self) -> bool {
+                self.call.is_active()
+            }
+            /// Time left before the deadline, if there is one.
+            pub fn time_remaining(&self) -> Option<std::time::Duration> {
+                self.call.time_remaining()
+            }
+            /// Runs `callback` when the RPC ends; false if it already has.
+            pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> bool {
+                self.call.add_callback(callback)
+            }
+            /// The [`Call`](crate::Call) object of this RPC.
+            pub fn call(&self) -> &$crate::Call {
+                &self.call
+            }
+        }
+    };
+}
+pub(crate) use delegate_call_methods;

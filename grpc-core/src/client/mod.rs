@@ -1,0 +1,18 @@
+//! The client: call options, the Call and CallFuture objects, and the four
+//! kinds of multi-callable, all over one async exchange ([`rpc`]).
+
+mod call;
+mod credentials;
+mod future;
+mod multicallable;
+mod options;
+mod requests;
+mod responses;
+pub(crate) mod rpc;
+
+pub use call::Call;
+pub use credentials::{CallCredentials, access_token_call_credentials, metadata_call_credentials};
+pub use future::CallFuture;
+pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
+pub use options::CallOptions;
+pub use responses::ResponseIterator;

@@ -1,0 +1,403 @@
+//! The four multi-callables (grpcio's `UnaryUnaryMultiCallable` & co.):
+//! typed handles for one method with `call`, `with_call` and `future`.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::call::{Call, CallShared};
+use super::future::CallFuture;
+use super::options::CallOptions;
+use super::requests::spawn_request_pump;
+use super::responses::ResponseIterator;
+use super::rpc::{self, Delivery, Invocation, Outgoing};
+use crate::channel::Channel;
+use crate::codec::proto::encode_frame;
+use crate::runtime::block_on;
+use crate::status::{RpcError, Status};
+
+/// Response messages buffered between the connection and a response
+/// iterator, beyond what HTTP/2 flow control holds back.
+const RESPONSE_QUEUE: usize = 16;
+
+/// A method on a channel with its call options.
+#[derive(Clone, Debug)]
+struct Method {
+    channel: Channel,
+    path: Cow<'static, str>,
+    options: CallOptions,
+}
+
+impl Method {
+    fn invocation(&self) -> Invocation<'_> {
+        Invocation {
+            channel: &self.channel,
+            path: &self.path,
+            options: &self.options,
+        }
+    }
+
+    fn new_call(&self) -> Arc<CallShared> {
+        CallShared::new(self.options.timeout)
+    }
+
+    fn encode<Req: prost::Message>(&self, request: &Req) -> Result<Bytes, Status> {
+        encode_frame(
+            request,
+            self.invocation().compression(),
+            self.channel.config().max_send_message_length,
+        )
+        .map_err(|status| match status.code() {
+            crate::Code::ResourceExhausted => status,
+            _ => Status::internal("Exception serializing request!"),
+        })
+    }
+
+    fn request_pump<Req, I>(&self, requests: I) -> Result<Outgoing, Status>
+    where
+        Req: prost::Message + 'static,
+        I: Iterator<Item = Req> + Send + 'static,
+    {
+        spawn_request_pump(
+            requests,
+            self.invocation().compression(),
+            self.channel.config().max_send_message_length,
+        )
+        .map(Outgoing::Stream)
+    }
+
+    /// Runs a unary-response RPC to its end and records the outcome on `call`.
+    async fn unary_response<Resp: prost::Message + Default>(
+        &self,
+        call: &CallShared,
+        outgoing: Result<Outgoing, Status>,
+    ) -> Result<Resp, RpcError> {
+        let result = match outgoing {
+            Err(status) => Err(status),
+            Ok(outgoing) => {
+                let mut slot = None;
+                let status = rpc::run(
+                    self.invocation(),
+                    call,
+                    outgoing,
+                    Delivery::Single(&mut slot),
+                )
+                .await;
+                match (status.is_ok(), slot) {
+                    (true, Some(payload)) => Resp::decode(payload)
+                        .map(|response| (response, status))
+                        .map_err(|error| {
+                            Status::internal("Exception deserializing response!").with_source(error)
+                        }),
+                    (true, None) => Err(Status::internal(
+                        "Server sent no message for a unary-response RPC",
+                    )),
+                    (false, _) => Err(status),
+                }
+            }
+        };
+        match result {
+            Ok((response, status)) => {
+                call.finish(status);
+                Ok(response)
+            }
+            Err(status) => {
+                call.finish(status.clone());
+                Err(call.error(status))
+            }
+        }
+    }
+
+    /// Starts a streaming-response RPC on the channel's runtime.
+    fn streaming_response<Resp>(
+        &self,
+        outgoing: Result<Outgoing, Status>,
+    ) -> ResponseIterator<Resp> {
+        let call = self.new_call();
+        let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
+        let method = self.clone();
+        let shared = Arc::clone(&call);
+        let handle = self.channel.handle().clone();
+        match outgoing {
+            Err(status) => call.finish(status),
+            Ok(outgoing) => {
+                handle.spawn(async move {
+                    let status = rpc::run(
+                        method.invocation(),
+                        &shared,
+                        outgoing,
+                        Delivery::Forward(tx),
+                    )
+                    .await;
+                    shared.finish(status);
+                });
+            }
+        }
+        ResponseIterator::new(Call::new(call), rx, handle)
+    }
+
+    /// Starts a unary-response RPC on the channel's runtime.
+    fn future<Resp>(&self, outgoing: Result<Outgoing, Status>) -> CallFuture<Resp>
+    where
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let call = self.new_call();
+        let future = CallFuture::new(Call::new(Arc::clone(&call)));
+        let method = self.clone();
+        let done = future.clone();
+        self.channel.handle().spawn(async move {
+            let result = method.unary_response(&call, outgoing).await;
+            done.complete(result);
+        });
+        future
+    }
+}
+
+macro_rules! multicallable_common {
+    ($type:ident, $pattern:literal) => {
+        impl<Req, Resp> $type<Req, Resp> {
+            #[doc = concat!("A ", $pattern, " method at `path` (`/package.Service/Method`) on `channel`.")]
+            pub fn new(channel: Channel, path: impl Into<Cow<'static, str>>) -> Self {
+                $type {
+                    method: Method {
+                        channel,
+                        path: path.into(),
+                        options: CallOptions::new(),
+                    },
+                    _types: PhantomData,
+                }
+            }
+
+            /// The same method with these call options (timeout, metadata,
+            /// wait_for_ready, compression, credentials).
+            pub fn with_options(mut self, options: CallOptions) -> Self {
+                self.method.options = options;
+                self
+            }
+
+            /// The method path.
+            pub fn path(&self) -> &str {
+                &self.method.path
+            }
+        }
+
+        impl<Req, Resp> Clone for $type<Req, Resp> {
+            fn clone(&self) -> Self {
+                $type {
+                    method: self.method.clone(),
+                    _types: PhantomData,
+                }
+            }
+        }
+
+        impl<Req, Resp> std::fmt::Debug for $type<Req, Resp> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    .field("path", &self.method.path)
+                    .field("options", &self.method.options)
+                    .finish()
+            }
+        }
+    };
+}
+
+/// A unary-unary method: one request, one response.
+///
+/// ```no_run
+/// use grpc_core::{insecure_channel, UnaryUnary};
+/// let channel = insecure_channel("localhost:50051")?;
+/// // Generated stubs build these for you; by hand, name the path and types:
+/// let say_hello: UnaryUnary<String, String> = UnaryUnary::new(channel, "/helloworld.Greeter/SayHello");
+/// let reply = say_hello.call("world".to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct UnaryUnary<Req, Resp> {
+    method: Method,
+    _types: PhantomData<fn(Req) -> Resp>,
+}
+
+multicallable_common!(UnaryUnary, "unary-unary");
+
+impl<Req, Resp> UnaryUnary<Req, Resp>
+where
+    Req: prost::Message,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    /// Sends `request` and waits for the response.
+    pub fn call(&self, request: Req) -> Result<Resp, RpcError> {
+        self.with_call(request).map(|(response, _)| response)
+    }
+
+    /// Like [`call`](Self::call), also returning the [`Call`] (status,
+    /// metadata).
+    pub fn with_call(&self, request: Req) -> Result<(Resp, Call), RpcError> {
+        let call = self.method.new_call();
+        let outgoing = self.method.encode(&request).map(Outgoing::One);
+        let result = block_on(
+            self.method.channel.handle(),
+            self.method.unary_response(&call, outgoing),
+        );
+        result.map(|response| (response, Call::new(call)))
+    }
+
+    /// Starts the RPC in the background and returns its [`CallFuture`].
+    pub fn future(&self, request: Req) -> CallFuture<Resp> {
+        let outgoing = self.method.encode(&request).map(Outgoing::One);
+        self.method.future(outgoing)
+    }
+}
+
+/// A unary-stream method: one request, a stream of responses.
+///
+/// See [`ResponseIterator`] for reading the responses.
+pub struct UnaryStream<Req, Resp> {
+    method: Method,
+    _types: PhantomData<fn(Req) -> Resp>,
+}
+
+multicallable_common!(UnaryStream, "unary-stream");
+
+impl<Req, Resp> UnaryStream<Req, Resp>
+where
+    Req: prost::Message,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    /// Sends `request`; the responses arrive through the returned iterator.
+    /// Fails at once only when the request cannot be encoded.
+    pub fn call(&self, request: Req) -> Result<ResponseIterator<Resp>, RpcError> {
+        let frame = self.method.encode(&request).map_err(RpcError::from)?;
+        Ok(self.method.streaming_response(Ok(Outgoing::One(frame))))
+    }
+}
+
+/// A stream-unary method: a stream of requests, one response.
+///
+/// The requests come from any iterator, drawn on its own thread: it may
+/// block (a queue, a sleep) without stalling the connection.
+///
+/// ```no_run
+/// # fn demo(record: &grpc_core::StreamUnary<String, String>) -> Result<(), grpc_core::RpcError> {
+/// let summary = record.call((0..10).map(|i| format!("point {i}")))?;
+/// let (summary, call) = record.with_call(vec!["a".to_string()].into_iter())?;
+/// let future = record.future(std::iter::once("b".to_string()));
+/// # Ok(()) }
+/// ```
+pub struct StreamUnary<Req, Resp> {
+    method: Method,
+    _types: PhantomData<fn(Req) -> Resp>,
+}
+
+multicallable_common!(StreamUnary, "stream-unary");
+
+impl<Req, Resp> StreamUnary<Req, Resp>
+where
+    Req: prost::Message + 'static,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    /// Sends every request of `requests`, then waits for the response.
+    pub fn call<I>(&self, requests: I) -> Result<Resp, RpcError>
+    where
+        I: IntoIterator<Item = Req>,
+        I::IntoIter: Send + 'static,
+    {
+        self.with_call(requests).map(|(response, _)| response)
+    }
+
+    /// Like [`call`](Self::call), also returning the [`Call`].
+    pub fn with_call<I>(&self, requests: I) -> Result<(Resp, Call), RpcError>
+    where
+        I: IntoIterator<Item = Req>,
+        I::IntoIter: Send + 'static,
+    {
+        let call = self.method.new_call();
+        let outgoing = self.method.request_pump(requests.into_iter());
+        let result = block_on(
+            self.method.channel.handle(),
+            self.method.unary_response(&call, outgoing),
+        );
+        result.map(|response| (response, Call::new(call)))
+    }
+
+    /// Starts the RPC in the background and returns its [`CallFuture`].
+    pub fn future<I>(&self, requests: I) -> CallFuture<Resp>
+    where
+        I: IntoIterator<Item = Req>,
+        I::IntoIter: Send + 'static,
+    {
+        let outgoing = self.method.request_pump(requests.into_iter());
+        self.method.future(outgoing)
+    }
+}
+
+/// A stream-stream (bidi) method: requests and responses flow at once.
+///
+/// ```no_run
+/// # fn demo(chat: &grpc_core::StreamStream<String, String>) -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, rx) = std::sync::mpsc::sync_channel(10);
+/// let responses = chat.call(rx.into_iter())?;
+/// let printer = std::thread::spawn(move || for r in responses { println!("{r:?}") });
+/// tx.send("hello".to_string())?;
+/// drop(tx); // half-close
+/// printer.join().unwrap();
+/// # Ok(()) }
+/// ```
+pub struct StreamStream<Req, Resp> {
+    method: Method,
+    _types: PhantomData<fn(Req) -> Resp>,
+}
+
+multicallable_common!(StreamStream, "stream-stream");
+
+impl<Req, Resp> StreamStream<Req, Resp>
+where
+    Req: prost::Message + 'static,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    /// Starts the RPC: `requests` is drawn on its own thread while the
+    /// responses arrive through the returned iterator.
+    pub fn call<I>(&self, requests: I) -> Result<ResponseIterator<Resp>, RpcError>
+    where
+        I: IntoIterator<Item = Req>,
+        I::IntoIter: Send + 'static,
+    {
+        let outgoing = self.method.request_pump(requests.into_iter());
+        Ok(self.method.streaming_response(outgoing))
+    }
+}
+
+impl Channel {
+    /// A unary-unary multi-callable for `path` (grpcio's `channel.unary_unary`).
+    pub fn unary_unary<Req, Resp>(
+        &self,
+        path: impl Into<Cow<'static, str>>,
+    ) -> UnaryUnary<Req, Resp> {
+        UnaryUnary::new(self.clone(), path)
+    }
+
+    /// A unary-stream multi-callable for `path`.
+    pub fn unary_stream<Req, Resp>(
+        &self,
+        path: impl Into<Cow<'static, str>>,
+    ) -> UnaryStream<Req, Resp> {
+        UnaryStream::new(self.clone(), path)
+    }
+
+    /// A stream-unary multi-callable for `path`.
+    pub fn stream_unary<Req, Resp>(
+        &self,
+        path: impl Into<Cow<'static, str>>,
+    ) -> StreamUnary<Req, Resp> {
+        StreamUnary::new(self.clone(), path)
+    }
+
+    /// A stream-stream multi-callable for `path`.
+    pub fn stream_stream<Req, Resp>(
+        &self,
+        path: impl Into<Cow<'static, str>>,
+    ) -> StreamStream<Req, Resp> {
+        StreamStream::new(self.clone(), path)
+    }
+}

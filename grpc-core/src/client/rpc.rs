@@ -1,0 +1,383 @@
+//! One RPC on the wire, as an async exchange: open a stream, send the
+//! request messages, read headers, messages and trailers, all bounded by the
+//! call's deadline and cancellation. Both faces run this same code.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use h2::RecvStream;
+use h2::client::ResponseFuture;
+use http::{HeaderMap, HeaderValue, Request};
+use tokio::sync::mpsc;
+
+use super::call::CallShared;
+use super::options::CallOptions;
+use crate::channel::Channel;
+use crate::codec::Compression;
+use crate::codec::compress::ACCEPT_ENCODING;
+use crate::codec::framing::Deframer;
+use crate::codec::proto::unpack;
+use crate::metadata::Metadata;
+use crate::runtime::sleep_until;
+use crate::status::Status;
+use crate::transport::flow::send_with_capacity;
+use crate::wire::{self, status_map, timeout, trailers};
+
+/// Request messages, already framed.
+pub(crate) enum Outgoing {
+    /// One message, sent with END_STREAM at once.
+    One(Bytes),
+    /// Messages produced elsewhere (a request iterator); an `Err` fails the call.
+    Stream(mpsc::Receiver<Result<Bytes, Status>>),
+}
+
+/// Where received message payloads (already decompressed) go.
+pub(crate) enum Delivery<'a> {
+    /// Exactly one message is expected; it is stored here.
+    Single(&'a mut Option<Bytes>),
+    /// Any number; each is forwarded (waiting for room, so a slow consumer
+    /// pushes back through HTTP/2 flow control).
+    Forward(mpsc::Sender<Bytes>),
+}
+
+/// What a call needs to know about its method.
+pub(crate) struct Invocation<'a> {
+    pub(crate) channel: &'a Channel,
+    pub(crate) path: &'a str,
+    pub(crate) options: &'a CallOptions,
+}
+
+impl Invocation<'_> {
+    pub(crate) fn compression(&self) -> Compression {
+        self.options
+            .compression
+            .unwrap_or(self.channel.config().compression)
+    }
+}
+
+/// Runs the RPC to its end and returns its status. Initial metadata is
+/// published on `call` as soon as it arrives; the caller records the final
+/// status (after its own decoding) with `call.finish`.
+pub(crate) async fn run(
+    invocation: Invocation<'_>,
+    call: &CallShared,
+    outgoing: Outgoing,
+    delivery: Delivery<'_>,
+) -> Status {
+    let exchange = exchange(&invocation, call, outgoing, delivery);
+    tokio::select! {
+        biased;
+        status = exchange => status,
+        _ = call.cancel_token().cancelled() => Status::cancelled("Locally cancelled by application!"),
+        _ = invocation.channel.closed_token().cancelled() => Status::cancelled("Channel closed!"),
+        _ = sleep_until(call.deadline()) => Status::deadline_exceeded("Deadline Exceeded"),
+    }
+}
+
+async fn exchange(
+    invocation: &Invocation<'_>,
+    call: &CallShared,
+    outgoing: Outgoing,
+    delivery: Delivery<'_>,
+) -> Status {
+    let (mut send, response) = match open(invocation, call.deadline()).await {
+        Ok(opened) => opened,
+        Err(status) => return status,
+    };
+    let sending = async move {
+        match outgoing {
+            Outgoing::One(frame) => {
+                // One message: h2 buffers what the window does not admit yet.
+                let _ = send.send_data(frame, true);
+                // Keep the send half alive until the response is complete.
+                std::future::pending::<Option<Status>>().await
+            }
+            Outgoing::Stream(mut requests) => {
+                while let Some(item) = requests.recv().await {
+                    match item {
+                        Ok(frame) => {
+                            if send_with_capacity(&mut send, frame).await.is_err() {
+                                // The server ended the stream; its status tells why.
+                                return std::future::pending().await;
+                            }
+                        }
+                        Err(status) => return Some(status),
+                    }
+                }
+                let _ = send.send_data(Bytes::new(), true);
+                std::future::pending().await
+            }
+        }
+    };
+    let receiving = receive(response, invocation, call, delivery);
+    tokio::select! {
+        biased;
+        status = receiving => status,
+        Some(status) = sending => status,
+    }
+}
+
+/// Waits for a connection and opens a stream with the request headers.
+async fn open(
+    invocation: &Invocation<'_>,
+    deadline: Option<Instant>,
+) -> Result<(h2::SendStream<Bytes>, ResponseFuture), Status> {
+    let channel = invocation.channel;
+    if invocation.options.credentials.is_some() {
+        // Call credentials only ever travel over a secure channel.
+        return Err(Status::unavailable(
+            "Established channel does not have a sufficient security level to transfer call credential.",
+        ));
+    }
+    let request = build_request(invocation, deadline)?;
+    let sender = channel
+        .ready_sender(invocation.options.wait_for_ready)
+        .await?;
+    let mut sender = match sender.ready().await {
+        Ok(sender) => sender,
+        Err(error) => {
+            channel.connection_failed();
+            return Err(unavailable(error));
+        }
+    };
+    match sender.send_request(request, false) {
+        Ok((response, send)) => Ok((send, response)),
+        Err(error) => {
+            channel.connection_failed();
+            Err(unavailable(error))
+        }
+    }
+}
+
+fn unavailable(error: h2::Error) -> Status {
+    let mut status = status_map::from_h2_error(error);
+    if status.code() != crate::Code::Unavailable {
+        status = Status::unavailable(format!("connection failed: {}", status.details()));
+    }
+    status
+}
+
+fn build_request(
+    invocation: &Invocation<'_>,
+    deadline: Option<Instant>,
+) -> Result<Request<()>, Status> {
+    let channel = invocation.channel;
+    let uri = http::Uri::builder()
+        .scheme("http")
+        .authority(channel.inner().authority.clone())
+        .path_and_query(invocation.path)
+        .build()
+        .map_err(|error| {
+            Status::internal(format!("invalid method path {:?}", invocation.path))
+                .with_source(error)
+        })?;
+    let mut request = Request::post(uri)
+        .body(())
+        .map_err(|error| Status::internal("failed to build request").with_source(error))?;
+    let headers = request.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(wire::CONTENT_TYPE_GRPC),
+    );
+    headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+    let metadata = &invocation.options.metadata;
+    let user_agent = match metadata.get("user-agent") {
+        Some(custom) => HeaderValue::from_str(&format!(
+            "{custom} {}",
+            channel.config().user_agent.to_str().unwrap_or("")
+        ))
+        .unwrap_or_else(|_| channel.config().user_agent.clone()),
+        None => channel.config().user_agent.clone(),
+    };
+    headers.insert(http::header::USER_AGENT, user_agent);
+    headers.insert(
+        wire::GRPC_ACCEPT_ENCODING,
+        HeaderValue::from_static(ACCEPT_ENCODING),
+    );
+    let compression = invocation.compression();
+    if compression.is_compressing() {
+        headers.insert(
+            wire::GRPC_ENCODING,
+            HeaderValue::from_static(compression.name()),
+        );
+    }
+    if let Some(deadline) = deadline {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if let Ok(value) = HeaderValue::from_str(&timeout::format(remaining)) {
+            headers.insert(wire::GRPC_TIMEOUT, value);
+        }
+    }
+    let mut user = HeaderMap::new();
+    metadata.write_headers(&mut user);
+    user.remove(http::header::USER_AGENT);
+    headers.extend(user);
+    Ok(request)
+}
+
+/// Reads the response: headers (or Trailers-Only), messages, trailers.
+async fn receive(
+    response: ResponseFuture,
+    invocation: &Invocation<'_>,
+    call: &CallShared,
+    mut delivery: Delivery<'_>,
+) -> Status {
+    let response = match response.await {
+        Ok(response) => response,
+        Err(error) => return status_map::from_h2_error(error),
+    };
+    let (parts, body) = response.into_parts();
+    let encoding = match classify_head(&parts) {
+        Head::TrailersOnly(status) => return status,
+        Head::Body { initial, encoding } => {
+            call.set_initial_metadata(initial);
+            encoding
+        }
+    };
+    let max = invocation.channel.config().max_receive_message_length;
+    let mut body = ResponseBody::new(body, max);
+    loop {
+        let raw = match body.next_message().await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => break,
+            Err(status) => return status,
+        };
+        let payload = match unpack(raw, encoding, max) {
+            Ok(payload) => payload,
+            Err(status) => return status,
+        };
+        match &mut delivery {
+            Delivery::Single(slot) => {
+                if slot.is_some() {
+                    return Status::internal(
+                        "Received more than one message for a unary-response RPC",
+                    );
+                }
+                **slot = Some(payload);
+            }
+            Delivery::Forward(sink) => {
+                if sink.send(payload).await.is_err() {
+                    return Status::cancelled("Locally cancelled by application!");
+                }
+            }
+        }
+    }
+    let status = body.status().await;
+    if status.is_ok()
+        && let Delivery::Single(None) = delivery
+    {
+        return Status::internal("Server sent no message for a unary-response RPC");
+    }
+    status
+}
+
+enum Head {
+    /// A Trailers-Only response, or a non-gRPC one mapped to a status.
+    TrailersOnly(Status),
+    /// A normal response: messages and trailers follow.
+    Body {
+        initial: Metadata,
+        encoding: Compression,
+    },
+}
+
+fn classify_head(parts: &http::response::Parts) -> Head {
+    if let Some(status) = trailers::read_status(&parts.headers) {
+        return Head::TrailersOnly(status);
+    }
+    if parts.status != http::StatusCode::OK {
+        return Head::TrailersOnly(status_map::from_http_status(parts.status));
+    }
+    let grpc = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
+    if !grpc {
+        let mut status = status_map::from_http_status(parts.status);
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("none");
+        status = Status::new(
+            status.code(),
+            format!(
+                "{} (content-type {content_type:?} is not gRPC)",
+                status.details()
+            ),
+        );
+        return Head::TrailersOnly(status);
+    }
+    let encoding = match parts.headers.get(wire::GRPC_ENCODING) {
+        None => Compression::Identity,
+        Some(value) => match value.to_str().ok().and_then(Compression::from_name) {
+            Some(encoding) => encoding,
+            None => {
+                return Head::TrailersOnly(Status::internal(format!(
+                    "server used unsupported grpc-encoding {:?}",
+                    String::from_utf8_lossy(value.as_bytes())
+                )));
+            }
+        },
+    };
+    Head::Body {
+        initial: Metadata::from_headers(&parts.headers),
+        encoding,
+    }
+}
+
+/// The DATA and trailers of a response (or, on the server, of a request).
+pub(crate) struct ResponseBody {
+    recv: RecvStream,
+    deframer: Deframer,
+    end_of_data: bool,
+}
+
+impl ResponseBody {
+    pub(crate) fn new(recv: RecvStream, max_message_len: usize) -> ResponseBody {
+        ResponseBody {
+            recv,
+            deframer: Deframer::new(max_message_len),
+            end_of_data: false,
+        }
+    }
+
+    /// The next framed message; `None` after the last one.
+    pub(crate) async fn next_message(
+        &mut self,
+    ) -> Result<Option<crate::codec::framing::RawMessage>, Status> {
+        loop {
+            if let Some(message) = self.deframer.next_message()? {
+                return Ok(Some(message));
+            }
+            if self.end_of_data {
+                if self.deframer.has_partial_message() {
+                    return Err(Status::internal(format!(
+                        "stream ended inside a message ({} bytes left over)",
+                        self.deframer.buffered()
+                    )));
+                }
+                return Ok(None);
+            }
+            match self.recv.data().await {
+                Some(Ok(chunk)) => {
+                    // The bytes now sit in our buffer, bounded by one message:
+                    // give the window back so the peer may send the next ones.
+                    let _ = self.recv.flow_control().release_capacity(chunk.len());
+                    self.deframer.push(chunk);
+                }
+                Some(Err(error)) => return Err(status_map::from_h2_error(error)),
+                None => self.end_of_data = true,
+            }
+        }
+    }
+
+    /// The status from the trailers (after the last message).
+    pub(crate) async fn status(&mut self) -> Status {
+        match self.recv.trailers().await {
+            Ok(Some(trailers)) => trailers::read_status(&trailers)
+                .unwrap_or_else(|| Status::internal("server sent trailers without grpc-status")),
+            Ok(None) => Status::internal("server closed the stream without sending trailers"),
+            Err(error) => status_map::from_h2_error(error),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Message encoding on the wire: the 5-byte length prefix ([`framing`]),
+//! compression ([`compress`]) and protobuf messages ([`proto`]).
+
+pub(crate) mod compress;
+pub(crate) mod framing;
+pub(crate) mod proto;
+
+pub use compress::Compression;

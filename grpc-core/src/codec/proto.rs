@@ -1,0 +1,113 @@
+//! Protobuf messages to and from framed bytes, encoding straight into the
+//! send buffer behind a reserved prefix.
+
+use bytes::{Bytes, BytesMut};
+
+use super::compress::Compression;
+use super::framing::{self, HEADER_LEN, RawMessage};
+use crate::status::Status;
+
+/// Encodes `message` as one framed gRPC message, compressed when asked.
+pub(crate) fn encode_frame<M: prost::Message>(
+    message: &M,
+    compression: Compression,
+    max_len: usize,
+) -> Result<Bytes, Status> {
+    let len = message.encoded_len();
+    let mut buf = BytesMut::with_capacity(HEADER_LEN + len);
+    buf.resize(HEADER_LEN, 0);
+    message
+        .encode(&mut buf)
+        .map_err(|error| Status::internal("failed to encode message").with_source(error))?;
+    finish_frame(buf, compression, max_len)
+}
+
+/// `buf` holds a reserved prefix followed by the message; fills the prefix,
+/// compressing first when asked, and enforces the send limit.
+fn finish_frame(
+    mut buf: BytesMut,
+    compression: Compression,
+    max_len: usize,
+) -> Result<Bytes, Status> {
+    if compression.is_compressing() {
+        let mut compressed = BytesMut::with_capacity(HEADER_LEN + buf.len() / 2);
+        compressed.resize(HEADER_LEN, 0);
+        compression.compress_into(&buf[HEADER_LEN..], &mut compressed)?;
+        buf = compressed;
+    }
+    let len = buf.len() - HEADER_LEN;
+    if len > max_len {
+        return Err(Status::resource_exhausted(format!(
+            "Sent message larger than max ({len} vs. {max_len})"
+        )));
+    }
+    framing::patch_header(&mut buf, compression.is_compressing(), len);
+    Ok(buf.freeze())
+}
+
+/// Decompresses (if flagged) and decodes one received message.
+pub(crate) fn decode_message<M: prost::Message + Default>(
+    raw: RawMessage,
+    encoding: Compression,
+    max_len: usize,
+) -> Result<M, Status> {
+    let payload = unpack(raw, encoding, max_len)?;
+    M::decode(payload)
+        .map_err(|error| Status::internal("failed to decode message").with_source(error))
+}
+
+/// The message bytes, decompressed when the prefix says so.
+pub(crate) fn unpack(
+    raw: RawMessage,
+    encoding: Compression,
+    max_len: usize,
+) -> Result<Bytes, Status> {
+    if !raw.compressed {
+        return Ok(raw.payload);
+    }
+    if !encoding.is_compressing() {
+        return Err(Status::internal(
+            "received a compressed message but grpc-encoding names no compression",
+        ));
+    }
+    encoding.decompress(&raw.payload, max_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::framing::Deframer;
+
+    #[test]
+    fn encode_then_decode() {
+        let message = "hello".to_string();
+        for compression in [Compression::Identity, Compression::Gzip] {
+            let frame = encode_frame(&message, compression, 1 << 20).unwrap();
+            let mut deframer = Deframer::new(1 << 20);
+            deframer.push(frame);
+            let raw = deframer.next_message().unwrap().unwrap();
+            assert_eq!(raw.compressed, compression.is_compressing());
+            let decoded: String = decode_message(raw, compression, 1 << 20).unwrap();
+            assert_eq!(decoded, message);
+        }
+    }
+
+    #[test]
+    fn send_limit_is_enforced() {
+        let message = "x".repeat(100);
+        let status = encode_frame(&message, Compression::Identity, 10).unwrap_err();
+        assert_eq!(status.code(), crate::Code::ResourceExhausted);
+    }
+
+    #[test]
+    fn compressed_flag_without_encoding_is_internal() {
+        let raw = RawMessage {
+            compressed: true,
+            payload: Bytes::from_static(b"abc"),
+        };
+        assert_eq!(
+            unpack(raw, Compression::Identity, 10).unwrap_err().code(),
+            crate::Code::Internal
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! # grpc-core: the rustgrpc runtime
+//!
+//! gRPC over HTTP/2 on tokio + h2 + prost, with the client and server surface
+//! of Python's grpcio: multi-callables with `call` / `with_call` / `future`,
+//! [`Call`] and [`CallFuture`] objects, [`ServicerContext`], and a [`Server`]
+//! whose blocking handlers run on a worker pool.
+//!
+//! ## Layout
+//! - [`Status`], [`Code`], [`RpcError`]: how calls end.
+//! - [`Metadata`]: ASCII and `-bin` metadata.
+//! - [`Channel`], [`ChannelBuilder`], [`insecure_channel`]: the client connection.
+//! - [`UnaryUnary`], [`UnaryStream`], [`StreamUnary`], [`StreamStream`]: typed
+//!   methods (generated stubs hand these out), with [`CallOptions`].
+//! - [`Server`], [`ServiceBuilder`], [`ServicerContext`], [`Requests`]: serving.
+//!
+//! ## One async core, a blocking face
+//! Every socket is driven by tasks on a tokio runtime (a shared one, started
+//! on first use). A blocking call waits for its result on the calling thread
+//! and never drives a connection; blocking handlers run on the server's
+//! worker pool (`max_workers`), never on a thread that drives a socket. So a
+//! handler that computes for seconds cannot freeze a stream, the connection
+//! or the server.
+//!
+//! ## Quick start
+//! ```
+//! use grpc_core::{insecure_channel, Server, ServiceBuilder, Status};
+//!
+//! // A server with one method, registered by hand (generated code does this).
+//! let server = Server::builder().max_workers(4).build();
+//! let mut service = ServiceBuilder::new("demo.Echo");
+//! service.unary_unary("Echo", |request: String, _ctx| Ok::<_, Status>(request));
+//! server.add_service(service.build());
+//! let port = server.add_insecure_port("127.0.0.1:0")?;
+//! server.start()?;
+//!
+//! let channel = insecure_channel(&format!("127.0.0.1:{port}"))?;
+//! let echo = channel.unary_unary::<String, String>("/demo.Echo/Echo");
+//! assert_eq!(echo.call("hello".to_string())?, "hello");
+//! server.stop(None).wait();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod channel;
+mod client;
+mod codec;
+mod error;
+mod metadata;
+mod runtime;
+mod server;
+mod status;
+mod sync;
+mod transport;
+mod wire;
+
+pub use channel::{
+    Channel, ChannelBuilder, ChannelConnectivity, ReadyFuture, Subscription, channel_ready_future,
+    insecure_channel,
+};
+pub use client::{
+    Call, CallCredentials, CallFuture, CallOptions, ResponseIterator, StreamStream, StreamUnary,
+    UnaryStream, UnaryUnary, access_token_call_credentials, metadata_call_credentials,
+};
+pub use codec::Compression;
+pub use error::Error;
+pub use metadata::{Metadata, MetadataValue};
+pub use runtime::IO_THREADS_ENV;
+pub use server::{
+    Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext, StopHandle,
+};
+pub use status::{Code, RpcError, Status};
+
+/// The default receive limit (4 MiB) on both sides.
+pub use channel::DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH;

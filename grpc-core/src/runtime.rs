@@ -1,0 +1,178 @@
+//! The shared tokio runtime that drives every socket for blocking users, and
+//! the small synchronisation pieces the blocking face stands on.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Notify;
+
+use crate::error::{Error, Kind};
+
+/// Environment variable that sets the number of I/O threads of the shared runtime.
+pub const IO_THREADS_ENV: &str = "RUSTGRPC_IO_THREADS";
+
+static SHARED: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+/// The process-wide I/O runtime (built on first use), used by channels and
+/// servers that are not handed a runtime of their own.
+pub(crate) fn shared_handle() -> Result<Handle, Error> {
+    let runtime = SHARED.get_or_init(|| {
+        let threads = std::env::var(IO_THREADS_ENV)
+            .ok()
+            .and_then(|value| value.parse::<usize>().ok())
+            .filter(|threads| *threads > 0)
+            .unwrap_or_else(|| {
+                thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .max(2)
+            });
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("grpc-io")
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())
+    });
+    match runtime {
+        Ok(runtime) => Ok(runtime.handle().clone()),
+        Err(message) => Err(Error::new(
+            Kind::Runtime,
+            format!("failed to start the gRPC I/O runtime: {message}"),
+        )),
+    }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+}
+
+/// Runs `future` to completion on the calling thread, parking between polls.
+/// Sockets and timers stay with the runtime behind `handle`; this thread only
+/// waits, so a blocking caller never drives a connection.
+pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+    let _enter = handle.enter();
+    wait(future)
+}
+
+/// Runs `future` to completion on the calling thread without entering a
+/// runtime (for futures that need no timer or socket, such as channel reads).
+pub(crate) fn wait<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    THREAD_WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            thread::park();
+        }
+    })
+}
+
+/// A one-way switch that async code can wait on; cheap to check.
+#[derive(Clone, Default)]
+pub(crate) struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    notify: Notify,
+}
+
+impl CancelToken {
+    pub(crate) fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Flips the switch; true if this call flipped it.
+    pub(crate) fn cancel(&self) -> bool {
+        let first = !self.inner.cancelled.swap(true, Ordering::AcqRel);
+        if first {
+            self.inner.notify.notify_waiters();
+        }
+        first
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Completes once the switch is flipped.
+    pub(crate) async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            let mut notified = pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Waits until `deadline` when there is one, forever otherwise.
+pub(crate) async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn block_on_waits_for_runtime_timers() {
+        let handle = shared_handle().unwrap();
+        let start = Instant::now();
+        let value = block_on(&handle, async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            7
+        });
+        assert_eq!(value, 7);
+        assert!(start.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn cancel_token_wakes_waiters() {
+        let handle = shared_handle().unwrap();
+        let token = CancelToken::new();
+        let waiter = {
+            let token = token.clone();
+            handle.spawn(async move { token.cancelled().await })
+        };
+        assert!(token.cancel());
+        assert!(!token.cancel());
+        block_on(&handle, waiter).unwrap();
+    }
+}

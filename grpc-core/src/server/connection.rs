@@ -1,0 +1,200 @@
+//! Listening sockets and HTTP/2 connections: accept, hand each stream to
+//! its own task, and shut down gracefully (GOAWAY) or at once.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::lifecycle::{Phase, ServerShared, TaskGuard};
+use super::rpc;
+use crate::error::{Error, Kind};
+use crate::transport::io::Io;
+
+/// How long stragglers get to see their resets before a cancelled
+/// connection is dropped.
+const CANCEL_FLUSH: Duration = Duration::from_millis(200);
+
+/// A bound, not yet accepting, socket.
+pub(crate) enum Listener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, String),
+}
+
+/// An accepting socket on the runtime.
+pub(crate) enum TokioListener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener, String),
+}
+
+impl Listener {
+    /// Binds `address`: `host:port`, `[v6]:port` or `unix:/path`.
+    pub(crate) fn bind(address: &str) -> Result<Listener, Error> {
+        if let Some(path) = address.strip_prefix("unix:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(Error::new(
+                    Kind::InvalidArgument,
+                    format!("invalid address {address:?}: empty path"),
+                ));
+            }
+            let listener = std::os::unix::net::UnixListener::bind(path)
+                .map_err(|error| Error::io(format!("failed to bind {address}"), error))?;
+            return Ok(Listener::Unix(listener, path.to_owned()));
+        }
+        let addrs: Vec<SocketAddr> = address
+            .to_socket_addrs()
+            .map_err(|error| {
+                Error::new(
+                    Kind::InvalidArgument,
+                    format!("invalid address {address:?}"),
+                )
+                .with_source(error)
+            })?
+            .collect();
+        let mut last_error = None;
+        for addr in &addrs {
+            match std::net::TcpListener::bind(addr) {
+                Ok(listener) => return Ok(Listener::Tcp(listener)),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(match last_error {
+            Some(error) => Error::io(format!("failed to bind {address}"), error),
+            None => Error::new(
+                Kind::InvalidArgument,
+                format!("address {address:?} resolved to nothing"),
+            ),
+        })
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.local_addr().map_or(0, |addr| addr.port())
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+
+    /// Moves the socket onto the runtime (call inside its context).
+    pub(crate) fn into_tokio(self) -> Result<TokioListener, Error> {
+        let convert = |error| Error::io("failed to register listener", error);
+        match self {
+            Listener::Tcp(listener) => {
+                listener.set_nonblocking(true).map_err(convert)?;
+                Ok(TokioListener::Tcp(
+                    tokio::net::TcpListener::from_std(listener).map_err(convert)?,
+                ))
+            }
+            Listener::Unix(listener, path) => {
+                listener.set_nonblocking(true).map_err(convert)?;
+                Ok(TokioListener::Unix(
+                    tokio::net::UnixListener::from_std(listener).map_err(convert)?,
+                    path,
+                ))
+            }
+        }
+    }
+}
+
+impl TokioListener {
+    async fn accept(&self) -> std::io::Result<(Io, String)> {
+        match self {
+            TokioListener::Tcp(listener) => {
+                let (stream, addr) = listener.accept().await?;
+                let peer = match addr {
+                    SocketAddr::V4(v4) => format!("ipv4:{v4}"),
+                    SocketAddr::V6(v6) => format!("ipv6:{v6}"),
+                };
+                Ok((Io::tcp(stream)?, peer))
+            }
+            TokioListener::Unix(listener, path) => {
+                let (stream, _) = listener.accept().await?;
+                Ok((Io::Unix(stream), format!("unix:{path}")))
+            }
+        }
+    }
+}
+
+/// Accepts connections until the server stops.
+pub(crate) async fn accept_loop(
+    listener: TokioListener,
+    server: Arc<ServerShared>,
+    _guard: TaskGuard,
+) {
+    let mut phase = server.phase();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((io, peer)) => {
+                    let guard = server.task_guard();
+                    let server = Arc::clone(&server);
+                    tokio::spawn(serve_connection(io, peer.into(), server, guard));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = async { phase.wait_for(|phase| *phase >= Phase::Draining).await.is_ok() } => return,
+        }
+    }
+}
+
+async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _guard: TaskGuard) {
+    let mut connection = match server.config().http2.server().handshake(io).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
+            return;
+        }
+    };
+    tracing::debug!(%peer, "connection accepted");
+    let mut phase: watch::Receiver<Phase> = server.phase();
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    let guard = server.task_guard();
+                    let rpc_server = Arc::clone(&server);
+                    let peer = Arc::clone(&peer);
+                    let rpc_phase = server.phase();
+                    tokio::spawn(async move {
+                        rpc::serve(request, respond, peer, rpc_server, rpc_phase).await;
+                        drop(guard);
+                    });
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%peer, %error, "connection error");
+                    return;
+                }
+                None => return,
+            },
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = *phase.borrow_and_update();
+                if now >= Phase::Draining && !draining {
+                    draining = true;
+                    connection.graceful_shutdown();
+                }
+                if now >= Phase::Cancelling {
+                    break;
+                }
+            }
+        }
+    }
+    // Cancelling: streams are being reset by their tasks; let those frames
+    // go out, then drop the connection.
+    let _ = tokio::time::timeout(CANCEL_FLUSH, async {
+        while let Some(Ok(_)) = connection.accept().await {}
+    })
+    .await;
+}

@@ -1,0 +1,336 @@
+//! [`ServicerContext`]: what a handler knows about its RPC and how it shapes
+//! the response (grpcio's `ServicerContext`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::codec::Compression;
+use crate::error::{Error, Kind};
+use crate::metadata::Metadata;
+use crate::runtime::{CancelToken, wait};
+use crate::status::{Code, Status};
+use crate::sync::Completion;
+
+/// What the handler side sends to the RPC task.
+pub(crate) enum Outbound {
+    /// Send the response headers now, with this metadata.
+    Headers {
+        metadata: Metadata,
+        encoding: Compression,
+    },
+    /// One framed message; `encoding` is what the headers must announce if
+    /// they have not gone out yet.
+    Message { frame: Bytes, encoding: Compression },
+    /// The final status; nothing follows.
+    Finish(Status),
+}
+
+/// Facts about the RPC fixed when it arrives.
+pub(crate) struct RpcInfo {
+    pub(crate) method: String,
+    pub(crate) peer: String,
+    pub(crate) metadata: Metadata,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) request_encoding: Compression,
+    pub(crate) accepted_encodings: Vec<Compression>,
+    pub(crate) response_compression: Compression,
+    pub(crate) max_receive_message_length: usize,
+    pub(crate) max_send_message_length: usize,
+}
+
+/// The per-RPC context handed to every handler call.
+///
+/// Cheap to clone (clones share the RPC), so it can move into the iterator
+/// a server-streaming handler returns.
+///
+/// ```
+/// use grpc_core::{Code, Metadata, ServicerContext, Status};
+/// fn say_hello(name: String, ctx: &ServicerContext) -> Result<String, Status> {
+///     let agent = ctx.invocation_metadata().get("user-agent").unwrap_or("?").to_owned();
+///     if name.is_empty() {
+///         return Err(ctx.abort(Code::InvalidArgument, "name is required"));
+///     }
+///     ctx.set_trailing_metadata(Metadata::from_pairs([("done-by", "greeter")]).unwrap());
+///     Ok(format!("Hello {name} (from {agent}, peer {})", ctx.peer()))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ServicerContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    info: RpcInfo,
+    response: Mutex<ResponseState>,
+    terminated: Completion<Code>,
+    cancel: CancelToken,
+    outbound: mpsc::Sender<Outbound>,
+}
+
+#[derive(Default)]
+struct ResponseState {
+    code: Option<Code>,
+    details: Option<String>,
+    trailing: Metadata,
+    compression: Option<Compression>,
+    disable_next: bool,
+    /// The encoding announced in the response headers, once they are out.
+    headers_encoding: Option<Compression>,
+    aborted: Option<Status>,
+}
+
+impl ServicerContext {
+    pub(crate) fn new(info: RpcInfo, outbound: mpsc::Sender<Outbound>) -> ServicerContext {
+        ServicerContext {
+            inner: Arc::new(ContextInner {
+                info,
+                response: Mutex::new(ResponseState::default()),
+                terminated: Completion::new(),
+                cancel: CancelToken::new(),
+                outbound,
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, ResponseState> {
+        self.inner
+            .response
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn info(&self) -> &RpcInfo {
+        &self.inner.info
+    }
+
+    /// The full method path, `/package.Service/Method`.
+    pub fn method(&self) -> &str {
+        &self.inner.info.method
+    }
+
+    /// The metadata the client sent (reserved headers left out).
+    pub fn invocation_metadata(&self) -> &Metadata {
+        &self.inner.info.metadata
+    }
+
+    /// The client's address: `ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`, `unix:...`.
+    pub fn peer(&self) -> &str {
+        &self.inner.info.peer
+    }
+
+    /// Authenticated identities of the peer; `None` on an insecure connection.
+    pub fn peer_identities(&self) -> Option<Vec<Bytes>> {
+        None
+    }
+
+    /// The name of the property holding the peer identity; `None` on an
+    /// insecure connection.
+    pub fn peer_identity_key(&self) -> Option<String> {
+        None
+    }
+
+    /// Authentication properties of the connection (empty when insecure).
+    pub fn auth_context(&self) -> HashMap<String, Vec<Bytes>> {
+        HashMap::new()
+    }
+
+    /// Sends the response headers now, with `metadata`. Fails when they
+    /// already went out (with an earlier call or the first message).
+    pub fn send_initial_metadata(&self, metadata: Metadata) -> Result<(), Error> {
+        let encoding = {
+            let mut state = self.state();
+            if state.headers_encoding.is_some() {
+                return Err(Error::new(
+                    Kind::BadState,
+                    "initial metadata was already sent",
+                ));
+            }
+            let encoding = self.choose_encoding(&state);
+            state.headers_encoding = Some(encoding);
+            encoding
+        };
+        // The queue drains as the RPC task sends; if the RPC is over, the
+        // metadata has nowhere to go and is dropped, as in grpcio.
+        let _ = wait(
+            self.inner
+                .outbound
+                .send(Outbound::Headers { metadata, encoding }),
+        );
+        Ok(())
+    }
+
+    /// Sets the trailing metadata sent with the status.
+    pub fn set_trailing_metadata(&self, metadata: Metadata) {
+        self.state().trailing = metadata;
+    }
+
+    /// The trailing metadata set so far.
+    pub fn trailing_metadata(&self) -> Metadata {
+        self.state().trailing.clone()
+    }
+
+    /// Ends the RPC with `code` and `details`: return the result from the
+    /// handler (`return Err(ctx.abort(..))`); later output is discarded.
+    /// An `OK` code becomes `UNKNOWN`, as aborting with OK is an error.
+    pub fn abort(&self, code: Code, details: impl Into<String>) -> Status {
+        self.abort_with_status(Status::new(code, details))
+    }
+
+    /// Like [`abort`](Self::abort) with a whole status (binary details and
+    /// trailing metadata included).
+    pub fn abort_with_status(&self, status: Status) -> Status {
+        let status = if status.is_ok() {
+            Status::unknown(format!("abort() called with code OK: {}", status.details()))
+        } else {
+            status
+        };
+        self.state().aborted = Some(status.clone());
+        status
+    }
+
+    /// Sets the status code sent when the handler returns `Ok`.
+    pub fn set_code(&self, code: Code) {
+        self.state().code = Some(code);
+    }
+
+    /// Sets the status details sent when the handler returns `Ok`.
+    pub fn set_details(&self, details: impl Into<String>) {
+        self.state().details = Some(details.into());
+    }
+
+    /// The code set with [`set_code`](Self::set_code), if any.
+    pub fn code(&self) -> Option<Code> {
+        self.state().code
+    }
+
+    /// The details set with [`set_details`](Self::set_details) (empty if none).
+    pub fn details(&self) -> String {
+        self.state().details.clone().unwrap_or_default()
+    }
+
+    /// Compresses the response with `compression` (when the client accepts
+    /// it); takes effect if the headers have not gone out yet.
+    pub fn set_compression(&self, compression: Compression) {
+        self.state().compression = Some(compression);
+    }
+
+    /// Sends the next response message uncompressed.
+    pub fn disable_next_message_compression(&self) {
+        self.state().disable_next = true;
+    }
+
+    /// True until the RPC ends (completed, cancelled by the client, deadline
+    /// passed, or server stopped).
+    pub fn is_active(&self) -> bool {
+        !self.inner.terminated.is_complete()
+    }
+
+    /// Time left before the client's deadline; `None` without a deadline.
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.inner
+            .info
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Cancels the RPC from the server side: the client sees `CANCELLED`.
+    pub fn cancel(&self) {
+        self.inner.cancel.cancel();
+    }
+
+    /// Runs `callback` when the RPC ends, however it ends. Returns false
+    /// (and never runs it) when the RPC has already ended.
+    pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> bool {
+        self.inner
+            .terminated
+            .add_callback_if_pending(Box::new(callback))
+    }
+
+    pub(crate) fn cancel_token(&self) -> &CancelToken {
+        &self.inner.cancel
+    }
+
+    /// Marks the RPC ended (with the code the client sees) and runs callbacks.
+    pub(crate) fn terminate(&self, code: Code) {
+        self.inner.terminated.complete(code);
+    }
+
+    /// How the RPC ended, once it has.
+    pub(crate) fn termination(&self) -> Option<Code> {
+        self.inner.terminated.peek(|code| *code)
+    }
+
+    pub(crate) fn outbound(&self) -> &mpsc::Sender<Outbound> {
+        &self.inner.outbound
+    }
+
+    fn choose_encoding(&self, state: &ResponseState) -> Compression {
+        let wanted = state
+            .compression
+            .unwrap_or(self.inner.info.response_compression);
+        if wanted.is_compressing() && !self.inner.info.accepted_encodings.contains(&wanted) {
+            Compression::Identity
+        } else {
+            wanted
+        }
+    }
+
+    /// The encoding for the next message, and what the headers announce.
+    pub(crate) fn next_message_encoding(&self) -> (Compression, Compression) {
+        let mut state = self.state();
+        let headers = match state.headers_encoding {
+            Some(encoding) => encoding,
+            None => {
+                let encoding = self.choose_encoding(&state);
+                state.headers_encoding = Some(encoding);
+                encoding
+            }
+        };
+        let message = if std::mem::take(&mut state.disable_next) {
+            Compression::Identity
+        } else {
+            headers
+        };
+        (message, headers)
+    }
+
+    /// The status to send after the handler returned `result`.
+    pub(crate) fn final_status(&self, result: Result<(), Status>) -> Status {
+        let mut state = self.state();
+        let trailing = std::mem::take(&mut state.trailing);
+        let mut status = if let Some(aborted) = state.aborted.take() {
+            aborted
+        } else {
+            match result {
+                Ok(()) => Status::new(
+                    state.code.unwrap_or(Code::Ok),
+                    state.details.take().unwrap_or_default(),
+                ),
+                Err(status) if status.is_ok() => {
+                    Status::unknown("handler returned an error with code OK")
+                }
+                Err(status) => status,
+            }
+        };
+        if !trailing.is_empty() {
+            let mut merged = trailing;
+            merged.extend(std::mem::take(status.metadata_mut()));
+            *status.metadata_mut() = merged;
+        }
+        status
+    }
+}
+
+impl std::fmt::Debug for ServicerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicerContext")
+            .field("method", &self.inner.info.method)
+            .field("peer", &self.inner.info.peer)
+            .field("active", &self.is_active())
+            .finish()
+    }
+}

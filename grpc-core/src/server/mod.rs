@@ -1,0 +1,20 @@
+//! The server: [`Server`] and its builder, the method registry
+//! ([`ServiceBuilder`]), [`ServicerContext`], the worker pool that runs
+//! blocking handlers, and the per-connection and per-RPC tasks.
+
+mod builder;
+mod connection;
+mod context;
+mod handler;
+mod lifecycle;
+mod pool;
+mod registry;
+mod requests;
+mod responder;
+mod rpc;
+
+pub use builder::ServerBuilder;
+pub use context::ServicerContext;
+pub use lifecycle::{Server, StopHandle};
+pub use registry::{Service, ServiceBuilder};
+pub use requests::Requests;

@@ -1,0 +1,100 @@
+//! [`Requests`]: the request stream of a client-streaming or bidi handler.
+
+use std::marker::PhantomData;
+
+use tokio::sync::mpsc;
+
+use super::context::ServicerContext;
+use crate::codec::framing::RawMessage;
+use crate::codec::proto::decode_message;
+use crate::runtime::wait;
+use crate::status::{Code, Status};
+
+/// The client's messages, as a blocking iterator of `Result<T, Status>`.
+/// It ends (`None`) when the client half-closes; an `Err` means the RPC
+/// failed (cancelled, deadline, bad message) and is the last item.
+///
+/// ```
+/// use grpc_core::{Requests, ServicerContext, Status};
+/// fn sum(numbers: Requests<u64>, _ctx: &ServicerContext) -> Result<u64, Status> {
+///     let mut total = 0;
+///     for n in numbers {
+///         total += n?;
+///     }
+///     Ok(total)
+/// }
+/// ```
+pub struct Requests<T> {
+    messages: mpsc::Receiver<Result<RawMessage, Status>>,
+    context: ServicerContext,
+    done: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Requests<T> {
+    pub(crate) fn new(
+        messages: mpsc::Receiver<Result<RawMessage, Status>>,
+        context: ServicerContext,
+    ) -> Requests<T> {
+        Requests {
+            messages,
+            context,
+            done: false,
+            _type: PhantomData,
+        }
+    }
+
+    /// The context of the RPC these requests belong to.
+    pub fn context(&self) -> &ServicerContext {
+        &self.context
+    }
+}
+
+impl<T: prost::Message + Default> Iterator for Requests<T> {
+    type Item = Result<T, Status>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match wait(self.messages.recv()) {
+            Some(Ok(raw)) => {
+                let info = self.context.info();
+                let decoded = decode_message::<T>(
+                    raw,
+                    info.request_encoding,
+                    info.max_receive_message_length,
+                )
+                .map_err(|status| match status.code() {
+                    Code::Internal => Status::internal("Exception deserializing request!"),
+                    _ => status,
+                });
+                if decoded.is_err() {
+                    self.done = true;
+                }
+                Some(decoded)
+            }
+            Some(Err(status)) => {
+                self.done = true;
+                Some(Err(status))
+            }
+            None => {
+                self.done = true;
+                match self.context.termination() {
+                    Some(code) if code != Code::Ok => {
+                        Some(Err(Status::new(code, "the RPC has ended")))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Requests<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requests")
+            .field("done", &self.done)
+            .finish()
+    }
+}

@@ -1,0 +1,341 @@
+//! One RPC on the server: check the request, hand it to a worker, and move
+//! bytes between the worker and the stream until the status is sent, the
+//! deadline passes, the client cancels, or the server stops.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use bytes::Bytes;
+use h2::RecvStream;
+use h2::server::SendResponse;
+use http::Request;
+use tokio::sync::{mpsc, watch};
+
+use super::context::{Outbound, RpcInfo, ServicerContext};
+use super::handler::{Input, MethodEntry};
+use super::lifecycle::{Phase, ServerShared};
+use super::responder::{Responder, reject, reject_http};
+use crate::client::rpc::ResponseBody;
+use crate::codec::Compression;
+use crate::codec::compress::parse_accept_encoding;
+use crate::metadata::Metadata;
+use crate::runtime::sleep_until;
+use crate::status::{Code, Status};
+use crate::wire::{self, timeout};
+
+/// Responses queued between a worker and the stream: small, so a slow
+/// reader makes the handler's next send wait.
+const OUTBOUND_QUEUE: usize = 2;
+/// Requests decoded ahead of a client-streaming handler.
+const INBOUND_QUEUE: usize = 4;
+
+/// Serves one HTTP/2 stream.
+pub(crate) async fn serve(
+    request: Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    peer: Arc<str>,
+    server: Arc<ServerShared>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    let (parts, body) = request.into_parts();
+    if parts.method != http::Method::POST {
+        return reject_http(respond, http::StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let content_type_ok = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
+    if !content_type_ok {
+        return reject_http(respond, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let path = parts.uri.path();
+    let Some(entry) = server.lookup(path) else {
+        return reject(respond, &Status::unimplemented("Method not found!"));
+    };
+    if *phase.borrow() != Phase::Serving {
+        return reject(respond, &Status::unavailable("Server is shutting down"));
+    }
+    let Some(_permit) = server.admit() else {
+        return reject(
+            respond,
+            &Status::resource_exhausted("Concurrent RPC limit exceeded!"),
+        );
+    };
+    let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {
+        None => None,
+        Some(value) => match timeout::parse(value.as_bytes()) {
+            Some(timeout) => Some(Instant::now() + timeout),
+            None => {
+                let status = Status::internal(format!(
+                    "malformed grpc-timeout {:?}",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+                return reject(respond, &status);
+            }
+        },
+    };
+    let request_encoding = match parts.headers.get(wire::GRPC_ENCODING) {
+        None => Compression::Identity,
+        Some(value) => match value.to_str().ok().and_then(Compression::from_name) {
+            Some(encoding) => encoding,
+            None => {
+                let status = Status::unimplemented(format!(
+                    "Compression algorithm '{}' is not supported",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+                return reject(respond, &status);
+            }
+        },
+    };
+    let accepted_encodings = parts
+        .headers
+        .get(wire::GRPC_ACCEPT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .map(parse_accept_encoding)
+        .unwrap_or_default();
+    let config = server.config();
+    let info = RpcInfo {
+        method: path.to_owned(),
+        peer: peer.to_string(),
+        metadata: Metadata::from_headers(&parts.headers),
+        deadline,
+        request_encoding,
+        accepted_encodings,
+        response_compression: config.compression,
+        max_receive_message_length: config.max_receive_message_length,
+        max_send_message_length: config.max_send_message_length,
+    };
+    let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let ctx = ServicerContext::new(info, out_tx);
+    let started = Instant::now();
+    let code = run(&server, &entry, &ctx, body, respond, out_rx, &mut phase).await;
+    ctx.terminate(code);
+    tracing::debug!(method = path, peer = %peer, code = code.name(), elapsed = ?started.elapsed(), "rpc finished");
+}
+
+enum Event {
+    Out(Option<Outbound>),
+    Capacity(Result<usize, h2::Error>),
+    Reset(h2::Reason),
+}
+
+/// Drives the RPC; returns the code the client was sent.
+async fn run(
+    server: &ServerShared,
+    entry: &Arc<MethodEntry>,
+    ctx: &ServicerContext,
+    body: RecvStream,
+    respond: SendResponse<Bytes>,
+    mut out_rx: mpsc::Receiver<Outbound>,
+    phase: &mut watch::Receiver<Phase>,
+) -> Code {
+    let deadline = ctx.info().deadline;
+    let mut responder = Responder::Head(respond);
+    let mut body = ResponseBody::new(body, ctx.info().max_receive_message_length);
+
+    // Unary requests are read here, so the worker only runs user code.
+    let (input, mut inbound) = if entry.kind.client_streaming() {
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        (Input::Stream(rx), Some(tx))
+    } else {
+        let read = async {
+            match body.next_message().await? {
+                None => Err(Status::internal(
+                    "Client sent no request message for a unary-request method",
+                )),
+                Some(message) => match body.next_message().await? {
+                    None => Ok(message),
+                    Some(_) => Err(Status::internal(
+                        "Client sent more than one request message for a unary-request method",
+                    )),
+                },
+            }
+        };
+        let outcome = tokio::select! {
+            result = read => result,
+            _ = sleep_until(deadline) => Err(Status::deadline_exceeded("Deadline Exceeded")),
+            reason = poll_fn(|cx| responder.poll_reset(cx)) => return cancelled(reason),
+            _ = wait_for_phase(phase, Phase::Cancelling) => {
+                responder.reset(h2::Reason::CANCEL);
+                return Code::Cancelled;
+            }
+        };
+        match outcome {
+            Ok(message) => (Input::One(message), None),
+            Err(status) => {
+                responder.finish(&status);
+                return status.code();
+            }
+        }
+    };
+
+    let worker_ctx = ctx.clone();
+    let handler = Arc::clone(&entry.handler);
+    server.pool().submit(Box::new(move || {
+        if worker_ctx.is_active() {
+            handler(input, worker_ctx);
+        }
+    }));
+
+    let mut pending: Option<Bytes> = None;
+    let mut encoding = Compression::Identity;
+    let deadline_sleep = sleep_until(deadline);
+    tokio::pin!(deadline_sleep);
+    loop {
+        let next = poll_fn(|cx| {
+            if let Poll::Ready(reason) = responder.poll_reset(cx) {
+                return Poll::Ready(Event::Reset(reason));
+            }
+            match (&pending, &mut responder) {
+                (Some(_), Responder::Body(stream)) => match stream.poll_capacity(cx) {
+                    Poll::Ready(Some(result)) => Poll::Ready(Event::Capacity(result)),
+                    Poll::Ready(None) => Poll::Ready(Event::Reset(h2::Reason::CANCEL)),
+                    Poll::Pending => Poll::Pending,
+                },
+                _ => out_rx.poll_recv(cx).map(Event::Out),
+            }
+        });
+        let reading = async {
+            match inbound.as_ref() {
+                Some(tx) => pump_one(&mut body, tx).await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            biased;
+            event = next => event,
+            _ = &mut deadline_sleep => {
+                let status = Status::deadline_exceeded("Deadline Exceeded");
+                ctx.terminate(Code::DeadlineExceeded);
+                responder.finish(&status);
+                return Code::DeadlineExceeded;
+            }
+            _ = ctx.cancel_token().cancelled() => {
+                ctx.terminate(Code::Cancelled);
+                responder.reset(h2::Reason::CANCEL);
+                return Code::Cancelled;
+            }
+            _ = wait_for_phase(phase, Phase::Cancelling) => {
+                ctx.terminate(Code::Cancelled);
+                responder.reset(h2::Reason::CANCEL);
+                return Code::Cancelled;
+            }
+            step = reading => match step {
+                ReadStep::More => continue,
+                ReadStep::End => {
+                    inbound = None; // the handler's Requests ends
+                    continue;
+                }
+                ReadStep::Failed(status) => {
+                    ctx.terminate(status.code());
+                    responder.finish(&status);
+                    return status.code();
+                }
+                ReadStep::Reset(reason) => return cancelled(reason),
+            },
+        };
+        match event {
+            Event::Reset(reason) => {
+                ctx.terminate(Code::Cancelled);
+                return cancelled(reason);
+            }
+            Event::Out(None) => {
+                let status = Status::internal("handler ended without a status");
+                responder.finish(&status);
+                return Code::Internal;
+            }
+            Event::Out(Some(Outbound::Headers {
+                metadata,
+                encoding: headers,
+            })) => {
+                encoding = headers;
+                responder.send_headers(metadata, headers);
+            }
+            Event::Out(Some(Outbound::Message {
+                frame,
+                encoding: headers,
+            })) => {
+                if let Responder::Head(_) = responder {
+                    encoding = headers;
+                }
+                match responder.body(encoding) {
+                    Some(stream) => {
+                        stream.reserve_capacity(frame.len());
+                        pending = Some(frame);
+                    }
+                    None => return Code::Cancelled,
+                }
+            }
+            Event::Out(Some(Outbound::Finish(status))) => {
+                let code = status.code();
+                ctx.terminate(code);
+                responder.finish(&status);
+                return code;
+            }
+            Event::Capacity(Err(_)) => {
+                ctx.terminate(Code::Cancelled);
+                return Code::Cancelled;
+            }
+            Event::Capacity(Ok(available)) => {
+                if let (Some(frame), Responder::Body(stream)) = (&mut pending, &mut responder) {
+                    if available > 0 {
+                        let chunk = frame.split_to(available.min(frame.len()));
+                        if stream.send_data(chunk, false).is_err() {
+                            ctx.terminate(Code::Cancelled);
+                            return Code::Cancelled;
+                        }
+                    }
+                    if frame.is_empty() {
+                        pending = None;
+                    } else {
+                        stream.reserve_capacity(frame.len());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cancelled(reason: h2::Reason) -> Code {
+    tracing::debug!(?reason, "client reset the stream");
+    Code::Cancelled
+}
+
+enum ReadStep {
+    More,
+    End,
+    Failed(Status),
+    Reset(h2::Reason),
+}
+
+/// Moves one request message to the handler. Cancel-safe: room in the
+/// queue is reserved before a message is taken off the stream.
+async fn pump_one(
+    body: &mut ResponseBody,
+    tx: &mpsc::Sender<Result<crate::codec::framing::RawMessage, Status>>,
+) -> ReadStep {
+    let Ok(permit) = tx.reserve().await else {
+        // The handler stopped reading requests; leave the rest unread.
+        return std::future::pending().await;
+    };
+    match body.next_message().await {
+        Ok(Some(message)) => {
+            permit.send(Ok(message));
+            ReadStep::More
+        }
+        Ok(None) => ReadStep::End,
+        Err(status) if status.code() == Code::Cancelled => ReadStep::Reset(h2::Reason::CANCEL),
+        Err(status) => {
+            permit.send(Err(status.clone()));
+            ReadStep::Failed(status)
+        }
+    }
+}
+
+async fn wait_for_phase(phase: &mut watch::Receiver<Phase>, wanted: Phase) {
+    if phase.wait_for(|current| *current >= wanted).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,173 @@
+//! [`Completion`]: a value that appears once, waited for by blocking threads
+//! (with timeouts) and by callbacks.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+type Callback = Box<dyn FnOnce() + Send + 'static>;
+
+/// A write-once slot shared between the producer (an I/O task) and waiters.
+pub(crate) struct Completion<T> {
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    ready: Condvar,
+}
+
+struct State<T> {
+    value: Option<T>,
+    callbacks: Vec<Callback>,
+}
+
+impl<T> Clone for Completion<T> {
+    fn clone(&self) -> Self {
+        Completion {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Completion<T> {
+    pub(crate) fn new() -> Completion<T> {
+        Completion {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    value: None,
+                    callbacks: Vec::new(),
+                }),
+                ready: Condvar::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panicking callback never runs under the lock, so poisoning only
+        // means another waiter panicked; the state itself stays consistent.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Stores the value (the first one wins) and runs the callbacks.
+    /// Returns false when a value was already there.
+    pub(crate) fn complete(&self, value: T) -> bool {
+        let callbacks = {
+            let mut state = self.lock();
+            if state.value.is_some() {
+                return false;
+            }
+            state.value = Some(value);
+            std::mem::take(&mut state.callbacks)
+        };
+        self.shared.ready.notify_all();
+        for callback in callbacks {
+            callback();
+        }
+        true
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.lock().value.is_some()
+    }
+
+    /// Runs `callback` once complete; at once (returning false) if it already is.
+    pub(crate) fn on_complete(&self, callback: Callback) -> bool {
+        {
+            let mut state = self.lock();
+            if state.value.is_none() {
+                state.callbacks.push(callback);
+                return true;
+            }
+        }
+        callback();
+        false
+    }
+
+    /// Registers `callback` unless already complete; never runs it inline.
+    pub(crate) fn add_callback_if_pending(&self, callback: Callback) -> bool {
+        let mut state = self.lock();
+        if state.value.is_none() {
+            state.callbacks.push(callback);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Applies `f` to the value if there is one.
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.lock().value.as_ref().map(f)
+    }
+
+    /// Waits for the value up to `timeout` (forever with `None`) and applies `f`.
+    pub(crate) fn wait_with<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&T) -> R,
+    ) -> Option<R> {
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let mut state = self.lock();
+        loop {
+            if let Some(value) = &state.value {
+                return Some(f(value));
+            }
+            state = match deadline {
+                None => self
+                    .shared
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(|poison| poison.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return None;
+                    }
+                    self.shared
+                        .ready
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+impl<T: Clone> Completion<T> {
+    /// Waits for the value up to `timeout` and clones it.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Option<T> {
+        self.wait_with(timeout, T::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn waits_times_out_and_runs_callbacks() {
+        let completion = Completion::<u32>::new();
+        assert_eq!(completion.wait(Some(Duration::from_millis(10))), None);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        assert!(completion.on_complete(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })));
+        let producer = completion.clone();
+        let thread = std::thread::spawn(move || producer.complete(5));
+        assert_eq!(completion.wait(None), Some(5));
+        assert!(thread.join().unwrap());
+        assert!(!completion.complete(6));
+        assert_eq!(completion.wait(None), Some(5));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let counter = Arc::clone(&calls);
+        assert!(!completion.on_complete(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}

@@ -1,0 +1,6 @@
+//! Sockets under HTTP/2: TCP (always `TCP_NODELAY`) and Unix domain sockets,
+//! with the h2 settings both sides use.
+
+pub(crate) mod flow;
+pub(crate) mod io;
+pub(crate) mod settings;

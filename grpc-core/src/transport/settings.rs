@@ -1,0 +1,48 @@
+//! HTTP/2 settings shared by channels and servers.
+
+/// Flow-control and framing knobs for one side of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Http2Settings {
+    /// Initial per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE).
+    pub(crate) stream_window: u32,
+    /// Connection-level receive window.
+    pub(crate) connection_window: u32,
+    /// Largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE).
+    pub(crate) max_frame_size: u32,
+    /// Largest header list we accept.
+    pub(crate) max_header_list_size: u32,
+}
+
+impl Default for Http2Settings {
+    fn default() -> Http2Settings {
+        Http2Settings {
+            stream_window: 1 << 20,
+            connection_window: 2 << 20,
+            max_frame_size: 16 << 10,
+            max_header_list_size: 16 << 10,
+        }
+    }
+}
+
+impl Http2Settings {
+    pub(crate) fn client(&self) -> h2::client::Builder {
+        let mut builder = h2::client::Builder::new();
+        builder
+            .initial_window_size(self.stream_window)
+            .initial_connection_window_size(self.connection_window)
+            .max_frame_size(self.max_frame_size)
+            .max_header_list_size(self.max_header_list_size)
+            .enable_push(false);
+        builder
+    }
+
+    pub(crate) fn server(&self) -> h2::server::Builder {
+        let mut builder = h2::server::Builder::new();
+        builder
+            .initial_window_size(self.stream_window)
+            .initial_connection_window_size(self.connection_window)
+            .max_frame_size(self.max_frame_size)
+            .max_header_list_size(self.max_header_list_size);
+        builder
+    }
+}

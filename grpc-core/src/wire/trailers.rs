@@ -1,0 +1,78 @@
+//! Status to and from trailers (or a Trailers-Only HEADERS frame).
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+
+use super::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN, message};
+use crate::metadata::Metadata;
+use crate::status::{Code, Status};
+
+/// Writes `grpc-status`, `grpc-message`, `grpc-status-details-bin` and the
+/// status's metadata into `headers`.
+pub(crate) fn write_status(status: &Status, headers: &mut HeaderMap) {
+    status.metadata().write_headers(headers);
+    headers.insert(GRPC_STATUS, status.code().header_value());
+    if !status.details().is_empty()
+        && let Ok(value) = HeaderValue::from_str(&message::encode(status.details()))
+    {
+        headers.insert(GRPC_MESSAGE, value);
+    }
+    if !status.binary_details().is_empty() {
+        let encoded =
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(status.binary_details());
+        if let Ok(value) = HeaderValue::from_str(&encoded) {
+            headers.insert(GRPC_STATUS_DETAILS_BIN, value);
+        }
+    }
+}
+
+/// Reads the status out of trailers; `None` when `grpc-status` is absent.
+/// A malformed `grpc-status` becomes `UNKNOWN`.
+pub(crate) fn read_status(headers: &HeaderMap) -> Option<Status> {
+    let raw_code = headers.get(GRPC_STATUS)?;
+    let code = Code::from_header(raw_code.as_bytes()).unwrap_or(Code::Unknown);
+    let details = headers
+        .get(GRPC_MESSAGE)
+        .map(|value| message::decode(value.as_bytes()))
+        .unwrap_or_default();
+    let mut status = Status::new(code, details).with_metadata(Metadata::from_headers(headers));
+    if let Some(value) = headers.get(GRPC_STATUS_DETAILS_BIN) {
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        if let Ok(bytes) = engine.decode(value.as_bytes()) {
+            status = status.with_binary_details(Bytes::from(bytes));
+        }
+    }
+    Some(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips() {
+        let status = Status::new(Code::NotFound, "n\u{e3}o encontrado 100%")
+            .with_binary_details(Bytes::from_static(b"\x00\x01"))
+            .with_metadata(Metadata::from_pairs([("k", "v")]).unwrap());
+        let mut headers = HeaderMap::new();
+        write_status(&status, &mut headers);
+        let read = read_status(&headers).unwrap();
+        assert_eq!(read.code(), Code::NotFound);
+        assert_eq!(read.details(), status.details());
+        assert_eq!(read.binary_details(), status.binary_details());
+        assert_eq!(read.metadata().get("k"), Some("v"));
+    }
+
+    #[test]
+    fn malformed_status_is_unknown() {
+        let mut headers = HeaderMap::new();
+        headers.insert(GRPC_STATUS, HeaderValue::from_static("nope"));
+        assert_eq!(read_status(&headers).unwrap().code(), Code::Unknown);
+        assert!(read_status(&HeaderMap::new()).is_none());
+    }
+}

@@ -1,0 +1,8 @@
+//! Generates the messages, stubs and servicer traits of the example protos.
+
+fn main() -> std::io::Result<()> {
+    grpc_codegen::configure().compile_protos(
+        &["../proto/helloworld.proto", "../proto/route_guide.proto"],
+        &["../proto"],
+    )
+}

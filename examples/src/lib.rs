@@ -1,0 +1,24 @@
+//! Shared code for the rustgrpc example programs.
+//!
+//! - [`helloworld`] and [`routeguide`]: the code `build.rs` generates from
+//!   `proto/helloworld.proto` and `proto/route_guide.proto` (messages,
+//!   `GreeterStub`, `GreeterServicer`, `add_greeter_servicer_to_server`, ...).
+//! - [`route_guide`]: the feature database, geometry helpers and the
+//!   [`RouteGuide`](route_guide::RouteGuide) servicer that both
+//!   `route_guide_server` and `demo` serve.
+//! - [`args`]: the tiny command-line parser the binaries share.
+//!
+//! The programs themselves are in `src/bin/`; see the crate's README.
+
+/// Generated from `proto/helloworld.proto` (package `helloworld`).
+pub mod helloworld {
+    include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
+}
+
+/// Generated from `proto/route_guide.proto` (package `routeguide`).
+pub mod routeguide {
+    include!(concat!(env!("OUT_DIR"), "/routeguide.rs"));
+}
+
+pub mod args;
+pub mod route_guide;

@@ -27,7 +27,8 @@ pub(crate) struct Service {
 /// One RPC method of a [`Service`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Method {
-    /// snake_case Rust name, before keyword escaping (`say_hello`, `type`).
+    /// snake_case spelling of the proto name, before keyword escaping and
+    /// before clashes are resolved (`say_hello`, `type`).
     pub(crate) name: String,
     /// The method name as written in the .proto file (`SayHello`).
     pub(crate) proto_name: String,
@@ -57,13 +58,6 @@ pub(crate) enum CallKind {
     /// Streams both ways.
     StreamStream,
 }
-
-/// Stub method names that generated code already uses, and the names
-/// methods that would clash with them get instead.
-const RESERVED_METHOD_NAMES: &[(&str, &str)] = &[("new", "new_")];
-
-/// Service-module constant names that generated code already uses.
-const RESERVED_CONST_NAMES: &[(&str, &str)] = &[("NAME", "NAME_")];
 
 impl Service {
     /// Builds the IR of a service handed over by prost-build.
@@ -97,13 +91,8 @@ impl Service {
 impl Method {
     /// Builds the IR of a method handed over by prost-build.
     pub(crate) fn from_prost(method: &prost_build::Method) -> Self {
-        let snake = naming::snake_case(&method.proto_name);
-        let name = RESERVED_METHOD_NAMES
-            .iter()
-            .find(|(reserved, _)| *reserved == snake)
-            .map_or(snake.clone(), |(_, renamed)| (*renamed).to_owned());
         Self {
-            name,
+            name: naming::snake_case(&method.proto_name),
             proto_name: method.proto_name.clone(),
             input_type: method.input_type.clone(),
             output_type: method.output_type.clone(),
@@ -122,15 +111,6 @@ impl Method {
             (true, false) => CallKind::StreamUnary,
             (true, true) => CallKind::StreamStream,
         }
-    }
-
-    /// The name of the constant holding this method's path (`SAY_HELLO`).
-    pub(crate) fn const_name(&self) -> String {
-        let name = naming::screaming_snake_case(&self.name);
-        RESERVED_CONST_NAMES
-            .iter()
-            .find(|(reserved, _)| *reserved == name)
-            .map_or(name.clone(), |(_, renamed)| (*renamed).to_owned())
     }
 
     /// The HTTP/2 path of this method (`/helloworld.Greeter/SayHello`).
@@ -236,21 +216,10 @@ pub(crate) mod tests {
         );
         let say_hello = &service.methods[0];
         assert_eq!(say_hello.name, "say_hello");
-        assert_eq!(say_hello.const_name(), "SAY_HELLO");
         assert_eq!(say_hello.path(&service), "/helloworld.Greeter/SayHello");
         assert_eq!(say_hello.input_type, "HelloRequest");
         assert_eq!(say_hello.output_type, "super::other::HelloReply");
         assert_eq!(say_hello.comments, [" Calls SayHello."]);
-    }
-
-    #[test]
-    fn clashing_method_names_are_renamed() {
-        let new = Method::from_prost(&prost_method("New", false, false));
-        assert_eq!(new.name, "new_");
-        assert_eq!(new.const_name(), "NEW");
-        let name = Method::from_prost(&prost_method("Name", false, false));
-        assert_eq!(name.name, "name");
-        assert_eq!(name.const_name(), "NAME_");
     }
 
     #[test]

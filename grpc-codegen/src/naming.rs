@@ -4,6 +4,8 @@
 //! identifier, whatever the input: plugin input is untrusted, and
 //! `proc_macro2::Ident::new` panics on invalid identifiers.
 
+use std::collections::BTreeSet;
+
 use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span};
 
@@ -63,9 +65,74 @@ pub(crate) fn ident(name: &str) -> Ident {
     }
 }
 
+/// The names already used in one Rust module (the module of one proto
+/// package), so that generated items can avoid them.
+///
+/// Rust has separate namespaces for types (structs, enums, traits,
+/// modules) and values (functions, constants); prost's messages, enums and
+/// nested-type modules live in the first, generated registration functions
+/// in the second.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scope {
+    types: BTreeSet<String>,
+    values: BTreeSet<String>,
+}
+
+impl Scope {
+    /// Marks a type-namespace name as used.
+    pub(crate) fn reserve_type(&mut self, name: impl Into<String>) {
+        self.types.insert(name.into());
+    }
+
+    /// Claims `wanted` (an UpperCamelCase type name) or, if it is taken,
+    /// the first free of `wanted2`, `wanted3`, ...
+    pub(crate) fn claim_type(&mut self, wanted: &str) -> String {
+        claim(&mut self.types, wanted, "")
+    }
+
+    /// Claims `wanted` (a snake_case module name) or, if it is taken, the
+    /// first free of `wanted_2`, `wanted_3`, ...
+    pub(crate) fn claim_module(&mut self, wanted: &str) -> String {
+        claim(&mut self.types, wanted, "_")
+    }
+
+    /// Claims `wanted` (a snake_case function name) or, if it is taken, the
+    /// first free of `wanted_2`, `wanted_3`, ...
+    pub(crate) fn claim_value(&mut self, wanted: &str) -> String {
+        claim(&mut self.values, wanted, "_")
+    }
+}
+
+fn claim(used: &mut BTreeSet<String>, wanted: &str, separator: &str) -> String {
+    let name = (1..)
+        .map(|n| {
+            if n == 1 {
+                wanted.to_owned()
+            } else {
+                format!("{wanted}{separator}{n}")
+            }
+        })
+        .find(|name| !used.contains(name))
+        .unwrap_or_else(|| wanted.to_owned());
+    used.insert(name.clone());
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_hand_out_distinct_names() {
+        let mut scope = Scope::default();
+        scope.reserve_type("GreeterStub");
+        assert_eq!(scope.claim_type("GreeterStub"), "GreeterStub2");
+        assert_eq!(scope.claim_type("GreeterStub"), "GreeterStub3");
+        assert_eq!(scope.claim_module("greeter_service"), "greeter_service");
+        assert_eq!(scope.claim_module("greeter_service"), "greeter_service_2");
+        // Values are a separate namespace.
+        assert_eq!(scope.claim_value("GreeterStub"), "GreeterStub");
+    }
 
     #[test]
     fn snake_case_of_method_names() {

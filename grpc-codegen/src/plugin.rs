@@ -1,42 +1,36 @@
 //! The protoc plugin protocol, shared by the `protoc-gen-rustgrpc` binary.
 //!
 //! [`run`] turns a `CodeGeneratorRequest` into a `CodeGeneratorResponse`
-//! with one `<package>.rs` file per proto package of the files to generate,
-//! byte for byte what [`Builder::compile_protos`](crate::Builder::compile_protos)
-//! writes for the same files and settings.
+//! with one `<package>.rs` file per proto package of the files to generate
+//! (plus the include file, if asked for), byte for byte what
+//! [`Builder::compile_protos`](crate::Builder::compile_protos) writes for the
+//! same files and options: both hand the descriptors to the same generator.
 //!
-//! Plugin parameters (`--rustgrpc_opt=...`, comma-separated):
-//! - `emit=client|server|both`: which halves of each service to generate;
-//! - `extern_path=<proto path>=<rust path>`: see
-//!   [`Builder::extern_path`](crate::Builder::extern_path); may repeat.
+//! The parameter (`--rustgrpc_opt=...`, or buf's `opt:`) is parsed by
+//! [`CodegenOptions::from_plugin_parameter`]; the keys are listed in
+//! [`PARAMETERS`](crate::PARAMETERS).
 //!
-//! The request is untrusted input: every problem, including a panic inside
-//! prost-build, is reported in the response's `error` field.
-
-use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{self, AssertUnwindSafe};
+//! The request is untrusted input: every problem (an unknown parameter,
+//! descriptors that prost-build rejects or panics on) is reported in the
+//! response's `error` field, which protoc prints, and no files are returned.
+//! The response declares proto3 `optional` support.
 
 use prost::Message;
-use prost_build::Module;
 use prost_types::compiler::code_generator_response::{Feature, File};
 use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 
-use crate::builder::{Builder, configure};
-use crate::options::Emit;
-
-/// File name prost-build uses for files without a `package`.
-const DEFAULT_PACKAGE_FILENAME: &str = "_";
+use crate::Error;
+use crate::generate::{self, Selection};
+use crate::options::CodegenOptions;
 
 /// Answers a decoded plugin request.
 pub fn run(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
-    match generate(request) {
-        Ok(files) => {
-            let mut response = empty_response();
-            response.file = files;
-            response
-        }
-        Err(error) => error_response(error),
+    match generate_files(request) {
+        Ok(files) => CodeGeneratorResponse {
+            file: files,
+            ..empty_response()
+        },
+        Err(error) => error_response(error.message()),
     }
 }
 
@@ -45,7 +39,11 @@ pub fn run(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
 pub fn run_encoded(request: &[u8]) -> Vec<u8> {
     let response = match CodeGeneratorRequest::decode(request) {
         Ok(request) => run(request),
-        Err(error) => error_response(format!("cannot decode CodeGeneratorRequest: {error}")),
+        Err(error) => error_response(&format!(
+            "cannot decode the CodeGeneratorRequest on stdin ({error}); \
+             protoc-gen-rustgrpc is meant to be run by protoc: \
+             protoc --rustgrpc_out=DIR --plugin=protoc-gen-rustgrpc=PATH ..."
+        )),
     };
     response.encode_to_vec()
 }
@@ -58,96 +56,30 @@ fn empty_response() -> CodeGeneratorResponse {
     }
 }
 
-fn error_response(error: String) -> CodeGeneratorResponse {
-    let mut response = empty_response();
-    response.error = Some(error);
-    response
+fn error_response(error: &str) -> CodeGeneratorResponse {
+    CodeGeneratorResponse {
+        error: Some(error.to_owned()),
+        ..empty_response()
+    }
 }
 
-fn generate(request: CodeGeneratorRequest) -> Result<Vec<File>, String> {
-    let builder = parse_parameter(request.parameter())?;
-
-    let mut wanted = BTreeSet::new();
-    for name in &request.file_to_generate {
-        let file = request
-            .proto_file
-            .iter()
-            .find(|file| file.name() == name)
-            .ok_or_else(|| format!("file to generate `{name}` is not among the proto files"))?;
-        wanted.insert(Module::from_protobuf_package_name(file.package()));
-    }
-
-    // Every file goes to prost-build, imports included, as in the build.rs
-    // path: it needs all message definitions to derive traits correctly.
-    let requests = request
-        .proto_file
+fn generate_files(request: CodeGeneratorRequest) -> Result<Vec<File>, Error> {
+    let CodeGeneratorRequest {
+        file_to_generate,
+        parameter,
+        proto_file,
+        ..
+    } = request;
+    let options = CodegenOptions::from_plugin_parameter(parameter.as_deref().unwrap_or(""))?;
+    let files = generate::generate(&options, proto_file, Selection::Files(&file_to_generate))?;
+    Ok(files
         .into_iter()
-        .map(|file| (Module::from_protobuf_package_name(file.package()), file))
-        .collect();
-    let mut config = builder.prost_config();
-    let modules = panic::catch_unwind(AssertUnwindSafe(|| config.generate(requests)))
-        .map_err(|payload| format!("code generation failed: {}", panic_message(&*payload)))?
-        .map_err(|error| format!("code generation failed: {error}"))?;
-
-    let sorted: BTreeMap<Module, String> = modules.into_iter().collect();
-    Ok(sorted
-        .into_iter()
-        .filter(|(module, _)| wanted.contains(module))
-        .map(|(module, content)| File {
-            name: Some(module.to_file_name_or(DEFAULT_PACKAGE_FILENAME)),
-            content: Some(content),
+        .map(|file| File {
+            name: Some(file.name),
+            content: Some(file.content),
             ..File::default()
         })
         .collect())
-}
-
-fn parse_parameter(parameter: &str) -> Result<Builder, String> {
-    let mut builder = configure();
-    for item in parameter
-        .split(',')
-        .map(str::trim)
-        .filter(|i| !i.is_empty())
-    {
-        let (key, value) = item.split_once('=').unwrap_or((item, ""));
-        builder = match key {
-            "emit" => builder.emit(match value {
-                "client" => Emit::Client,
-                "server" => Emit::Server,
-                "both" => Emit::Both,
-                _ => {
-                    return Err(format!(
-                        "invalid parameter `{item}`: emit must be client, server or both"
-                    ));
-                }
-            }),
-            "extern_path" => match value.split_once('=') {
-                Some((proto, rust)) if !proto.is_empty() && !rust.is_empty() => {
-                    builder.extern_path(proto, rust)
-                }
-                _ => {
-                    return Err(format!(
-                        "invalid parameter `{item}`: expected extern_path=<proto path>=<rust path>"
-                    ));
-                }
-            },
-            _ => {
-                return Err(format!(
-                    "unknown parameter `{item}` (known: emit, extern_path)"
-                ));
-            }
-        };
-    }
-    Ok(builder)
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "panic in prost-build"
-    }
 }
 
 #[cfg(test)]
@@ -209,30 +141,57 @@ mod tests {
 
     #[test]
     fn emit_parameter_is_honoured() {
-        let response = run(request(Some("emit=client")));
+        let response = run(request(Some("emit=messages+client")));
         assert_eq!(response.error, None);
         let content = response.file[0].content();
         assert!(content.contains("pub struct GreeterStub"));
         assert!(!content.contains("GreeterServicer"));
+
+        let response = run(request(Some("emit=server")));
+        let content = response.file[0].content();
+        assert!(content.contains("pub trait GreeterServicer"));
+        assert!(!content.contains("pub struct HelloRequest"));
+        assert!(!content.contains("GreeterStub"));
+    }
+
+    #[test]
+    fn include_file_is_added() {
+        let response = run(request(Some("include_file=mod.rs")));
+        assert_eq!(response.error, None);
+        let names: Vec<_> = response.file.iter().map(File::name).collect();
+        assert_eq!(names, ["helloworld.rs", "mod.rs"]);
+        assert!(
+            response.file[1]
+                .content()
+                .contains("include!(\"helloworld.rs\");")
+        );
     }
 
     #[test]
     fn bad_parameters_are_errors() {
-        for parameter in [
-            "emit=sideways",
-            "frobnicate",
-            "extern_path=.a",
-            "extern_path==::a",
+        for (parameter, expected) in [
+            ("emit=sideways", "`sideways` is not one of"),
+            ("frobnicate", "unknown parameter `frobnicate`"),
+            ("extern_path=.a", "invalid parameter `extern_path=.a`"),
+            ("extern_path==::a", "invalid parameter `extern_path==::a`"),
+            ("face=async", "async code generation is not available yet"),
         ] {
             let response = run(request(Some(parameter)));
-            assert!(response.error.is_some(), "{parameter}");
+            let error = response.error.unwrap_or_default();
+            assert!(error.contains(expected), "{parameter}: {error}");
             assert!(response.file.is_empty());
+            assert_eq!(
+                response.supported_features,
+                Some(Feature::Proto3Optional as u64)
+            );
         }
     }
 
     #[test]
     fn extern_path_parameter_is_accepted() {
-        let response = run(request(Some(" emit=both , extern_path=.other=::other ")));
+        let response = run(request(Some(
+            " emit=client+server , extern_path=.other=::other ",
+        )));
         assert_eq!(response.error, None);
     }
 
@@ -264,7 +223,8 @@ mod tests {
         // prost-build unwraps message names; a nameless message panics inside it.
         request.proto_file[0].message_type[0].name = None;
         let response = run(request);
-        assert!(response.error.is_some());
+        let error = response.error.unwrap_or_default();
+        assert!(error.contains("prost-build failed"), "{error}");
         assert!(response.file.is_empty());
     }
 
@@ -272,6 +232,10 @@ mod tests {
     fn garbage_input_is_an_error_response() {
         let encoded = run_encoded(&[0xff, 0xff, 0xff]);
         let response = CodeGeneratorResponse::decode(encoded.as_slice()).expect("valid response");
-        assert!(response.error.is_some());
+        assert!(
+            response
+                .error
+                .is_some_and(|e| e.contains("cannot decode the CodeGeneratorRequest"))
+        );
     }
 }

@@ -1,24 +1,16 @@
-//! Golden-file test: prost-build with our `ServiceGenerator` over
-//! `tests/protos/greeter.proto` must reproduce `tests/golden/helloworld.rs`.
+//! Golden-file tests: the build.rs path over `tests/protos` must reproduce
+//! `tests/golden` byte for byte.
 //!
-//! Run with `UPDATE_GOLDEN=1` to rewrite the golden file.
+//! Run with `UPDATE_GOLDEN=1` to rewrite the golden files, then review the
+//! diff.
 
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+#[path = "support/hard.rs"]
+mod hard;
+
+use std::path::Path;
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh, empty directory under the system temp dir.
-fn unique_temp_dir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir =
-        std::env::temp_dir().join(format!("grpc-codegen-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
 }
 
 fn updating_golden() -> bool {
@@ -28,17 +20,11 @@ fn updating_golden() -> bool {
 #[test]
 fn greeter_matches_golden() {
     let protos = manifest_dir().join("tests/protos");
-    let out_dir = unique_temp_dir("golden");
-
-    let mut config = prost_build::Config::new();
-    config
-        .protoc_executable(protoc_bin_vendored::protoc_bin_path().expect("vendored protoc"))
+    let out_dir = hard::unique_temp_dir("greeter");
+    grpc_codegen::configure()
         .out_dir(&out_dir)
-        .service_generator(Box::new(grpc_codegen::ServiceGenerator::default()));
-    config
         .compile_protos(&[protos.join("greeter.proto")], &[&protos])
-        .expect("prost-build runs");
-
+        .expect("builder runs");
     let generated = std::fs::read_to_string(out_dir.join("helloworld.rs")).expect("output file");
     let _ = std::fs::remove_dir_all(&out_dir);
 
@@ -58,22 +44,64 @@ fn greeter_matches_golden() {
 }
 
 #[test]
-fn builder_writes_the_same_file() {
-    let protos = manifest_dir().join("tests/protos");
-    let out_dir = unique_temp_dir("builder");
-
-    grpc_codegen::configure()
+fn hard_protos_match_golden() {
+    let out_dir = hard::unique_temp_dir("golden");
+    hard::builder()
         .out_dir(&out_dir)
-        .compile_protos(&[protos.join("greeter.proto")], &[&protos])
-        .expect("builder runs");
-
-    let generated = std::fs::read_to_string(out_dir.join("helloworld.rs")).expect("output file");
+        .compile_protos(&hard::protos(), &[hard::protos_dir()])
+        .expect("builder runs on the hard protos");
+    let generated = hard::rust_files(&out_dir);
     let _ = std::fs::remove_dir_all(&out_dir);
+
+    let golden_dir = hard::golden_dir();
     if updating_golden() {
-        // `greeter_matches_golden` may be rewriting the file right now.
+        let _ = std::fs::remove_dir_all(&golden_dir);
+        std::fs::create_dir_all(&golden_dir).expect("create golden dir");
+        for (name, content) in &generated {
+            std::fs::write(golden_dir.join(name), content).expect("write golden file");
+        }
         return;
     }
-    let golden = std::fs::read_to_string(manifest_dir().join("tests/golden/helloworld.rs"))
-        .expect("golden file exists");
-    assert_eq!(generated, golden);
+    hard::assert_same_files(
+        &hard::rust_files(&golden_dir),
+        &generated,
+        "build.rs output vs tests/golden/hard (rerun with UPDATE_GOLDEN=1 and review the diff)",
+    );
+}
+
+#[test]
+fn hard_protos_give_one_file_per_package() {
+    let names: Vec<String> = hard::rust_files(&hard::golden_dir()).into_keys().collect();
+    assert_eq!(
+        names,
+        [
+            "_.rs",
+            "_includes.rs",
+            "hard.common.deep.inner.rs",
+            "hard.common.rs",
+            "hard.docs.rs",
+            "hard.legacy.rs",
+            "hard.names.rs",
+            "hard.r#type.self_.rs",
+            "hard.streaming.rs",
+        ]
+    );
+}
+
+#[test]
+fn service_generator_plugs_into_prost_build() {
+    let protos = manifest_dir().join("tests/protos");
+    let out_dir = hard::unique_temp_dir("prost");
+    let mut config = prost_build::Config::new();
+    config
+        .protoc_executable(protoc_bin_vendored::protoc_bin_path().expect("vendored protoc"))
+        .out_dir(&out_dir)
+        .service_generator(Box::new(grpc_codegen::ServiceGenerator::default()));
+    config
+        .compile_protos(&[protos.join("greeter.proto")], &[&protos])
+        .expect("prost-build runs");
+    let generated = std::fs::read_to_string(out_dir.join("helloworld.rs")).expect("output file");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    assert!(generated.contains("pub struct GreeterStub"));
+    assert!(generated.contains("pub trait GreeterServicer"));
 }

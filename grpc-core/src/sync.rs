@@ -2,6 +2,7 @@
 //! (with timeouts) and by callbacks.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
@@ -19,6 +20,7 @@ struct Shared<T> {
 struct State<T> {
     value: Option<T>,
     callbacks: Vec<Callback>,
+    wakers: Vec<Waker>,
 }
 
 impl<T> Clone for Completion<T> {
@@ -36,6 +38,7 @@ impl<T> Completion<T> {
                 state: Mutex::new(State {
                     value: None,
                     callbacks: Vec::new(),
+                    wakers: Vec::new(),
                 }),
                 ready: Condvar::new(),
             }),
@@ -54,15 +57,21 @@ impl<T> Completion<T> {
     /// Stores the value (the first one wins) and runs the callbacks.
     /// Returns false when a value was already there.
     pub(crate) fn complete(&self, value: T) -> bool {
-        let callbacks = {
+        let (callbacks, wakers) = {
             let mut state = self.lock();
             if state.value.is_some() {
                 return false;
             }
             state.value = Some(value);
-            std::mem::take(&mut state.callbacks)
+            (
+                std::mem::take(&mut state.callbacks),
+                std::mem::take(&mut state.wakers),
+            )
         };
         self.shared.ready.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
         for callback in callbacks {
             callback();
         }
@@ -133,6 +142,43 @@ impl<T> Completion<T> {
                 }
             };
         }
+    }
+}
+
+impl<T> Completion<T> {
+    /// Async waiting: ready with `f(value)` once complete.
+    pub(crate) fn poll_with<R>(&self, cx: &mut Context<'_>, f: impl FnOnce(&T) -> R) -> Poll<R> {
+        let mut state = self.lock();
+        match &state.value {
+            Some(value) => Poll::Ready(f(value)),
+            None => {
+                if !state.wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
+                    state.wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Waits asynchronously for the value and applies `f`.
+    pub(crate) async fn wait_async<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        let mut f = Some(f);
+        std::future::poll_fn(|cx| {
+            let mut state = self.lock();
+            match &state.value {
+                Some(value) => match f.take() {
+                    Some(f) => Poll::Ready(f(value)),
+                    None => Poll::Pending,
+                },
+                None => {
+                    if !state.wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
+                        state.wakers.push(cx.waker().clone());
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The client stub (`GreeterStub`).
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use super::docs::{doc_attrs, or_fallback, with_summary};
 use super::{Resolved, ResolvedMethod};
@@ -10,10 +10,12 @@ use crate::ir::CallKind;
 /// The stub struct and its impl block.
 pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let stub = format_ident!("{}Stub", service.ir.name);
+    let stub = &service.stub;
+    let notes: Vec<&str> = service.rename_note("stub").into_iter().collect();
     let doc = doc_attrs(&with_summary(
         &service.ir.comments,
         format!(" Client stub for `{full_name}`."),
+        &notes,
     ));
     let (deprecated, allow_deprecated) = if service.ir.deprecated {
         (quote!(#[deprecated]), quote!(#[allow(deprecated)]))
@@ -49,9 +51,11 @@ pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
 }
 
 fn method(service: &Resolved<'_>, method: &ResolvedMethod<'_>) -> TokenStream {
+    let notes: Vec<&str> = method.rename_note.as_deref().into_iter().collect();
     let doc = doc_attrs(&or_fallback(
         &method.ir.comments,
         format!(" Calls `{}`.", method.ir.path(service.ir)),
+        &notes,
     ));
     let deprecated = if method.ir.deprecated {
         quote!(#[deprecated])

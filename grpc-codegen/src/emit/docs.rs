@@ -1,69 +1,79 @@
 //! Doc attributes for generated items.
+//!
+//! Every line of proto comment text goes through [`crate::docs::sanitize`]
+//! here before it becomes a `#[doc]` attribute.
 
 use proc_macro2::TokenStream;
-use quote::quote;
 
-/// Turns comment lines into `#[doc = "..."]` attributes, one per line.
-///
-/// This is the single place where proto comment text enters generated code,
-/// so any escaping or cleanup of comment text belongs here. Today it:
-/// - adds the customary single leading space to lines that lack one, so the
-///   formatted output reads `/// text`;
-/// - drops carriage returns, which rustc rejects inside `///` comments (the
-///   form prettyplease prints doc attributes in).
-///
-/// The text is otherwise passed through verbatim.
+use crate::docs;
+
+/// Turns doc lines into sanitized `#[doc = "..."]` attributes.
 pub(crate) fn doc_attrs<S: AsRef<str>>(lines: &[S]) -> TokenStream {
-    lines
-        .iter()
-        .map(|line| {
-            let text = doc_text(line.as_ref());
-            quote!(#[doc = #text])
-        })
-        .collect()
+    docs::attrs(&docs::sanitize(lines))
 }
 
-/// Comment lines followed by a generated summary line, separated by an
-/// empty doc line when there are comments.
-pub(crate) fn with_summary(comments: &[String], summary: String) -> Vec<String> {
-    let mut lines = comments.to_vec();
+/// The proto comments, then an empty doc line and the generated summary
+/// line (or only the summary when there are no comments), then `notes`
+/// (such as why an item was renamed) as paragraphs of their own.
+pub(crate) fn with_summary(comments: &[String], summary: String, notes: &[&str]) -> Vec<String> {
+    let mut lines = docs::sanitize(comments);
     if !lines.is_empty() {
         lines.push(String::new());
     }
     lines.push(summary);
+    push_notes(&mut lines, notes);
     lines
 }
 
-/// The comment lines, or `fallback` when there are none, so every generated
-/// item is documented.
-pub(crate) fn or_fallback(comments: &[String], fallback: String) -> Vec<String> {
-    if comments.is_empty() {
-        vec![fallback]
-    } else {
-        comments.to_vec()
+/// The proto comments, or `fallback` when there are none, so every
+/// generated item is documented; then `notes` as paragraphs of their own.
+pub(crate) fn or_fallback(comments: &[String], fallback: String, notes: &[&str]) -> Vec<String> {
+    let mut lines = docs::sanitize(comments);
+    if lines.is_empty() {
+        lines.push(fallback);
+    }
+    push_notes(&mut lines, notes);
+    lines
+}
+
+/// Appends `notes` as paragraphs of their own, wrapped.
+pub(crate) fn push_notes(lines: &mut Vec<String>, notes: &[&str]) {
+    for note in notes {
+        lines.push(String::new());
+        lines.extend(wrap(note, 80));
     }
 }
 
-fn doc_text(line: &str) -> String {
-    let line: String = line.chars().filter(|&c| c != '\r').collect();
-    if line.is_empty() || line.starts_with(' ') {
-        line
-    } else {
-        format!(" {line}")
+/// Breaks generated prose into lines of at most `width` characters (longer
+/// words stay whole), each with the customary leading space.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        line.push(' ');
+        line.push_str(word);
     }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 #[cfg(test)]
 mod tests {
+    use quote::quote;
+
     use super::*;
 
     #[test]
     fn one_attribute_per_line() {
-        let tokens = doc_attrs(&[" first", "second", ""]);
+        let tokens = doc_attrs(&[" first", " second", ""]);
         let expected = quote! {
             #[doc = " first"]
             #[doc = " second"]
-            #[doc = ""]
         };
         assert_eq!(tokens.to_string(), expected.to_string());
     }
@@ -86,17 +96,27 @@ mod tests {
     }
 
     #[test]
-    fn carriage_returns_are_dropped() {
-        assert_eq!(doc_text(" a\rb\r"), " ab");
+    fn summaries_fallbacks_and_notes() {
+        let none: Vec<String> = vec![];
+        let some = vec![" Hi.".to_owned()];
+        assert_eq!(with_summary(&none, " S.".into(), &[]), [" S."]);
+        assert_eq!(with_summary(&some, " S.".into(), &[]), [" Hi.", "", " S."]);
+        assert_eq!(or_fallback(&none, " F.".into(), &[]), [" F."]);
+        assert_eq!(
+            or_fallback(&some, " F.".into(), &[" N."]),
+            [" Hi.", "", " N."]
+        );
     }
 
     #[test]
-    fn summaries_and_fallbacks() {
-        let none: Vec<String> = vec![];
-        let some = vec![" Hi.".to_owned()];
-        assert_eq!(with_summary(&none, " S.".into()), [" S."]);
-        assert_eq!(with_summary(&some, " S.".into()), [" Hi.", "", " S."]);
-        assert_eq!(or_fallback(&none, " F.".into()), [" F."]);
-        assert_eq!(or_fallback(&some, " F.".into()), [" Hi."]);
+    fn notes_are_wrapped() {
+        assert_eq!(wrap(" aaa bbb ccc", 8), [" aaa bbb", " ccc"]);
+        assert_eq!(wrap("toolongword x", 4), [" toolongword", " x"]);
+    }
+
+    #[test]
+    fn indented_comments_do_not_turn_summaries_into_code() {
+        let deep = vec!["       deep".to_owned()];
+        assert_eq!(with_summary(&deep, " S.".into(), &[]), [" deep", "", " S."]);
     }
 }

@@ -16,15 +16,42 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use crate::ir;
-use crate::naming;
+use crate::naming::{self, Scope};
 use crate::options::CodegenOptions;
+
+/// Stub and servicer method names that would clash with something every
+/// stub or servicer has (the constructor; `Clone::clone`, which a `clone`
+/// method would shadow), with the names such methods get instead.
+const RESERVED_METHOD_NAMES: &[(&str, &str)] = &[("new", "new_"), ("clone", "clone_")];
+
+/// Path constants that the paths module already has.
+const RESERVED_CONST_NAMES: &[(&str, &str)] = &[("NAME", "NAME_")];
 
 /// A service with every name and type resolved into tokens.
 struct Resolved<'a> {
     ir: &'a ir::Service,
+    /// `GreeterStub`
+    stub: Ident,
+    /// `GreeterServicer`
+    servicer: Ident,
     /// `greeter_service`
     paths_module: Ident,
+    /// `add_greeter_servicer_to_server`
+    add_fn: Ident,
+    /// Why an item did not get its natural name, keyed by the item's role
+    /// (`"stub"`, `"servicer"`, `"paths"`, `"add"`).
+    renames: Vec<(&'static str, String)>,
     methods: Vec<ResolvedMethod<'a>>,
+}
+
+impl Resolved<'_> {
+    /// Doc lines explaining why the item in `role` was renamed, if it was.
+    fn rename_note(&self, role: &str) -> Option<&str> {
+        self.renames
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, note)| note.as_str())
+    }
 }
 
 /// A method with its Rust identifiers and message types.
@@ -34,27 +61,37 @@ struct ResolvedMethod<'a> {
     ident: Ident,
     /// Path constant in the paths module (`SAY_HELLO`).
     path_const: Ident,
+    /// Why the method did not get the snake_case of its proto name.
+    rename_note: Option<String>,
     input: syn::Type,
     output: syn::Type,
 }
 
-/// Renders `service` as formatted Rust source.
-pub(crate) fn render(service: &ir::Service, options: &CodegenOptions) -> String {
-    format(service_tokens(service, options))
+/// Renders `service` as formatted Rust source, taking its item names from
+/// `scope` (the names already used in the service's module).
+pub(crate) fn render(service: &ir::Service, options: &CodegenOptions, scope: &mut Scope) -> String {
+    format(service_tokens(service, options, scope))
 }
 
 /// Renders `service` as tokens. Problems that make correct code impossible
-/// (unparsable types, clashing names) become a `compile_error!` so they
-/// surface when the generated file is compiled, never as a panic here.
-pub(crate) fn service_tokens(service: &ir::Service, options: &CodegenOptions) -> TokenStream {
-    let resolved = match resolve(service) {
+/// (unparsable types) become a `compile_error!` so they surface when the
+/// generated file is compiled, never as a panic here.
+pub(crate) fn service_tokens(
+    service: &ir::Service,
+    options: &CodegenOptions,
+    scope: &mut Scope,
+) -> TokenStream {
+    let emit = options.emitted();
+    if !emit.includes_client() && !emit.includes_server() {
+        return TokenStream::new();
+    }
+    let resolved = match resolve(service, scope) {
         Ok(resolved) => resolved,
         Err(message) => {
             let message = format!("rustgrpc: service `{}`: {message}", service.full_name());
             return quote!(::core::compile_error!(#message););
         }
     };
-    let emit = options.emitted();
     let paths = paths::tokens(&resolved);
     let client = if emit.includes_client() {
         client::tokens(&resolved)
@@ -73,35 +110,127 @@ pub(crate) fn service_tokens(service: &ir::Service, options: &CodegenOptions) ->
     }
 }
 
-fn resolve(service: &ir::Service) -> Result<Resolved<'_>, String> {
+/// Names the service's items and methods.
+///
+/// Item names that are taken in the module (by a message, an enum, a
+/// nested-type module or an earlier service) get the first free numeric
+/// suffix: `ThingStub2`, `thing_service_2`. Methods whose Rust names
+/// collide (`GetFoo` and `get_foo` are both `get_foo`) keep proto order: the
+/// first gets the plain name, each later one the first free `_2`, `_3`, ...
+fn resolve<'a>(service: &'a ir::Service, scope: &mut Scope) -> Result<Resolved<'a>, String> {
+    let mut renames = Vec::new();
+    let mut claim = |role: &'static str, wanted: String, claimed: String| {
+        if claimed != wanted {
+            renames.push((
+                role,
+                format!(
+                    " Named `{claimed}` because `{wanted}` is already used by another item of \
+                     this module (a message, enum or service): generated names take the first \
+                     free numeric suffix."
+                ),
+            ));
+        }
+        naming::ident(&claimed)
+    };
+    let stub_name = format!("{}Stub", service.name);
+    let stub = claim("stub", stub_name.clone(), scope.claim_type(&stub_name));
+    let servicer_name = format!("{}Servicer", service.name);
+    let servicer = claim(
+        "servicer",
+        servicer_name.clone(),
+        scope.claim_type(&servicer_name),
+    );
+    let paths_name = format!("{}_service", service.snake_name);
+    let paths_module = claim("paths", paths_name.clone(), scope.claim_module(&paths_name));
+    let add_name = format!("add_{}_servicer_to_server", service.snake_name);
+    let add_fn = claim("add", add_name.clone(), scope.claim_value(&add_name));
+
     let mut idents = BTreeSet::new();
     let mut consts = BTreeSet::new();
     let mut methods = Vec::with_capacity(service.methods.len());
     for method in &service.methods {
-        let ident = naming::ident(&method.name);
-        let path_const = naming::ident(&method.const_name());
-        if !idents.insert(ident.to_string()) || !consts.insert(path_const.to_string()) {
-            return Err(format!(
-                "method `{}` maps to the Rust name `{ident}` (constant `{path_const}`), \
-                 which another method already uses",
-                method.proto_name
-            ));
-        }
+        let (ident, path_const, rename_note) =
+            method_names(service, method, &mut idents, &mut consts);
         let input = parse_type(&method.input_type, method, "input")?;
         let output = parse_type(&method.output_type, method, "output")?;
         methods.push(ResolvedMethod {
             ir: method,
             ident,
             path_const,
+            rename_note,
             input,
             output,
         });
     }
     Ok(Resolved {
         ir: service,
-        paths_module: naming::ident(&format!("{}_service", service.snake_name)),
+        stub,
+        servicer,
+        paths_module,
+        add_fn,
+        renames,
         methods,
     })
+}
+
+/// The method's identifier and path constant, unique among `idents` and
+/// `consts`, and a doc note when the name is not the plain snake_case.
+fn method_names(
+    service: &ir::Service,
+    method: &ir::Method,
+    idents: &mut BTreeSet<String>,
+    consts: &mut BTreeSet<String>,
+) -> (Ident, Ident, Option<String>) {
+    let reserved = RESERVED_METHOD_NAMES
+        .iter()
+        .find(|(name, _)| *name == method.name)
+        .map(|(_, renamed)| *renamed);
+    let base = reserved.unwrap_or(&method.name);
+    let mut n = 0_usize;
+    loop {
+        n += 1;
+        let name = if n == 1 {
+            base.to_owned()
+        } else {
+            format!("{base}_{n}")
+        };
+        let ident = naming::ident(&name);
+        let screaming = naming::screaming_snake_case(&name);
+        let const_name = RESERVED_CONST_NAMES
+            .iter()
+            .find(|(reserved, _)| *reserved == screaming)
+            .map_or(screaming.clone(), |(_, renamed)| (*renamed).to_owned());
+        let path_const = naming::ident(&const_name);
+        if idents.contains(&ident.to_string()) || consts.contains(&path_const.to_string()) {
+            continue;
+        }
+        idents.insert(ident.to_string());
+        consts.insert(path_const.to_string());
+        let note = if n > 1 {
+            let first = service
+                .methods
+                .iter()
+                .find(|m| m.name == method.name)
+                .map_or(method.proto_name.as_str(), |m| m.proto_name.as_str());
+            Some(format!(
+                " Named `{ident}` because `{}` is already the Rust name of `{first}` in this \
+                 service: when the snake_case names of methods collide, the first in the \
+                 .proto file keeps it and each later one gets the first free suffix `_2`, \
+                 `_3`, ...",
+                naming::ident(base)
+            ))
+        } else {
+            reserved.map(|renamed| {
+                format!(
+                    " Named `{renamed}` because `{}` is reserved in generated stubs and \
+                     servicers (`new` constructs the stub; `clone` would shadow \
+                     `Clone::clone`).",
+                    method.name
+                )
+            })
+        };
+        return (ident, path_const, note);
+    }
 }
 
 fn parse_type(text: &str, method: &ir::Method, which: &str) -> Result<syn::Type, String> {
@@ -137,13 +266,14 @@ mod tests {
         render(
             &ir::Service::from_prost(service),
             &CodegenOptions::new().emit(emit),
+            &mut Scope::default(),
         )
     }
 
     #[test]
     fn output_parses_and_is_deterministic() {
-        let first = render_prost(&prost_service(), Emit::Both);
-        let second = render_prost(&prost_service(), Emit::Both);
+        let first = render_prost(&prost_service(), Emit::ALL);
+        let second = render_prost(&prost_service(), Emit::ALL);
         assert_eq!(first, second);
         syn::parse_file(&first).expect("generated code parses");
         assert!(!first.contains("compile_error"));
@@ -151,12 +281,12 @@ mod tests {
 
     #[test]
     fn emit_selects_halves() {
-        let client = render_prost(&prost_service(), Emit::Client);
+        let client = render_prost(&prost_service(), Emit::CLIENT);
         assert!(client.contains("pub struct GreeterStub"));
         assert!(!client.contains("GreeterServicer"));
         assert!(client.contains("pub mod greeter_service"));
 
-        let server = render_prost(&prost_service(), Emit::Server);
+        let server = render_prost(&prost_service(), Emit::SERVER);
         assert!(!server.contains("GreeterStub"));
         assert!(server.contains("pub trait GreeterServicer"));
         assert!(server.contains("pub fn add_greeter_servicer_to_server"));
@@ -170,7 +300,7 @@ mod tests {
             prost_method("Type", false, false),
             prost_method("Self", false, true),
         ];
-        let code = render_prost(&service, Emit::Both);
+        let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
         let flat = squash(&code);
         assert!(flat.contains("pubfnr#type(&self"));
@@ -183,23 +313,81 @@ mod tests {
     }
 
     #[test]
-    fn clashing_names_become_compile_errors() {
+    fn clashing_method_names_get_suffixes() {
         let mut service = prost_service();
         service.methods = vec![
             prost_method("GetFoo", false, false),
             prost_method("get_foo", false, false),
+            prost_method("GETFoo", false, false),
+            prost_method("Self", false, false),
+            prost_method("self", false, false),
         ];
-        let code = render_prost(&service, Emit::Both);
+        let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
-        assert!(code.contains("compile_error!"));
-        assert!(code.contains("get_foo"));
+        assert!(!code.contains("compile_error!"));
+        let flat = squash(&code);
+        for name in ["get_foo", "get_foo_2", "get_foo_3", "self_", "self_2"] {
+            assert!(
+                flat.contains(&format!("pubfn{name}(&self")),
+                "{name}: {code}"
+            );
+        }
+        assert!(code.contains("pub const GET_FOO_2: &str = \"/helloworld.Greeter/get_foo\";"));
+        assert!(code.contains("pub const GET_FOO_3: &str = \"/helloworld.Greeter/GETFoo\";"));
+        assert!(flat.contains("///Named`get_foo_2`because`get_foo`isalreadytheRustnameof`GetFoo`"));
+        assert!(flat.contains("///Named`self_2`because`self_`isalreadytheRustnameof`Self`"));
+        // Registration uses the proto names and the distinct Rust names.
+        assert!(flat.contains("\"get_foo\",move|request,context|s.get_foo_2(request,context)"));
+    }
+
+    #[test]
+    fn reserved_method_and_const_names_are_renamed() {
+        let mut service = prost_service();
+        service.methods = vec![
+            prost_method("New", false, false),
+            prost_method("Clone", false, false),
+            prost_method("Name", false, false),
+        ];
+        let code = render_prost(&service, Emit::ALL);
+        let flat = squash(&code);
+        assert!(flat.contains("pubfnnew_(&self"));
+        assert!(flat.contains("pubfnclone_(&self"));
+        assert!(flat.contains("pubfnname(&self"));
+        assert!(code.contains("pub const NEW: &str"));
+        assert!(code.contains("pub const CLONE: &str"));
+        assert!(code.contains("pub const NAME_: &str = \"/helloworld.Greeter/Name\";"));
+        assert!(flat.contains("///Named`clone_`because`clone`isreserved"));
+    }
+
+    #[test]
+    fn taken_item_names_get_suffixes() {
+        let mut scope = Scope::default();
+        scope.reserve_type("GreeterStub");
+        scope.reserve_type("greeter_service");
+        let ir = ir::Service::from_prost(&prost_service());
+        let first = render(&ir, &CodegenOptions::new(), &mut scope);
+        assert!(first.contains("pub struct GreeterStub2 {"));
+        assert!(first.contains("pub trait GreeterServicer:"));
+        assert!(first.contains("pub mod greeter_service_2 {"));
+        assert!(squash(&first).contains("///Named`GreeterStub2`because`GreeterStub`isalreadyused"));
+        // A second service of the same name in the same module.
+        let second = render(&ir, &CodegenOptions::new(), &mut scope);
+        assert!(second.contains("pub struct GreeterStub3 {"));
+        assert!(second.contains("pub trait GreeterServicer2:"));
+        assert!(second.contains("pub fn add_greeter_servicer_to_server_2<"));
+    }
+
+    #[test]
+    fn messages_only_renders_no_service_code() {
+        let code = render_prost(&prost_service(), Emit::MESSAGES);
+        assert!(code.trim().is_empty(), "{code}");
     }
 
     #[test]
     fn unparsable_types_become_compile_errors() {
         let mut service = prost_service();
         service.methods[0].input_type = "not a type ((".to_owned();
-        let code = render_prost(&service, Emit::Both);
+        let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
         assert!(code.contains("compile_error!"));
         assert!(code.contains("cannot parse input type"));
@@ -209,7 +397,7 @@ mod tests {
     fn deprecated_methods_are_marked() {
         let mut service = prost_service();
         service.methods[0].options.deprecated = Some(true);
-        let code = render_prost(&service, Emit::Both);
+        let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
         // stub method + servicer method
         assert_eq!(code.matches("#[deprecated]").count(), 2);
@@ -220,7 +408,7 @@ mod tests {
     fn deprecated_services_are_marked() {
         let mut service = prost_service();
         service.options.deprecated = Some(true);
-        let code = render_prost(&service, Emit::Both);
+        let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
         // stub, servicer trait, registration function
         assert_eq!(code.matches("#[deprecated]").count(), 3);
@@ -230,7 +418,7 @@ mod tests {
     fn empty_services_render() {
         let mut service = prost_service();
         service.methods.clear();
-        let code = render_prost(&service, Emit::Both);
+        let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
         assert!(code.contains("let _ = servicer;"));
         assert!(!code.contains("let mut service"));
@@ -238,7 +426,7 @@ mod tests {
 
     #[test]
     fn comments_become_docs() {
-        let code = render_prost(&prost_service(), Emit::Both);
+        let code = render_prost(&prost_service(), Emit::ALL);
         assert!(
             code.contains("/// The greeting service.\n///\n/// Trailing.\n///\n/// Client stub")
         );

@@ -4,15 +4,20 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::Resolved;
-use super::docs::doc_attrs;
+use super::docs::{doc_attrs, push_notes};
 
 /// `pub mod greeter_service { pub const NAME: &str = ...; pub const SAY_HELLO: &str = ...; }`
 pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
     let module = &service.paths_module;
-    let module_doc = doc_attrs(&[format!(
+    let mut module_lines = vec![format!(
         " Method paths and the service name of `{full_name}`."
-    )]);
+    )];
+    push_notes(
+        &mut module_lines,
+        &service.rename_note("paths").into_iter().collect::<Vec<_>>(),
+    );
+    let module_doc = doc_attrs(&module_lines);
     let name_doc = doc_attrs(&[" Fully-qualified service name."]);
     let consts = service.methods.iter().map(|method| {
         let ident = &method.path_const;

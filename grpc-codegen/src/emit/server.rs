@@ -2,12 +2,11 @@
 //! (`add_greeter_servicer_to_server`).
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
-use super::docs::{doc_attrs, or_fallback, with_summary};
+use super::docs::{doc_attrs, or_fallback, push_notes, with_summary};
 use super::{Resolved, ResolvedMethod};
 use crate::ir::CallKind;
-use crate::naming;
 
 /// The trait and the registration function.
 pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
@@ -21,10 +20,12 @@ pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
 
 fn servicer_trait(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let servicer = format_ident!("{}Servicer", service.ir.name);
+    let servicer = &service.servicer;
+    let notes: Vec<&str> = service.rename_note("servicer").into_iter().collect();
     let doc = doc_attrs(&with_summary(
         &service.ir.comments,
         format!(" Server-side trait for `{full_name}`; every method defaults to `UNIMPLEMENTED`."),
+        &notes,
     ));
     let deprecated = if service.ir.deprecated {
         quote!(#[deprecated])
@@ -42,12 +43,14 @@ fn servicer_trait(service: &Resolved<'_>) -> TokenStream {
 }
 
 fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
+    let notes: Vec<&str> = method.rename_note.as_deref().into_iter().collect();
     let doc = doc_attrs(&or_fallback(
         &method.ir.comments,
         format!(
             " Handles `{}`; the default returns `UNIMPLEMENTED`.",
             method.ir.proto_name
         ),
+        &notes,
     ));
     let deprecated = if method.ir.deprecated {
         quote!(#[deprecated])
@@ -97,11 +100,16 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
 
 fn add_function(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let servicer = format_ident!("{}Servicer", service.ir.name);
-    let add_fn = naming::ident(&format!("add_{}_servicer_to_server", service.ir.snake_name));
-    let doc = doc_attrs(&[format!(
+    let servicer = &service.servicer;
+    let add_fn = &service.add_fn;
+    let mut doc_lines = vec![format!(
         " Registers `servicer` on `server` under `{full_name}`."
-    )]);
+    )];
+    push_notes(
+        &mut doc_lines,
+        &service.rename_note("add").into_iter().collect::<Vec<_>>(),
+    );
+    let doc = doc_attrs(&doc_lines);
     let deprecated = if service.ir.deprecated {
         quote!(#[deprecated])
     } else {

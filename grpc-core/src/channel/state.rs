@@ -115,19 +115,23 @@ impl Channel {
         try_to_connect: bool,
     ) -> Subscription {
         let mut rx = self.inner().state.subscribe();
+        // The state at the time of the call comes first, even if it has
+        // changed by the time the task runs.
+        let initial = rx.borrow_and_update().connectivity();
         if try_to_connect {
             self.start_connect();
         }
         let task = self.handle().spawn(async move {
-            let mut last = None;
+            callback(initial);
+            let mut last = Some(initial);
             loop {
+                if last == Some(ChannelConnectivity::Shutdown) || rx.changed().await.is_err() {
+                    return;
+                }
                 let now = rx.borrow_and_update().connectivity();
                 if last != Some(now) {
                     callback(now);
                     last = Some(now);
-                }
-                if now == ChannelConnectivity::Shutdown || rx.changed().await.is_err() {
-                    return;
                 }
             }
         });

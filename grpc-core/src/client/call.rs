@@ -19,7 +19,8 @@ pub(crate) struct CallShared {
 impl CallShared {
     pub(crate) fn new(timeout: Option<Duration>) -> Arc<CallShared> {
         Arc::new(CallShared {
-            deadline: timeout.map(|timeout| Instant::now() + timeout),
+            // A timeout too large to represent is no deadline at all.
+            deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
             cancel: CancelToken::new(),
             initial: Completion::new(),
             outcome: Completion::new(),

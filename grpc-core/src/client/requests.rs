@@ -1,6 +1,8 @@
 //! Drawing a request iterator on its own thread, so an iterator that blocks
 //! (a queue, a sleep) never stalls a connection or the caller.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -27,7 +29,19 @@ where
     std::thread::Builder::new()
         .name("grpc-request-iter".into())
         .spawn(move || {
-            for request in requests {
+            let mut requests = requests;
+            loop {
+                // A panicking iterator must fail the call (as an exception
+                // does in grpcio), not end the stream as if it were complete.
+                let request = match catch_unwind(AssertUnwindSafe(|| requests.next())) {
+                    Ok(Some(request)) => request,
+                    Ok(None) => return,
+                    Err(_) => {
+                        let status = Status::unknown("Exception iterating requests!");
+                        let _ = tx.blocking_send(Err(status));
+                        return;
+                    }
+                };
                 let frame = encode_frame(&request, compression, max_send);
                 let failed = frame.is_err();
                 if tx.blocking_send(frame).is_err() || failed {

@@ -64,6 +64,15 @@ pub(crate) async fn run(
     outgoing: Outgoing,
     delivery: Delivery<'_>,
 ) -> Status {
+    // A deadline that has already passed fails the call without sending it
+    // (the timer below only fires on the next tick, by which time a fast
+    // exchange could have completed).
+    if call
+        .deadline()
+        .is_some_and(|deadline| deadline <= Instant::now())
+    {
+        return Status::deadline_exceeded("Deadline Exceeded");
+    }
     let exchange = exchange(&invocation, call, outgoing, delivery);
     tokio::select! {
         biased;
@@ -129,22 +138,28 @@ async fn open(
             "Established channel does not have a sufficient security level to transfer call credential.",
         ));
     }
-    let request = build_request(invocation, deadline)?;
-    let sender = channel
-        .ready_sender(invocation.options.wait_for_ready)
-        .await?;
-    let mut sender = match sender.ready().await {
-        Ok(sender) => sender,
-        Err(error) => {
-            channel.connection_failed();
-            return Err(unavailable(error));
-        }
-    };
-    match sender.send_request(request, false) {
-        Ok((response, send)) => Ok((send, response)),
-        Err(error) => {
-            channel.connection_failed();
-            Err(unavailable(error))
+    // A stream that never left this process can be retried on a fresh
+    // connection: the old one may have just been closed (GOAWAY, idle drop).
+    let mut attempts_left = 2;
+    loop {
+        attempts_left -= 1;
+        let request = build_request(invocation, deadline)?;
+        let sender = channel
+            .ready_sender(invocation.options.wait_for_ready)
+            .await?;
+        let result = match sender.ready().await {
+            Ok(mut sender) => sender.send_request(request, false),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok((response, send)) => return Ok((send, response)),
+            Err(error) => {
+                channel.connection_failed();
+                if attempts_left == 0 {
+                    return Err(unavailable(error));
+                }
+                tracing::debug!(%error, "connection unusable, retrying on a new one");
+            }
         }
     }
 }

@@ -108,7 +108,12 @@ impl TokioListener {
                 let (stream, addr) = listener.accept().await?;
                 let peer = match addr {
                     SocketAddr::V4(v4) => format!("ipv4:{v4}"),
-                    SocketAddr::V6(v6) => format!("ipv6:{v6}"),
+                    // An IPv4 client of a dual-stack socket ("[::]:port")
+                    // arrives as ::ffff:a.b.c.d; report it as IPv4.
+                    SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                        Some(v4) => format!("ipv4:{v4}:{}", v6.port()),
+                        None => format!("ipv6:{v6}"),
+                    },
                 };
                 Ok((Io::tcp(stream)?, peer))
             }

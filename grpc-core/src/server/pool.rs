@@ -54,7 +54,11 @@ impl WorkerPool {
         let spawn = {
             let mut state = self.lock();
             state.jobs.push_back(job);
-            if state.idle == 0 && state.threads < self.shared.max_workers {
+            // An idle worker that was notified counts as idle until it
+            // wakes, so compare with the queue: every queued job needs a
+            // worker of its own, or two quick submits share one wakeup and
+            // the second job waits behind the first.
+            if state.jobs.len() > state.idle && state.threads < self.shared.max_workers {
                 state.threads += 1;
                 true
             } else {
@@ -145,6 +149,31 @@ mod tests {
             done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         }
         assert_eq!(peak.load(Ordering::SeqCst), 2);
+        pool.shutdown();
+    }
+
+    #[test]
+    fn a_notified_idle_worker_takes_one_job_only() {
+        // A worker counts as idle until it wakes up and relocks, so right
+        // after a submit notified it, it is "idle" yet already promised a job.
+        let pool = WorkerPool::new(4);
+        pool.lock().idle = 1; // such a worker
+        pool.submit(Box::new(|| {}));
+        assert_eq!(
+            pool.lock().threads,
+            0,
+            "the idle worker takes the first job"
+        );
+        pool.submit(Box::new(|| {}));
+        assert_eq!(
+            pool.lock().threads,
+            1,
+            "the second job needs its own worker"
+        );
+        while pool.queued() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        pool.lock().idle -= 1;
         pool.shutdown();
     }
 }

@@ -66,7 +66,7 @@ pub(crate) async fn serve(
     let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {
         None => None,
         Some(value) => match timeout::parse(value.as_bytes()) {
-            Some(timeout) => Some(Instant::now() + timeout),
+            Some(timeout) => Instant::now().checked_add(timeout),
             None => {
                 let status = Status::internal(format!(
                     "malformed grpc-timeout {:?}",

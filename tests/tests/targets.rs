@@ -358,3 +358,32 @@ fn call_credentials_never_travel_over_an_insecure_channel() {
         0
     );
 }
+
+#[test]
+fn unix_abstract_target_round_trip_and_local_addrs_after_start() {
+    let name = format!("rustgrpc-test-{}", std::process::id());
+    let server = grpc_core::Server::builder().max_workers(2).build();
+    rustgrpc_tests::pb::add_test_service_servicer_to_server(
+        rustgrpc_tests::TestServicer::default(),
+        &server,
+    );
+    let tcp_port = server.add_insecure_port("127.0.0.1:0").unwrap();
+    assert_eq!(
+        server
+            .add_insecure_port(&format!("unix-abstract:{name}"))
+            .unwrap(),
+        0
+    );
+    server.start().unwrap();
+    assert_eq!(
+        server.local_addrs().len(),
+        1,
+        "local_addrs survives start()"
+    );
+    assert_eq!(server.local_addrs()[0].port(), tcp_port);
+    let channel = grpc_core::insecure_channel(&format!("unix-abstract:{name}")).unwrap();
+    let stub = TestServiceStub::new(channel);
+    let reply = stub.unary_call().call(EchoRequest::default());
+    assert!(reply.is_ok(), "{reply:?}");
+    server.stop(None).wait();
+}

@@ -19,6 +19,7 @@ const CANCEL_FLUSH: Duration = Duration::from_millis(200);
 /// A bound, not yet accepting, socket.
 pub(crate) enum Listener {
     Tcp(std::net::TcpListener),
+    /// A Unix socket and its peer label (`unix:/path`, `unix-abstract:name`).
     Unix(std::os::unix::net::UnixListener, String),
 }
 
@@ -29,8 +30,12 @@ pub(crate) enum TokioListener {
 }
 
 impl Listener {
-    /// Binds `address`: `host:port`, `[v6]:port` or `unix:/path`.
+    /// Binds `address`: `host:port`, `[v6]:port`, `unix:/path` or
+    /// `unix-abstract:name`.
     pub(crate) fn bind(address: &str) -> Result<Listener, Error> {
+        if let Some(name) = address.strip_prefix("unix-abstract:") {
+            return bind_abstract(address, name);
+        }
         if let Some(path) = address.strip_prefix("unix:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
@@ -41,7 +46,7 @@ impl Listener {
             }
             let listener = std::os::unix::net::UnixListener::bind(path)
                 .map_err(|error| Error::io(format!("failed to bind {address}"), error))?;
-            return Ok(Listener::Unix(listener, path.to_owned()));
+            return Ok(Listener::Unix(listener, format!("unix:{path}")));
         }
         let addrs: Vec<SocketAddr> = address
             .to_socket_addrs()
@@ -101,6 +106,30 @@ impl Listener {
     }
 }
 
+#[cfg(target_os = "linux")]
+fn bind_abstract(address: &str, name: &str) -> Result<Listener, Error> {
+    use std::os::linux::net::SocketAddrExt;
+    if name.is_empty() {
+        return Err(Error::new(
+            Kind::InvalidArgument,
+            format!("invalid address {address:?}: empty name"),
+        ));
+    }
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+        .map_err(|error| Error::io(format!("invalid address {address}"), error))?;
+    let listener = std::os::unix::net::UnixListener::bind_addr(&addr)
+        .map_err(|error| Error::io(format!("failed to bind {address}"), error))?;
+    Ok(Listener::Unix(listener, format!("unix-abstract:{name}")))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bind_abstract(address: &str, _name: &str) -> Result<Listener, Error> {
+    Err(Error::new(
+        Kind::InvalidArgument,
+        format!("{address}: abstract Unix sockets exist only on Linux"),
+    ))
+}
+
 impl TokioListener {
     async fn accept(&self) -> std::io::Result<(Io, String)> {
         match self {
@@ -119,7 +148,7 @@ impl TokioListener {
             }
             TokioListener::Unix(listener, path) => {
                 let (stream, _) = listener.accept().await?;
-                Ok((Io::Unix(stream), format!("unix:{path}")))
+                Ok((Io::Unix(stream), path.clone()))
             }
         }
     }

@@ -56,6 +56,7 @@ pub(crate) struct ServerShared {
     handle: Handle,
     registry: RwLock<Registry>,
     listeners: Mutex<Vec<Listener>>,
+    bound: Mutex<Vec<SocketAddr>>,
     phase: watch::Sender<Phase>,
     pool: WorkerPool,
     active_rpcs: AtomicUsize,
@@ -186,6 +187,7 @@ impl Server {
                 handle,
                 registry: RwLock::new(Registry::default()),
                 listeners: Mutex::new(Vec::new()),
+                bound: Mutex::new(Vec::new()),
                 phase,
                 pool,
                 active_rpcs: AtomicUsize::new(0),
@@ -226,16 +228,24 @@ impl Server {
         }
         let listener = Listener::bind(address)?;
         let port = listener.port();
+        if let Some(addr) = listener.local_addr() {
+            self.shared
+                .bound
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .push(addr);
+        }
         self.listeners().push(listener);
         Ok(port)
     }
 
     /// The addresses bound so far.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners()
-            .iter()
-            .filter_map(Listener::local_addr)
-            .collect()
+        self.shared
+            .bound
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
     }
 
     /// Starts serving on every added port. Fails when started twice or

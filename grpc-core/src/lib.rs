@@ -57,8 +57,8 @@ pub use channel::{
     insecure_channel,
 };
 pub use client::{
-    Call, CallCredentials, CallFuture, CallOptions, ResponseIterator, StreamStream, StreamUnary,
-    UnaryStream, UnaryUnary, access_token_call_credentials, metadata_call_credentials,
+    Call, CallCredentials, CallFuture, CallOptions, ResponseIterator, ResponseStream, StreamStream,
+    StreamUnary, UnaryStream, UnaryUnary, access_token_call_credentials, metadata_call_credentials,
 };
 pub use codec::Compression;
 pub use error::Error;

@@ -66,9 +66,41 @@ thread_local! {
 /// Runs `future` to completion on the calling thread, parking between polls.
 /// Sockets and timers stay with the runtime behind `handle`; this thread only
 /// waits, so a blocking caller never drives a connection.
-pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+///
+/// Called from inside a tokio runtime, the wait is made safe or refused:
+/// on a multi-thread runtime the worker hands its other tasks off first
+/// (`block_in_place`); on a current-thread runtime that may be the one
+/// driving the channel, waiting could never end, so it fails instead.
+pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> Result<F::Output, crate::Status> {
+    use tokio::runtime::RuntimeFlavor;
+    let Ok(current) = Handle::try_current() else {
+        return Ok(enter_and_wait(handle, future));
+    };
+    match current.runtime_flavor() {
+        RuntimeFlavor::CurrentThread if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
+            Err(crate::Status::failed_precondition(
+                "a blocking gRPC call was made inside a current-thread tokio runtime that \
+                 drives its channel, which would deadlock; use the async face (call_async), \
+                 or build the channel outside the runtime or with ChannelBuilder::runtime \
+                 on a multi-thread runtime",
+            ))
+        }
+        RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(|| {
+            enter_and_wait(handle, future)
+        })),
+        _ => Ok(enter_and_wait(handle, future)),
+    }
+}
+
+fn enter_and_wait<F: Future>(handle: &Handle, future: F) -> F::Output {
     let _enter = handle.enter();
     wait(future)
+}
+
+/// The runtime new async work should run on: the caller's when there is
+/// one, else `fallback`.
+pub(crate) fn current_or(fallback: &Handle) -> Handle {
+    Handle::try_current().unwrap_or_else(|_| fallback.clone())
 }
 
 /// Runs `future` to completion on the calling thread without entering a
@@ -158,9 +190,37 @@ mod tests {
         let value = block_on(&handle, async {
             tokio::time::sleep(Duration::from_millis(30)).await;
             7
-        });
+        })
+        .unwrap();
         assert_eq!(value, 7);
         assert!(start.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn blocking_inside_a_current_thread_runtime_that_drives_the_channel_is_refused() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        let status = runtime
+            .block_on(async { block_on(&handle, async { 1 }) })
+            .unwrap_err();
+        assert_eq!(status.code(), crate::Code::FailedPrecondition);
+        assert!(status.details().contains("call_async"));
+        // From a multi-thread runtime the same wait works.
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shared = shared_handle().unwrap();
+        let value = multi.block_on(async {
+            tokio::spawn(async move { block_on(&shared, async { 2 }) })
+                .await
+                .unwrap()
+        });
+        assert_eq!(value.unwrap(), 2);
     }
 
     #[test]
@@ -173,6 +233,6 @@ mod tests {
         };
         assert!(token.cancel());
         assert!(!token.cancel());
-        block_on(&handle, waiter).unwrap();
+        block_on(&handle, waiter).unwrap().unwrap();
     }
 }

@@ -145,7 +145,6 @@ impl<T> Completion<T> {
     }
 }
 
-#[allow(dead_code)] // the async face's waits; wired up with it
 impl<T> Completion<T> {
     /// Async waiting: ready with `f(value)` once complete.
     pub(crate) fn poll_with<R>(&self, cx: &mut Context<'_>, f: impl FnOnce(&T) -> R) -> Poll<R> {

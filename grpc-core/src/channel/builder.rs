@@ -135,9 +135,11 @@ impl ChannelBuilder {
         self
     }
 
-    /// Runs the channel's connection on this runtime instead of the shared
-    /// I/O runtime. It must be a multi-thread runtime if blocking calls are
-    /// made on the channel.
+    /// Runs the channel's connection on this runtime. By default a channel
+    /// built inside a tokio runtime uses that runtime, and one built outside
+    /// uses the shared I/O runtime. Blocking calls on a channel driven by a
+    /// current-thread runtime fail from inside that runtime (they could
+    /// never finish).
     pub fn runtime(mut self, handle: Handle) -> Self {
         self.runtime = Some(handle);
         self
@@ -170,9 +172,14 @@ impl ChannelBuilder {
             Error::new(Kind::InvalidArgument, "user agent must be printable ASCII")
                 .with_source(error)
         })?;
+        // The caller's runtime when there is one, so async calls pay no
+        // hop to another runtime's threads; the shared one otherwise.
         let handle = match self.runtime {
             Some(handle) => handle,
-            None => crate::runtime::shared_handle()?,
+            None => match Handle::try_current() {
+                Ok(current) => current,
+                Err(_) => crate::runtime::shared_handle()?,
+            },
         };
         let config = ChannelConfig {
             max_receive_message_length: self.max_receive_message_length,

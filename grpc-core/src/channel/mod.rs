@@ -205,9 +205,13 @@ impl Channel {
         });
         if started {
             let channel = self.clone();
-            self.inner
-                .handle
-                .spawn(async move { channel.connect_once().await });
+            let mut guard = AttemptGuard {
+                inner: Arc::downgrade(&self.inner),
+            };
+            self.inner.handle.spawn(async move {
+                channel.connect_once().await;
+                guard.disarm();
+            });
         }
     }
 
@@ -302,6 +306,29 @@ impl Channel {
                 false
             }
         });
+    }
+}
+
+/// Travels with a connection attempt; if the attempt is dropped unfinished
+/// (its runtime shut down), the channel leaves Connecting instead of
+/// waiting forever.
+struct AttemptGuard {
+    inner: std::sync::Weak<ChannelInner>,
+}
+
+impl AttemptGuard {
+    fn disarm(&mut self) {
+        self.inner = std::sync::Weak::new();
+    }
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.connect_failed(std::io::Error::other(
+                "the tokio runtime driving this channel has shut down",
+            ));
+        }
     }
 }
 

@@ -62,6 +62,21 @@ impl CallShared {
             .unwrap_or_else(|| Status::internal("call ended without a status"))
     }
 
+    /// Waits asynchronously for the initial metadata (empty if none came).
+    pub(crate) async fn initial_metadata_async(&self) -> Metadata {
+        self.initial.wait_async(Metadata::clone).await
+    }
+
+    /// Waits asynchronously for the final status.
+    pub(crate) async fn status_async(&self) -> Status {
+        self.outcome.wait_async(Status::clone).await
+    }
+
+    /// Polls for the final status.
+    pub(crate) fn poll_status(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Status> {
+        self.outcome.poll_with(cx, Status::clone)
+    }
+
     /// The error for a failed call, with the initial metadata it received.
     pub(crate) fn error(&self, status: Status) -> RpcError {
         let initial = self.initial.peek(Metadata::clone).unwrap_or_default();

@@ -123,6 +123,19 @@ impl<T: Clone> CallFuture<T> {
     }
 }
 
+/// Awaiting a `CallFuture` yields its result (grpc.aio style:
+/// `stub.say_hello().future(req).await`).
+impl<T: Clone> std::future::Future for CallFuture<T> {
+    type Output = Result<T, RpcError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.result.poll_with(cx, Clone::clone)
+    }
+}
+
 impl<T> std::fmt::Debug for CallFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallFuture")

@@ -1,12 +1,14 @@
 //! The client: call options, the Call and CallFuture objects, and the four
 //! kinds of multi-callable, all over one async exchange ([`rpc`]).
 
+mod aio;
 mod call;
 mod credentials;
 mod future;
 mod multicallable;
 mod options;
 mod requests;
+mod response_stream;
 mod responses;
 pub(crate) mod rpc;
 
@@ -15,4 +17,5 @@ pub use credentials::{CallCredentials, access_token_call_credentials, metadata_c
 pub use future::CallFuture;
 pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
 pub use options::CallOptions;
+pub use response_stream::ResponseStream;
 pub use responses::ResponseIterator;

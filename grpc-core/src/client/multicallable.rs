@@ -25,14 +25,14 @@ const RESPONSE_QUEUE: usize = 16;
 
 /// A method on a channel with its call options.
 #[derive(Clone, Debug)]
-struct Method {
-    channel: Channel,
+pub(super) struct Method {
+    pub(super) channel: Channel,
     path: Cow<'static, str>,
     options: CallOptions,
 }
 
 impl Method {
-    fn invocation(&self) -> Invocation<'_> {
+    pub(super) fn invocation(&self) -> Invocation<'_> {
         Invocation {
             channel: &self.channel,
             path: &self.path,
@@ -40,11 +40,11 @@ impl Method {
         }
     }
 
-    fn new_call(&self) -> Arc<CallShared> {
+    pub(super) fn new_call(&self) -> Arc<CallShared> {
         CallShared::new(self.options.timeout)
     }
 
-    fn encode<Req: prost::Message>(&self, request: &Req) -> Result<Bytes, Status> {
+    pub(super) fn encode<Req: prost::Message>(&self, request: &Req) -> Result<Bytes, Status> {
         encode_frame(
             request,
             self.invocation().compression(),
@@ -70,7 +70,7 @@ impl Method {
     }
 
     /// Runs a unary-response RPC to its end and records the outcome on `call`.
-    async fn unary_response<Resp: prost::Message + Default>(
+    pub(super) async fn unary_response<Resp: prost::Message + Default>(
         &self,
         call: &CallShared,
         outgoing: Result<Outgoing, Status>,
@@ -116,11 +116,22 @@ impl Method {
         &self,
         outgoing: Result<Outgoing, Status>,
     ) -> ResponseIterator<Resp> {
+        let handle = self.channel.handle().clone();
+        let (call, rx) = self.spawn_streaming(outgoing, &handle);
+        ResponseIterator::new(Call::new(call), rx, handle)
+    }
+
+    /// Runs a streaming-response RPC as a task on `handle`; the responses
+    /// arrive on the returned receiver.
+    pub(super) fn spawn_streaming(
+        &self,
+        outgoing: Result<Outgoing, Status>,
+        handle: &tokio::runtime::Handle,
+    ) -> (Arc<CallShared>, mpsc::Receiver<Bytes>) {
         let call = self.new_call();
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
         let method = self.clone();
         let shared = Arc::clone(&call);
-        let handle = self.channel.handle().clone();
         match outgoing {
             Err(status) => call.finish(status),
             Ok(outgoing) => {
@@ -136,7 +147,7 @@ impl Method {
                 });
             }
         }
-        ResponseIterator::new(Call::new(call), rx, handle)
+        (call, rx)
     }
 
     /// Starts a unary-response RPC on the channel's runtime.
@@ -215,7 +226,7 @@ macro_rules! multicallable_common {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct UnaryUnary<Req, Resp> {
-    method: Method,
+    pub(super) method: Method,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
@@ -239,7 +250,7 @@ where
         let result = block_on(
             self.method.channel.handle(),
             self.method.unary_response(&call, outgoing),
-        );
+        )?;
         result.map(|response| (response, Call::new(call)))
     }
 
@@ -254,7 +265,7 @@ where
 ///
 /// See [`ResponseIterator`] for reading the responses.
 pub struct UnaryStream<Req, Resp> {
-    method: Method,
+    pub(super) method: Method,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
@@ -286,7 +297,7 @@ where
 /// # Ok(()) }
 /// ```
 pub struct StreamUnary<Req, Resp> {
-    method: Method,
+    pub(super) method: Method,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
@@ -317,7 +328,7 @@ where
         let result = block_on(
             self.method.channel.handle(),
             self.method.unary_response(&call, outgoing),
-        );
+        )?;
         result.map(|response| (response, Call::new(call)))
     }
 
@@ -345,7 +356,7 @@ where
 /// # Ok(()) }
 /// ```
 pub struct StreamStream<Req, Resp> {
-    method: Method,
+    pub(super) method: Method,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 

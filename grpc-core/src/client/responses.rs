@@ -63,7 +63,15 @@ impl<T: prost::Message + Default> Iterator for ResponseIterator<T> {
         if self.finished {
             return None;
         }
-        match block_on(&self.handle, self.messages.recv()) {
+        let received = match block_on(&self.handle, self.messages.recv()) {
+            Ok(received) => received,
+            Err(status) => {
+                self.finished = true;
+                self.call.shared().fail(status.clone());
+                return Some(Err(self.call.shared().error(status)));
+            }
+        };
+        match received {
             Some(payload) => match T::decode(payload) {
                 Ok(message) => Some(Ok(message)),
                 Err(error) => {

@@ -29,6 +29,23 @@ pub(crate) enum Outgoing {
     One(Bytes),
     /// Messages produced elsewhere (a request iterator); an `Err` fails the call.
     Stream(mpsc::Receiver<Result<Bytes, Status>>),
+    /// Messages from an async stream, encoded as they are drawn.
+    Async(RequestStream),
+}
+
+/// An async request stream, already mapped to framed messages.
+pub(crate) type RequestStream =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, Status>> + Send + 'static>>;
+
+impl Outgoing {
+    /// The next framed request; `None` after the last.
+    async fn next(&mut self) -> Option<Result<Bytes, Status>> {
+        match self {
+            Outgoing::One(_) => None,
+            Outgoing::Stream(requests) => requests.recv().await,
+            Outgoing::Async(requests) => futures_util::StreamExt::next(requests).await,
+        }
+    }
 }
 
 /// Where received message payloads (already decompressed) go.
@@ -101,8 +118,8 @@ async fn exchange(
                 // Keep the send half alive until the response is complete.
                 std::future::pending::<Option<Status>>().await
             }
-            Outgoing::Stream(mut requests) => {
-                while let Some(item) = requests.recv().await {
+            mut requests => {
+                while let Some(item) = requests.next().await {
                     match item {
                         Ok(frame) => {
                             if send_with_capacity(&mut send, frame).await.is_err() {

@@ -109,8 +109,10 @@ impl ServerBuilder {
         self
     }
 
-    /// Builds the server. Sockets run on the shared I/O runtime unless
-    /// [`runtime`](Self::runtime) was given.
+    /// Builds the server. Sockets and async handlers run on the runtime
+    /// given with [`runtime`](Self::runtime), else on the caller's tokio
+    /// runtime if there is one, else on the shared I/O runtime; blocking
+    /// handlers always run on the worker pool.
     ///
     /// # Panics
     /// Only if the shared I/O runtime cannot start (no threads available);
@@ -124,9 +126,14 @@ impl ServerBuilder {
 
     /// Builds the server, reporting a runtime that cannot start.
     pub fn try_build(self) -> Result<Server, crate::Error> {
+        // Built inside a tokio runtime, the server's sockets and async
+        // handlers run there; otherwise on the shared I/O runtime.
         let handle = match self.runtime {
             Some(handle) => handle,
-            None => crate::runtime::shared_handle()?,
+            None => match Handle::try_current() {
+                Ok(current) => current,
+                Err(_) => crate::runtime::shared_handle()?,
+            },
         };
         Ok(Server::from_config(self.config, handle))
     }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::codec::Compression;
 use crate::error::{Error, Kind};
 use crate::metadata::Metadata;
-use crate::runtime::{CancelToken, wait};
+use crate::runtime::CancelToken;
 use crate::status::{Code, Status};
 use crate::sync::Completion;
 
@@ -153,13 +153,14 @@ impl ServicerContext {
             state.headers_encoding = Some(encoding);
             encoding
         };
-        // The queue drains as the RPC task sends; if the RPC is over, the
-        // metadata has nowhere to go and is dropped, as in grpcio.
-        let _ = wait(
-            self.inner
-                .outbound
-                .send(Outbound::Headers { metadata, encoding }),
-        );
+        // Never blocks, so async handlers can call it too: no message can
+        // be queued before the headers (a queued message commits them, and
+        // then this call fails above), so the queue has room. If the RPC is
+        // over, the metadata has nowhere to go and is dropped, as in grpcio.
+        let _ = self
+            .inner
+            .outbound
+            .try_send(Outbound::Headers { metadata, encoding });
         Ok(())
     }
 

@@ -1,9 +1,15 @@
-//! Typed handlers turned into one erased shape: a function that runs on a
-//! worker thread, decodes the input, calls the user's code, and sends every
-//! response and the final status to the RPC task.
+//! Typed handlers turned into one erased shape: a function that decodes
+//! the input, calls the user's code, and sends every response and the final
+//! status to the RPC task. Blocking handlers run on a worker thread, async
+//! handlers as a task; both speak to the RPC task the same way.
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
+
+use futures_core::Stream;
+use futures_util::{FutureExt, StreamExt};
 
 use tokio::sync::mpsc;
 
@@ -37,8 +43,17 @@ impl MethodKind {
     }
 }
 
-/// Runs one RPC to completion on a worker thread.
-pub(crate) type Handler = Arc<dyn Fn(Input, ServicerContext) + Send + Sync + 'static>;
+/// The future of one async handler run.
+pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Runs one RPC to completion.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    /// Called on a worker thread of the pool.
+    Blocking(Arc<dyn Fn(Input, ServicerContext) + Send + Sync + 'static>),
+    /// Its future is spawned as a task.
+    Async(Arc<dyn Fn(Input, ServicerContext) -> HandlerFuture + Send + Sync + 'static>),
+}
 
 /// A registered method.
 pub(crate) struct MethodEntry {
@@ -76,18 +91,35 @@ fn requests<Req>(input: Input, ctx: &ServicerContext) -> Requests<Req> {
     }
 }
 
+/// Encodes one response as it will go out.
+fn frame_message<Resp: prost::Message>(
+    ctx: &ServicerContext,
+    message: &Resp,
+) -> Result<Outbound, Status> {
+    let (encoding, headers) = ctx.next_message_encoding();
+    let frame = encode_frame(message, encoding, ctx.info().max_send_message_length)?;
+    Ok(Outbound::Message {
+        frame,
+        encoding: headers,
+    })
+}
+
 /// Encodes and queues one response; `Ok(false)` when the RPC is already over.
 fn send_message<Resp: prost::Message>(
     ctx: &ServicerContext,
     message: &Resp,
 ) -> Result<bool, Status> {
-    let (encoding, headers) = ctx.next_message_encoding();
-    let frame = encode_frame(message, encoding, ctx.info().max_send_message_length)?;
-    let sent = wait(ctx.outbound().send(Outbound::Message {
-        frame,
-        encoding: headers,
-    }));
-    Ok(sent.is_ok())
+    let outbound = frame_message(ctx, message)?;
+    Ok(wait(ctx.outbound().send(outbound)).is_ok())
+}
+
+/// [`send_message`] for async handlers.
+async fn send_message_async<Resp: prost::Message>(
+    ctx: &ServicerContext,
+    message: &Resp,
+) -> Result<bool, Status> {
+    let outbound = frame_message(ctx, message)?;
+    Ok(ctx.outbound().send(outbound).await.is_ok())
 }
 
 /// Draws a response iterator, stopping as soon as the RPC is over.
@@ -107,25 +139,63 @@ where
     Ok(())
 }
 
+/// An async response stream drawn until it ends or the RPC is over.
+async fn send_all_async<Resp, S>(ctx: &ServicerContext, responses: S) -> Result<(), Status>
+where
+    Resp: prost::Message,
+    S: Stream<Item = Result<Resp, Status>>,
+{
+    let mut responses = std::pin::pin!(responses);
+    while let Some(item) = responses.next().await {
+        if !ctx.is_active() || !send_message_async(ctx, &item?).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// A handler panic as grpcio reports an exception: `UNKNOWN`.
+fn panic_status(ctx: &ServicerContext, panic: Box<dyn std::any::Any + Send>) -> Status {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    tracing::error!(method = ctx.method(), %message, "handler panicked");
+    Status::unknown(format!("Exception calling application: {message}"))
+}
+
+/// The final status to queue, unless the RPC already ended (deadline,
+/// cancellation or stop answered the client).
+fn finish_event(ctx: &ServicerContext, result: Result<(), Status>) -> Option<Outbound> {
+    ctx.is_active()
+        .then(|| Outbound::Finish(ctx.final_status(result)))
+}
+
 /// Runs `body`, turning a panic into `UNKNOWN` as grpcio turns exceptions,
 /// then sends the final status.
 fn run_and_finish(ctx: &ServicerContext, body: impl FnOnce() -> Result<(), Status>) {
-    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".to_owned());
-        tracing::error!(method = ctx.method(), %message, "handler panicked");
-        Err(Status::unknown(format!(
-            "Exception calling application: {message}"
-        )))
-    });
-    if !ctx.is_active() {
-        return; // deadline, cancellation or stop already answered the client
+    let result =
+        catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(panic_status(ctx, panic)));
+    if let Some(finish) = finish_event(ctx, result) {
+        let _ = wait(ctx.outbound().send(finish));
     }
-    let status = ctx.final_status(result);
-    let _ = wait(ctx.outbound().send(Outbound::Finish(status)));
+}
+
+/// [`run_and_finish`] for async handlers.
+fn run_and_finish_async<B>(ctx: ServicerContext, body: B) -> HandlerFuture
+where
+    B: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let result = AssertUnwindSafe(body)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(panic_status(&ctx, panic)));
+        if let Some(finish) = finish_event(&ctx, result) {
+            let _ = ctx.outbound().send(finish).await;
+        }
+    })
 }
 
 pub(crate) fn unary_unary<Req, Resp, F>(f: F) -> Handler
@@ -134,12 +204,12 @@ where
     Resp: prost::Message + 'static,
     F: Fn(Req, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
 {
-    Arc::new(move |input, ctx| {
+    Handler::Blocking(Arc::new(move |input, ctx| {
         run_and_finish(&ctx, || {
             let response = f(decode_one(input, &ctx)?, &ctx)?;
             send_message(&ctx, &response).map(drop)
         })
-    })
+    }))
 }
 
 pub(crate) fn unary_stream<Req, Resp, I, F>(f: F) -> Handler
@@ -149,12 +219,12 @@ where
     I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
     F: Fn(Req, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
 {
-    Arc::new(move |input, ctx| {
+    Handler::Blocking(Arc::new(move |input, ctx| {
         run_and_finish(&ctx, || {
             let responses = f(decode_one(input, &ctx)?, &ctx)?;
             send_all(&ctx, responses)
         })
-    })
+    }))
 }
 
 pub(crate) fn stream_unary<Req, Resp, F>(f: F) -> Handler
@@ -163,12 +233,12 @@ where
     Resp: prost::Message + 'static,
     F: Fn(Requests<Req>, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
 {
-    Arc::new(move |input, ctx| {
+    Handler::Blocking(Arc::new(move |input, ctx| {
         run_and_finish(&ctx, || {
             let response = f(requests(input, &ctx), &ctx)?;
             send_message(&ctx, &response).map(drop)
         })
-    })
+    }))
 }
 
 pub(crate) fn stream_stream<Req, Resp, I, F>(f: F) -> Handler
@@ -178,10 +248,80 @@ where
     I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
     F: Fn(Requests<Req>, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
 {
-    Arc::new(move |input, ctx| {
+    Handler::Blocking(Arc::new(move |input, ctx| {
         run_and_finish(&ctx, || {
             let responses = f(requests(input, &ctx), &ctx)?;
             send_all(&ctx, responses)
         })
-    })
+    }))
+}
+
+pub(crate) fn unary_unary_async<Req, Resp, F, Fut>(f: F) -> Handler
+where
+    Req: prost::Message + Default + 'static,
+    Resp: prost::Message + 'static,
+    F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    Handler::Async(Arc::new(move |input, ctx| {
+        let call = decode_one(input, &ctx).map(|request| f(request, ctx.clone()));
+        let body_ctx = ctx.clone();
+        run_and_finish_async(ctx, async move {
+            let response = call?.await?;
+            send_message_async(&body_ctx, &response).await.map(drop)
+        })
+    }))
+}
+
+pub(crate) fn unary_stream_async<Req, Resp, S, F, Fut>(f: F) -> Handler
+where
+    Req: prost::Message + Default + 'static,
+    Resp: prost::Message + 'static,
+    S: Stream<Item = Result<Resp, Status>> + Send + 'static,
+    F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<S, Status>> + Send + 'static,
+{
+    Handler::Async(Arc::new(move |input, ctx| {
+        let call = decode_one(input, &ctx).map(|request| f(request, ctx.clone()));
+        let body_ctx = ctx.clone();
+        run_and_finish_async(ctx, async move {
+            let responses = call?.await?;
+            send_all_async(&body_ctx, responses).await
+        })
+    }))
+}
+
+pub(crate) fn stream_unary_async<Req, Resp, F, Fut>(f: F) -> Handler
+where
+    Req: prost::Message + Default + 'static,
+    Resp: prost::Message + 'static,
+    F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    Handler::Async(Arc::new(move |input, ctx| {
+        let call = f(requests(input, &ctx), ctx.clone());
+        let body_ctx = ctx.clone();
+        run_and_finish_async(ctx, async move {
+            let response = call.await?;
+            send_message_async(&body_ctx, &response).await.map(drop)
+        })
+    }))
+}
+
+pub(crate) fn stream_stream_async<Req, Resp, S, F, Fut>(f: F) -> Handler
+where
+    Req: prost::Message + Default + 'static,
+    Resp: prost::Message + 'static,
+    S: Stream<Item = Result<Resp, Status>> + Send + 'static,
+    F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<S, Status>> + Send + 'static,
+{
+    Handler::Async(Arc::new(move |input, ctx| {
+        let call = f(requests(input, &ctx), ctx.clone());
+        let body_ctx = ctx.clone();
+        run_and_finish_async(ctx, async move {
+            let responses = call.await?;
+            send_all_async(&body_ctx, responses).await
+        })
+    }))
 }

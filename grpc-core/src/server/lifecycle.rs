@@ -164,6 +164,18 @@ impl StopHandle {
     }
 }
 
+/// In async code, `server.stop(grace).await` waits for termination.
+impl std::future::Future for StopHandle {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.terminated.poll_with(cx, |_| ())
+    }
+}
+
 impl std::fmt::Debug for StopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StopHandle")
@@ -337,6 +349,43 @@ impl Server {
             });
         }
         handle
+    }
+
+    /// Serves inside an existing tokio runtime until `shutdown` completes,
+    /// then stops with `grace` and waits for termination (grpc.aio's
+    /// `start()` + `wait_for_termination()` + `stop(grace)`). Starts the
+    /// server first unless it already runs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), grpc_core::Error> {
+    /// use std::time::Duration;
+    /// let server = grpc_core::Server::builder().build();
+    /// server.add_insecure_port("127.0.0.1:0")?;
+    /// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    /// stop_tx.send(()).unwrap(); // e.g. from a Ctrl-C handler
+    /// server.serve(async { let _ = stop_rx.await; }, Some(Duration::from_secs(5))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+        grace: Option<Duration>,
+    ) -> Result<(), Error> {
+        if *self.shared.phase.borrow() == Phase::NotStarted {
+            self.start()?;
+        }
+        shutdown.await;
+        self.stop(grace).await;
+        Ok(())
+    }
+
+    /// Waits asynchronously until the server terminates (after a `stop`).
+    pub async fn terminated(&self) {
+        StopHandle {
+            terminated: self.shared.terminated.clone(),
+        }
+        .await
     }
 
     /// Blocks until the server terminates or `timeout` passes (forever with

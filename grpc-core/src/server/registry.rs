@@ -2,7 +2,10 @@
 //! [`Service`], which the server looks up by method path.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
+
+use futures_core::Stream;
 
 use super::context::ServicerContext;
 use super::handler::{self, MethodEntry, MethodKind};
@@ -133,6 +136,84 @@ impl ServiceBuilder {
             method,
             MethodKind::StreamStream,
             handler::stream_stream(handler),
+        )
+    }
+
+    /// Adds an async unary-unary method: the handler's future runs as a
+    /// task (grpc.aio's `async def`), taking its own context handle.
+    ///
+    /// ```
+    /// use grpc_core::{ServiceBuilder, Status};
+    /// let mut service = ServiceBuilder::new("demo.Math");
+    /// service.unary_unary_async("Double", |n: u64, _ctx| async move { Ok::<_, Status>(n * 2) });
+    /// ```
+    pub fn unary_unary_async<Req, Resp, F, Fut>(&mut self, method: &str, handler: F) -> &mut Self
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    {
+        self.add(
+            method,
+            MethodKind::UnaryUnary,
+            handler::unary_unary_async(handler),
+        )
+    }
+
+    /// Adds an async unary-stream method: the handler returns a `Stream`,
+    /// drawn as HTTP/2 flow control admits.
+    pub fn unary_stream_async<Req, Resp, S, F, Fut>(
+        &mut self,
+        method: &str,
+        handler: F,
+    ) -> &mut Self
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        S: Stream<Item = Result<Resp, Status>> + Send + 'static,
+        F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S, Status>> + Send + 'static,
+    {
+        self.add(
+            method,
+            MethodKind::UnaryStream,
+            handler::unary_stream_async(handler),
+        )
+    }
+
+    /// Adds an async stream-unary method: [`Requests`] is also a `Stream`.
+    pub fn stream_unary_async<Req, Resp, F, Fut>(&mut self, method: &str, handler: F) -> &mut Self
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    {
+        self.add(
+            method,
+            MethodKind::StreamUnary,
+            handler::stream_unary_async(handler),
+        )
+    }
+
+    /// Adds an async stream-stream method.
+    pub fn stream_stream_async<Req, Resp, S, F, Fut>(
+        &mut self,
+        method: &str,
+        handler: F,
+    ) -> &mut Self
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        S: Stream<Item = Result<Resp, Status>> + Send + 'static,
+        F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S, Status>> + Send + 'static,
+    {
+        self.add(
+            method,
+            MethodKind::StreamStream,
+            handler::stream_stream_async(handler),
         )
     }
 

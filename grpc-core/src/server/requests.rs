@@ -50,14 +50,10 @@ impl<T> Requests<T> {
     }
 }
 
-impl<T: prost::Message + Default> Iterator for Requests<T> {
-    type Item = Result<T, Status>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match wait(self.messages.recv()) {
+impl<T: prost::Message + Default> Requests<T> {
+    /// Turns what the queue gave into the next item.
+    fn item(&mut self, received: Option<Result<RawMessage, Status>>) -> Option<Result<T, Status>> {
+        match received {
             Some(Ok(raw)) => {
                 let info = self.context.info();
                 let decoded = decode_message::<T>(
@@ -87,6 +83,37 @@ impl<T: prost::Message + Default> Iterator for Requests<T> {
                     _ => None,
                 }
             }
+        }
+    }
+}
+
+impl<T: prost::Message + Default> Iterator for Requests<T> {
+    type Item = Result<T, Status>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let received = wait(self.messages.recv());
+        self.item(received)
+    }
+}
+
+/// Async handlers read the same requests as a `Stream`.
+impl<T: prost::Message + Default> futures_core::Stream for Requests<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return std::task::Poll::Ready(None);
+        }
+        match this.messages.poll_recv(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(received) => std::task::Poll::Ready(this.item(received)),
         }
     }
 }

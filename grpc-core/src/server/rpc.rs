@@ -14,7 +14,7 @@ use http::Request;
 use tokio::sync::{mpsc, watch};
 
 use super::context::{Outbound, RpcInfo, ServicerContext};
-use super::handler::{Input, MethodEntry};
+use super::handler::{Handler, Input, MethodEntry};
 use super::lifecycle::{Phase, ServerShared};
 use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
@@ -171,13 +171,23 @@ async fn run(
         }
     };
 
-    let worker_ctx = ctx.clone();
-    let handler = Arc::clone(&entry.handler);
-    server.pool().submit(Box::new(move || {
-        if worker_ctx.is_active() {
-            handler(input, worker_ctx);
+    // Async handlers run as tasks of their own, aborted if the RPC ends
+    // first; blocking ones go to the worker pool.
+    let _handler_task = match &entry.handler {
+        Handler::Blocking(handler) => {
+            let worker_ctx = ctx.clone();
+            let handler = Arc::clone(handler);
+            server.pool().submit(Box::new(move || {
+                if worker_ctx.is_active() {
+                    handler(input, worker_ctx);
+                }
+            }));
+            None
         }
-    }));
+        Handler::Async(handler) => Some(AbortOnDrop(
+            tokio::spawn(handler(input, ctx.clone())).abort_handle(),
+        )),
+    };
 
     let mut pending: Option<Bytes> = None;
     let mut encoding = Compression::Identity;
@@ -295,6 +305,15 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// Aborts an async handler's task when the RPC is over.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,0 +1,144 @@
+//! [`ResponseStream`]: the async stream of a server-streaming or bidi
+//! response, which is also the RPC's call object.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::sync::mpsc;
+
+use super::call::Call;
+use crate::metadata::Metadata;
+use crate::status::{Code, RpcError, Status};
+
+/// Response messages as a `futures::Stream` of `Result<T, RpcError>`; an
+/// RPC failure is the last item. Also answers grpc.aio's call methods
+/// (`initial_metadata().await`, `code().await`, `cancel()`, ...). Dropping
+/// it before the end cancels the RPC on the wire.
+///
+/// ```no_run
+/// # async fn demo(chat: grpc_core::StreamStream<String, String>) -> Result<(), grpc_core::RpcError> {
+/// use futures_util::StreamExt;
+/// let requests = futures_util::stream::iter(vec!["a".to_string(), "b".to_string()]);
+/// let mut replies = chat.call_async(requests).await?;
+/// println!("{:?}", replies.initial_metadata().await);
+/// while let Some(reply) = replies.next().await {
+///     println!("{}", reply?);
+/// }
+/// println!("{:?}", replies.code().await);
+/// # Ok(()) }
+/// ```
+pub struct ResponseStream<T> {
+    call: Call,
+    messages: mpsc::Receiver<Bytes>,
+    finished: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> ResponseStream<T> {
+    pub(crate) fn new(call: Call, messages: mpsc::Receiver<Bytes>) -> ResponseStream<T> {
+        ResponseStream {
+            call,
+            messages,
+            finished: false,
+            _type: PhantomData,
+        }
+    }
+
+    /// The server's initial metadata, once it arrives.
+    pub async fn initial_metadata(&self) -> Metadata {
+        self.call.shared().initial_metadata_async().await
+    }
+
+    /// The server's trailing metadata, once the RPC ends.
+    pub async fn trailing_metadata(&self) -> Metadata {
+        self.call.shared().status_async().await.metadata().clone()
+    }
+
+    /// The status code, once the RPC ends.
+    pub async fn code(&self) -> Code {
+        self.call.shared().status_async().await.code()
+    }
+
+    /// The status details, once the RPC ends.
+    pub async fn details(&self) -> String {
+        self.call.shared().status_async().await.details().to_owned()
+    }
+
+    /// True while the RPC has not ended.
+    pub fn is_active(&self) -> bool {
+        self.call.is_active()
+    }
+
+    /// Time left before the deadline, if there is one.
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.call.time_remaining()
+    }
+
+    /// Cancels the RPC; the stream then ends with a `CANCELLED` error.
+    pub fn cancel(&self) {
+        self.call.cancel();
+    }
+
+    /// Runs `callback` when the RPC ends; false if it already has.
+    pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> bool {
+        self.call.add_callback(callback)
+    }
+
+    /// The blocking [`Call`] view of the same RPC.
+    pub fn call(&self) -> &Call {
+        &self.call
+    }
+}
+
+impl<T: prost::Message + Default> Stream for ResponseStream<T> {
+    type Item = Result<T, RpcError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match this.messages.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(payload)) => Poll::Ready(Some(match T::decode(payload) {
+                Ok(message) => Ok(message),
+                Err(error) => {
+                    this.finished = true;
+                    let status =
+                        Status::internal("Exception deserializing response!").with_source(error);
+                    this.call.shared().fail(status.clone());
+                    Err(this.call.shared().error(status))
+                }
+            })),
+            Poll::Ready(None) => match this.call.shared().poll_status(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(status) => {
+                    this.finished = true;
+                    if status.is_ok() {
+                        Poll::Ready(None)
+                    } else {
+                        Poll::Ready(Some(Err(this.call.shared().error(status))))
+                    }
+                }
+            },
+        }
+    }
+}
+
+impl<T> Drop for ResponseStream<T> {
+    fn drop(&mut self) {
+        self.call.cancel();
+    }
+}
+
+impl<T> std::fmt::Debug for ResponseStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("call", &self.call)
+            .finish()
+    }
+}

@@ -21,6 +21,25 @@
 //! handler that computes for seconds cannot freeze a stream, the connection
 //! or the server.
 //!
+//! ## Two faces on one core
+//! Every multi-callable also has an async face: `call_async` /
+//! `with_call_async` (grpcio's `grpc.aio`), awaited on the caller's tokio
+//! runtime. Server-streaming and bidi calls give a [`ResponseStream`], a
+//! [`Stream`] that also answers the call methods (`initial_metadata().await`,
+//! `code().await`, `cancel()`, ...); request streams are any `Stream`.
+//! Dropping a call future or a `ResponseStream` before the end cancels the
+//! RPC on the wire (RST_STREAM CANCEL), and the server sees the cancellation.
+//! On the server, async handlers (`ServiceBuilder::unary_unary_async` & co.,
+//! or a generated `Async<Service>Servicer`) run as tasks next to blocking
+//! ones on the same [`Server`], with the same [`ServicerContext`];
+//! [`Server::serve`] runs a server inside an existing runtime.
+//!
+//! One [`Channel`] serves blocking and async callers at once. A blocking
+//! call made inside a tokio runtime hands its worker off
+//! (`block_in_place`) on a multi-thread runtime; inside a current-thread
+//! runtime that drives the channel it would deadlock, so it fails at once
+//! with `FAILED_PRECONDITION` saying to use the async face.
+//!
 //! ## Quick start
 //! ```
 //! use grpc_core::{insecure_channel, Server, ServiceBuilder, Status};
@@ -43,6 +62,7 @@
 mod channel;
 mod client;
 mod codec;
+pub mod diagnostics;
 mod error;
 mod metadata;
 mod runtime;
@@ -58,7 +78,8 @@ pub use channel::{
 };
 pub use client::{
     Call, CallCredentials, CallFuture, CallOptions, ResponseIterator, ResponseStream, StreamStream,
-    StreamUnary, UnaryStream, UnaryUnary, access_token_call_credentials, metadata_call_credentials,
+    StreamUnary, UnaryStream, UnaryUnary, access_token_call_credentials,
+    disable_next_request_compression, metadata_call_credentials,
 };
 pub use codec::Compression;
 pub use error::Error;
@@ -68,6 +89,12 @@ pub use server::{
     Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext, StopHandle,
 };
 pub use status::{Code, RpcError, Status};
+
+/// The async stream trait ([`futures_core::Stream`]): what a
+/// [`ResponseStream`] and [`Requests`] are, what async request streams and
+/// server-streaming async handlers provide, and what generated async
+/// servicers name, re-exported so that they need no extra dependency.
+pub use futures_core::Stream;
 
 /// The default receive limit (4 MiB) on both sides.
 pub use channel::DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH;

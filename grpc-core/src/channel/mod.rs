@@ -272,7 +272,7 @@ impl Channel {
         drop(inner);
         let outcome = tokio::select! {
             result = &mut connection => result.err().map(|e| e.to_string()),
-            reason = keepalive_loop(keepalive, timeout) => Some(reason),
+            reason = crate::transport::keepalive::ping_loop(keepalive, timeout) => Some(reason),
             _ = closed.cancelled() => {
                 // In-flight calls see the close and end; then the connection stops.
                 let _ = connection.await;
@@ -360,21 +360,6 @@ impl ChannelInner {
                 false
             }
         });
-    }
-}
-
-/// Pings every `interval`; returns a reason when a ping goes unanswered.
-async fn keepalive_loop(keepalive: Option<(Duration, h2::PingPong)>, timeout: Duration) -> String {
-    let Some((interval, mut ping_pong)) = keepalive else {
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::time::sleep(interval).await;
-        match tokio::time::timeout(timeout, ping_pong.ping(h2::Ping::opaque())).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => return format!("keepalive ping failed: {error}"),
-            Err(_) => return "keepalive ping timed out".to_owned(),
-        }
     }
 }
 

@@ -9,6 +9,7 @@ use h2::RecvStream;
 use h2::client::ResponseFuture;
 use http::{HeaderMap, HeaderValue, Request};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::call::CallShared;
 use super::options::CallOptions;
@@ -90,14 +91,24 @@ pub(crate) async fn run(
     {
         return Status::deadline_exceeded("Deadline Exceeded");
     }
+    let started = Instant::now();
+    let span = tracing::debug_span!(
+        "grpc.client.call",
+        method = invocation.path,
+        target = invocation.channel.target()
+    );
     let exchange = exchange(&invocation, call, outgoing, delivery);
-    tokio::select! {
+    let status = tokio::select! {
         biased;
-        status = exchange => status,
+        status = exchange.instrument(span.clone()) => status,
         _ = call.cancel_token().cancelled() => Status::cancelled("Locally cancelled by application!"),
         _ = invocation.channel.closed_token().cancelled() => Status::cancelled("Channel closed!"),
         _ = sleep_until(call.deadline()) => Status::deadline_exceeded("Deadline Exceeded"),
-    }
+    };
+    span.in_scope(|| {
+        tracing::debug!(status = status.code().name(), details = status.details(), duration = ?started.elapsed(), "call finished");
+    });
+    status
 }
 
 async fn exchange(

@@ -5,6 +5,7 @@ use tokio::runtime::Handle;
 use super::lifecycle::Server;
 use crate::channel::DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH;
 use crate::codec::Compression;
+use crate::transport::ping_policy::PingLimits;
 use crate::transport::settings::Http2Settings;
 
 /// Server options.
@@ -16,6 +17,10 @@ pub(crate) struct ServerConfig {
     pub(crate) max_send_message_length: usize,
     pub(crate) compression: Compression,
     pub(crate) http2: Http2Settings,
+    pub(crate) keepalive_time: Option<std::time::Duration>,
+    pub(crate) keepalive_timeout: std::time::Duration,
+    pub(crate) ping_limits: PingLimits,
+    pub(crate) blocking_warning: std::time::Duration,
 }
 
 /// Builds a [`Server`].
@@ -52,6 +57,10 @@ impl ServerBuilder {
                 max_send_message_length: usize::MAX,
                 compression: Compression::Identity,
                 http2: Http2Settings::default(),
+                keepalive_time: None,
+                keepalive_timeout: std::time::Duration::from_secs(20),
+                ping_limits: PingLimits::default(),
+                blocking_warning: std::time::Duration::from_millis(100),
             },
             runtime: None,
         }
@@ -103,6 +112,44 @@ impl ServerBuilder {
         self
     }
 
+    /// PINGs each client after this long and closes connections whose PING
+    /// goes unanswered for [`keepalive_timeout`](Self::keepalive_timeout),
+    /// freeing the RPCs of a dead peer (`grpc.keepalive_time_ms`). Off by default.
+    pub fn keepalive_time(mut self, interval: std::time::Duration) -> Self {
+        self.config.keepalive_time = Some(interval);
+        self
+    }
+
+    /// How long a keepalive PING may go unanswered (default 20 s).
+    pub fn keepalive_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Client PINGs closer together than this (with no data between) are
+    /// "strikes"; after [`max_ping_strikes`](Self::max_ping_strikes) the
+    /// connection gets GOAWAY `ENHANCE_YOUR_CALM` ("too_many_pings").
+    /// Default 5 minutes, as gRPC's
+    /// `grpc.http2.min_recv_ping_interval_without_data_ms`.
+    pub fn min_recv_ping_interval(mut self, interval: std::time::Duration) -> Self {
+        self.config.ping_limits.min_interval = interval;
+        self
+    }
+
+    /// Ping strikes tolerated before GOAWAY (default 2, `grpc.http2.max_ping_strikes`).
+    pub fn max_ping_strikes(mut self, strikes: u32) -> Self {
+        self.config.ping_limits.max_strikes = strikes;
+        self
+    }
+
+    /// An async handler whose single poll runs longer than this has
+    /// blocked its executor thread and is reported with a warning naming
+    /// the method (default 100 ms).
+    pub fn blocking_warning_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.config.blocking_warning = threshold;
+        self
+    }
+
     /// Runs the server's sockets on this runtime instead of the shared one.
     pub fn runtime(mut self, handle: Handle) -> Self {
         self.runtime = Some(handle);
@@ -126,6 +173,7 @@ impl ServerBuilder {
 
     /// Builds the server, reporting a runtime that cannot start.
     pub fn try_build(self) -> Result<Server, crate::Error> {
+        crate::diagnostics::init_from_env();
         // Built inside a tokio runtime, the server's sockets and async
         // handlers run there; otherwise on the shared I/O runtime.
         let handle = match self.runtime {

@@ -11,6 +11,8 @@ use super::lifecycle::{Phase, ServerShared, TaskGuard};
 use super::rpc;
 use crate::error::{Error, Kind};
 use crate::transport::io::Io;
+use crate::transport::keepalive::ping_loop;
+use crate::transport::ping_policy::PingSniffer;
 
 /// How long stragglers get to see their resets before a cancelled
 /// connection is dropped.
@@ -181,6 +183,7 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _guard: TaskGuard) {
+    let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let mut connection = match server.config().http2.server().handshake(io).await {
         Ok(connection) => connection,
         Err(error) => {
@@ -189,10 +192,23 @@ async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _gu
         }
     };
     tracing::debug!(%peer, "connection accepted");
+    let keepalive = server.config().keepalive_time.zip(connection.ping_pong());
+    let keepalive = ping_loop(keepalive, server.config().keepalive_timeout);
+    tokio::pin!(keepalive);
     let mut phase: watch::Receiver<Phase> = server.phase();
     let mut draining = false;
     loop {
         tokio::select! {
+            reason = &mut keepalive => {
+                // A dead peer: drop the connection; its RPCs see the reset.
+                tracing::warn!(%peer, %reason, "closing connection");
+                return;
+            }
+            _ = ping_watch.violated() => {
+                tracing::warn!(%peer, "too_many_pings: closing connection with GOAWAY ENHANCE_YOUR_CALM");
+                connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                break;
+            }
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
                     let guard = server.task_guard();

@@ -2,6 +2,7 @@
 //! the response (grpcio's `ServicerContext`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,14 @@ struct ContextInner {
     terminated: Completion<Code>,
     cancel: CancelToken,
     outbound: mpsc::Sender<Outbound>,
+    /// The compressed flag of the request message received last:
+    /// [`FLAG_UNSEEN`] before the first one.
+    last_request_flag: AtomicU8,
 }
+
+const FLAG_UNSEEN: u8 = 0;
+const FLAG_PLAIN: u8 = 1;
+const FLAG_COMPRESSED: u8 = 2;
 
 #[derive(Default)]
 struct ResponseState {
@@ -92,6 +100,7 @@ impl ServicerContext {
                 terminated: Completion::new(),
                 cancel: CancelToken::new(),
                 outbound,
+                last_request_flag: AtomicU8::new(FLAG_UNSEEN),
             }),
         }
     }
@@ -224,6 +233,51 @@ impl ServicerContext {
         self.state().disable_next = true;
     }
 
+    /// The compression the client declared for its messages
+    /// (`grpc-encoding`); [`Compression::Identity`] when it declared none.
+    /// Each message still says in its own prefix whether it is compressed:
+    /// see [`last_request_compressed`](Self::last_request_compressed).
+    pub fn request_compression(&self) -> Compression {
+        self.inner.info.request_encoding
+    }
+
+    /// Whether the request message received last arrived compressed (the
+    /// compressed flag of its length prefix), as the interop suite's
+    /// `expect_compressed` checks need; `None` before the first message.
+    /// In a client-streaming handler, "last" is the message the
+    /// [`Requests`](crate::Requests) iterator yielded last.
+    ///
+    /// ```
+    /// use grpc_core::{Requests, ServicerContext, Status};
+    /// fn count_compressed(requests: Requests<String>, ctx: &ServicerContext) -> Result<u32, Status> {
+    ///     let mut compressed = 0;
+    ///     for request in requests {
+    ///         request?;
+    ///         if ctx.last_request_compressed() == Some(true) {
+    ///             compressed += 1;
+    ///         }
+    ///     }
+    ///     Ok(compressed)
+    /// }
+    /// ```
+    pub fn last_request_compressed(&self) -> Option<bool> {
+        match self.inner.last_request_flag.load(Ordering::Acquire) {
+            FLAG_PLAIN => Some(false),
+            FLAG_COMPRESSED => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Records the compressed flag of a request message handed to the handler.
+    pub(crate) fn note_request_compressed(&self, compressed: bool) {
+        let flag = if compressed {
+            FLAG_COMPRESSED
+        } else {
+            FLAG_PLAIN
+        };
+        self.inner.last_request_flag.store(flag, Ordering::Release);
+    }
+
     /// True until the RPC ends (completed, cancelled by the client, deadline
     /// passed, or server stopped).
     pub fn is_active(&self) -> bool {
@@ -249,6 +303,30 @@ impl ServicerContext {
         self.inner
             .terminated
             .add_callback_if_pending(Box::new(callback))
+    }
+
+    /// Runs blocking work (file I/O, heavy computation) on tokio's blocking
+    /// pool and awaits its result, so an async handler never blocks its
+    /// executor thread. A panic in `work` becomes `UNKNOWN`.
+    ///
+    /// ```no_run
+    /// # async fn handler(ctx: grpc_core::ServicerContext) -> Result<u64, grpc_core::Status> {
+    /// let total = ctx.run_blocking(|| (0..50_000_000u64).sum::<u64>()).await?;
+    /// # Ok(total) }
+    /// ```
+    pub async fn run_blocking<T, F>(&self, work: F) -> Result<T, Status>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match tokio::task::spawn_blocking(work).await {
+            Ok(value) => Ok(value),
+            Err(error) if error.is_panic() => Err(Status::unknown(format!(
+                "Exception calling application: blocking work panicked in {}",
+                self.method()
+            ))),
+            Err(_) => Err(Status::cancelled("blocking work was cancelled")),
+        }
     }
 
     pub(crate) fn cancel_token(&self) -> &CancelToken {

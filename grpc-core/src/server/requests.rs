@@ -55,6 +55,7 @@ impl<T: prost::Message + Default> Requests<T> {
     fn item(&mut self, received: Option<Result<RawMessage, Status>>) -> Option<Result<T, Status>> {
         match received {
             Some(Ok(raw)) => {
+                self.context.note_request_compressed(raw.compressed);
                 let info = self.context.info();
                 let decoded = decode_message::<T>(
                     raw,

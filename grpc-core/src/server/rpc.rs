@@ -5,13 +5,15 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
 use http::Request;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use super::context::{Outbound, RpcInfo, ServicerContext};
 use super::handler::{Handler, Input, MethodEntry};
@@ -110,9 +112,14 @@ pub(crate) async fn serve(
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let ctx = ServicerContext::new(info, out_tx);
     let started = Instant::now();
-    let code = run(&server, &entry, &ctx, body, respond, out_rx, &mut phase).await;
+    let span = tracing::debug_span!("grpc.server.rpc", method = path, peer = %peer);
+    let code = run(&server, &entry, &ctx, body, respond, out_rx, &mut phase)
+        .instrument(span.clone())
+        .await;
     ctx.terminate(code);
-    tracing::debug!(method = path, peer = %peer, code = code.name(), elapsed = ?started.elapsed(), "rpc finished");
+    span.in_scope(|| {
+        tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
+    });
 }
 
 enum Event {
@@ -177,22 +184,41 @@ async fn run(
         Handler::Blocking(handler) => {
             let worker_ctx = ctx.clone();
             let handler = Arc::clone(handler);
+            let queued_at = Instant::now();
             server.pool().submit(Box::new(move || {
+                let waited = queued_at.elapsed();
+                if waited >= QUEUE_WAIT_WARNING {
+                    tracing::warn!(
+                        method = worker_ctx.method(),
+                        waited_ms = waited.as_millis() as u64,
+                        "RPC waited for a free worker: every worker was busy (raise max_workers or bound the load with maximum_concurrent_rpcs)"
+                    );
+                }
                 if worker_ctx.is_active() {
                     handler(input, worker_ctx);
                 }
             }));
             None
         }
-        Handler::Async(handler) => Some(AbortOnDrop(
-            tokio::spawn(handler(input, ctx.clone())).abort_handle(),
-        )),
+        Handler::Async(handler) => {
+            let watched = WatchPolls {
+                future: handler(input, ctx.clone()),
+                method: ctx.method().into(),
+                threshold: server.config().blocking_warning,
+            };
+            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
+        }
     };
 
     let mut pending: Option<Bytes> = None;
     let mut encoding = Compression::Identity;
     let deadline_sleep = sleep_until(deadline);
     tokio::pin!(deadline_sleep);
+    // Armed while a response waits for the peer's flow-control window, so
+    // a stream stalled by a slow reader shows up in the logs.
+    let stall_timer = tokio::time::sleep(STALL_WARNING);
+    tokio::pin!(stall_timer);
+    let mut stall_reported = true;
     loop {
         let next = poll_fn(|cx| {
             if let Poll::Ready(reason) = responder.poll_reset(cx) {
@@ -216,6 +242,16 @@ async fn run(
         let event = tokio::select! {
             biased;
             event = next => event,
+            _ = &mut stall_timer, if pending.is_some() && !stall_reported => {
+                stall_reported = true;
+                tracing::warn!(
+                    method = ctx.method(),
+                    peer = ctx.peer(),
+                    stalled_for = ?STALL_WARNING,
+                    "stream stalled: the client is not reading, so its flow-control window stays closed and the handler's next send waits"
+                );
+                continue;
+            }
             _ = &mut deadline_sleep => {
                 let status = Status::deadline_exceeded("Deadline Exceeded");
                 ctx.terminate(Code::DeadlineExceeded);
@@ -274,6 +310,10 @@ async fn run(
                     Some(stream) => {
                         stream.reserve_capacity(frame.len());
                         pending = Some(frame);
+                        stall_timer
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + STALL_WARNING);
+                        stall_reported = false;
                     }
                     None => return Code::Cancelled,
                 }
@@ -305,6 +345,37 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// How long a response may wait for the peer's window before it is logged.
+const STALL_WARNING: Duration = Duration::from_secs(2);
+/// How long a blocking RPC may wait for a worker before it is logged.
+const QUEUE_WAIT_WARNING: Duration = Duration::from_secs(1);
+
+/// Runs an async handler, reporting every poll that held the executor
+/// thread longer than `threshold` (blocking work in async code).
+struct WatchPolls<F> {
+    future: F,
+    method: Arc<str>,
+    threshold: Duration,
+}
+
+impl<F: Future + Unpin> Future for WatchPolls<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let started = Instant::now();
+        let polled = std::pin::Pin::new(&mut self.future).poll(cx);
+        let took = started.elapsed();
+        if took >= self.threshold {
+            tracing::warn!(
+                method = &*self.method,
+                blocked_ms = took.as_millis() as u64,
+                "async handler blocked its executor thread; move blocking work to ServicerContext::run_blocking"
+            );
+        }
+        polled
     }
 }
 

@@ -3,4 +3,6 @@
 
 pub(crate) mod flow;
 pub(crate) mod io;
+pub(crate) mod keepalive;
+pub(crate) mod ping_policy;
 pub(crate) mod settings;

@@ -1,5 +1,23 @@
-//! Generates the `rustgrpc.testing` messages, stubs and servicer traits.
+//! Generates the `rustgrpc.testing` messages, stubs and servicer traits, and
+//! tonic's client and server for `grpc.testing` (the interop suite's tonic
+//! peer), in a directory of their own so the two generators never meet.
+
+use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
-    grpc_codegen::configure().compile_protos(&["../proto/testing.proto"], &["../proto"])
+    grpc_codegen::configure().compile_protos(&["../proto/testing.proto"], &["../proto"])?;
+
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let tonic_dir = out_dir.join("tonic");
+    std::fs::create_dir_all(&tonic_dir)?;
+    let protoc = protoc_bin_vendored::protoc_bin_path()
+        .map_err(|error| std::io::Error::other(format!("no bundled protoc: {error}")))?;
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc);
+    tonic_prost_build::configure()
+        .out_dir(&tonic_dir)
+        .build_client(true)
+        .build_server(true)
+        .generate_default_stubs(true)
+        .compile_with_config(config, &["../proto/grpc/testing/test.proto"], &["../proto"])
 }

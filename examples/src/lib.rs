@@ -6,6 +6,8 @@
 //! - [`route_guide`]: the feature database, geometry helpers and the
 //!   [`RouteGuide`](route_guide::RouteGuide) servicer that both
 //!   `route_guide_server` and `demo` serve.
+//! - [`interop`]: the standard gRPC interop suite (`grpc.testing`): the
+//!   servicer `interop_server` serves and the cases `interop_client` runs.
 //! - [`args`]: the tiny command-line parser the binaries share.
 //!
 //! The programs themselves are in `src/bin/`; see the crate's README.
@@ -21,4 +23,5 @@ pub mod routeguide {
 }
 
 pub mod args;
+pub mod interop;
 pub mod route_guide;

@@ -9,10 +9,20 @@
 //! - `pub struct GreeterStub`: the client, one method per RPC returning a
 //!   `grpc_core::UnaryUnary`/`UnaryStream`/`StreamUnary`/`StreamStream`
 //!   callable;
-//! - `pub trait GreeterServicer`: the server side, one method per RPC that
-//!   defaults to `UNIMPLEMENTED`;
+//! - `pub trait GreeterServicer`: the blocking server side, one method per
+//!   RPC that defaults to `UNIMPLEMENTED`;
 //! - `pub fn add_greeter_servicer_to_server`: registers a servicer on a
-//!   `grpc_core::Server`.
+//!   `grpc_core::Server` (its handlers run on the worker pool);
+//! - `pub trait AsyncGreeterServicer`: the async server side (grpcio's
+//!   `grpc.aio` servicers), whose methods return `Send` futures, so that
+//!   implementations write `async fn` (no `async_trait`); they also
+//!   default to `UNIMPLEMENTED`;
+//! - `pub fn add_async_greeter_servicer_to_server`: registers an async
+//!   servicer (its handlers run as tasks); both kinds mount on one server.
+//!
+//! The stub serves the blocking and the async face alike (`call` and
+//! `call_async` on the same callable). [`Face`] chooses the servicers:
+//! both by default, or only one of them.
 //!
 //! One file is written per proto package (`pkg.rs`, `_.rs` for files
 //! without a package), and optionally an include file that nests them in
@@ -50,11 +60,33 @@
 //!
 //! # Server-streaming methods
 //!
-//! They return
-//! `Result<impl Iterator<Item = Result<Reply, Status>> + Send + 'static, Status>`;
-//! the registration function boxes that iterator before handing it to
-//! `grpc_core`, because a trait method's `impl Trait` return type captures
-//! the call's argument lifetimes and so is a different type for every call.
+//! Blocking ones return
+//! `Result<impl Iterator<Item = Result<Reply, Status>> + Send + 'static, Status>`,
+//! async ones (a future of)
+//! `Result<impl grpc_core::Stream<Item = Result<Reply, Status>> + Send + 'static, Status>`;
+//! the registration functions box that iterator or stream before handing
+//! it to `grpc_core`, because a trait method's `impl Trait` return type
+//! captures the call's argument lifetimes and so is a different type for
+//! every call.
+//!
+//! # Async servicers
+//!
+//! ```text
+//! impl AsyncGreeterServicer for Greeter {
+//!     async fn say_hello(&self, request: HelloRequest, context: &ServicerContext)
+//!         -> Result<HelloReply, Status> { ... }
+//!     async fn lots(&self, request: HelloRequest, context: &ServicerContext)
+//!         -> Result<impl Stream<Item = Result<HelloReply, Status>> + Send + 'static, Status> { ... }
+//!     async fn gather(&self, requests: Requests<HelloRequest>, context: &ServicerContext)
+//!         -> Result<HelloReply, Status> { ... }
+//! }
+//! ```
+//!
+//! `Stream` is `grpc_core::Stream` (`futures_core::Stream`), and
+//! `grpc_core::Requests` is both an `Iterator` and a `Stream`; with
+//! `futures_util::StreamExt` in scope, name the async methods
+//! (`StreamExt::next(&mut requests)`), as the blocking `Iterator` ones
+//! would park the runtime's thread.
 //!
 //! # In `build.rs`
 //!

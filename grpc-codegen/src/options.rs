@@ -122,20 +122,35 @@ impl fmt::Debug for Emit {
     }
 }
 
-/// Which API face the generated service code targets.
+/// Which servicer faces the generated server code offers.
 ///
-/// grpc-core has a blocking face today; the async face (grpcio's
-/// `grpc.aio`) is planned. Asking for it is an error until it exists, so
-/// build scripts and plugin invocations that name it fail loudly instead of
-/// silently getting blocking code.
+/// The client stub is the same for both faces (its callables have `call`
+/// and `call_async`), so it is generated whenever [`Emit::CLIENT`] is; the
+/// face picks the servicer traits and registration functions:
+///
+/// - blocking: `GreeterServicer` (plain `fn`s, run on the server's worker
+///   pool) and `add_greeter_servicer_to_server`;
+/// - async: `AsyncGreeterServicer` (methods returning futures, implemented
+///   with `async fn` and run as tasks; server-streaming methods return a
+///   `grpc_core::Stream`) and `add_async_greeter_servicer_to_server`.
+///
+/// Both mount on the same `grpc_core::Server`. Item names do not depend on
+/// the face: a blocking-only file names its items as the full one does.
+///
+/// ```
+/// use grpc_codegen::{CodegenOptions, Face};
+/// assert_eq!(CodegenOptions::new().selected_face(), Face::Both);
+/// assert!(Face::Both.includes_async() && Face::Both.includes_blocking());
+/// assert!(!Face::Blocking.includes_async());
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Face {
-    /// Blocking stubs and servicer traits (the default).
-    #[default]
+    /// Only the blocking servicer trait and its registration function.
     Blocking,
-    /// Async stubs and servicer traits (not available yet).
+    /// Only the async servicer trait and its registration function.
     Async,
-    /// Both faces side by side (not available yet).
+    /// Both servicer traits side by side (the default).
+    #[default]
     Both,
 }
 
@@ -146,6 +161,16 @@ impl Face {
             Face::Async => "async",
             Face::Both => "both",
         }
+    }
+
+    /// Whether the blocking servicer (`FooServicer`) is generated.
+    pub fn includes_blocking(self) -> bool {
+        matches!(self, Face::Blocking | Face::Both)
+    }
+
+    /// Whether the async servicer (`AsyncFooServicer`) is generated.
+    pub fn includes_async(self) -> bool {
+        matches!(self, Face::Async | Face::Both)
     }
 }
 
@@ -183,7 +208,8 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ),
     (
         "face=blocking|async|both",
-        "API face of the service code (default: blocking; async is not available yet)",
+        "servicer faces to generate: blocking (FooServicer), async (AsyncFooServicer) \
+         or both (default); the client stub serves both faces",
     ),
     (
         "include_file=NAME.rs",
@@ -239,7 +265,7 @@ pub struct CodegenOptions {
 }
 
 impl CodegenOptions {
-    /// The defaults: messages, client and server code, blocking face.
+    /// The defaults: messages, client and server code, both servicer faces.
     pub fn new() -> Self {
         Self::default()
     }
@@ -251,8 +277,8 @@ impl CodegenOptions {
         self
     }
 
-    /// Chooses the API face (plugin: `face=`). Only [`Face::Blocking`]
-    /// is available yet; generation fails for the others.
+    /// Chooses the servicer faces (plugin: `face=`; default
+    /// [`Face::Both`]).
     #[must_use]
     pub fn face(mut self, face: Face) -> Self {
         self.face = face;
@@ -329,6 +355,11 @@ impl CodegenOptions {
     /// The parts that are generated.
     pub fn emitted(&self) -> Emit {
         self.emit
+    }
+
+    /// The servicer faces that are generated.
+    pub fn selected_face(&self) -> Face {
+        self.face
     }
 
     /// The include file name, if one is written.
@@ -431,8 +462,6 @@ impl CodegenOptions {
     /// # Errors
     ///
     /// - `emit` is empty;
-    /// - the face is not [`Face::Blocking`]: async code generation is not
-    ///   available yet;
     /// - the include file name is not a plain `*.rs` file name;
     /// - an `extern_path` proto path is not fully qualified (`.pkg.Type`)
     ///   or its Rust path is empty.
@@ -441,13 +470,6 @@ impl CodegenOptions {
             return Err(Error::new(
                 "nothing to generate: emit must name at least one of messages, client, server",
             ));
-        }
-        if self.face != Face::Blocking {
-            return Err(Error::new(format!(
-                "async code generation is not available yet (face={}): grpc-core has only \
-                 the blocking face so far; use face=blocking, the default",
-                self.face.name()
-            )));
         }
         if let Some(name) = &self.include_file {
             let plain = !name.is_empty()
@@ -637,12 +659,8 @@ mod tests {
                 "parameter `emit` is given more than once",
             ),
             (
-                "face=async",
-                "async code generation is not available yet (face=async)",
-            ),
-            (
-                "face=both",
-                "async code generation is not available yet (face=both)",
+                "face=blocking,face=async",
+                "parameter `face` is given more than once",
             ),
             ("face=fast", "face must be blocking, async or both"),
             (
@@ -678,18 +696,28 @@ mod tests {
     }
 
     #[test]
-    fn validate_rejects_empty_emit_and_async() {
+    fn validate_rejects_empty_emit() {
         let empty = CodegenOptions::new().emit(Emit::NONE);
         assert!(empty.validate().is_err());
-        let async_face = CodegenOptions::new().face(Face::Async);
-        assert!(
-            async_face
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("async code generation is not available yet")
-        );
-        assert!(CodegenOptions::new().validate().is_ok());
+        for face in [Face::Blocking, Face::Async, Face::Both] {
+            assert!(CodegenOptions::new().face(face).validate().is_ok());
+        }
+    }
+
+    #[test]
+    fn faces() {
+        assert_eq!(CodegenOptions::new().selected_face(), Face::Both);
+        assert_eq!(parse("face=both"), Ok(CodegenOptions::new()));
+        for (name, face, blocking, aio) in [
+            ("blocking", Face::Blocking, true, false),
+            ("async", Face::Async, false, true),
+            ("both", Face::Both, true, true),
+        ] {
+            let parsed = parse(&format!("face={name}")).expect(name);
+            assert_eq!(parsed, CodegenOptions::new().face(face));
+            assert_eq!(parsed.selected_face().includes_blocking(), blocking);
+            assert_eq!(parsed.selected_face().includes_async(), aio);
+        }
     }
 
     #[test]

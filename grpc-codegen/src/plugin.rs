@@ -155,6 +155,27 @@ mod tests {
     }
 
     #[test]
+    fn face_parameter_is_honoured() {
+        let both = run(request(None));
+        let content = both.file[0].content();
+        assert!(content.contains("pub trait GreeterServicer"));
+        assert!(content.contains("pub trait AsyncGreeterServicer"));
+
+        let response = run(request(Some("face=async")));
+        assert_eq!(response.error, None);
+        let content = response.file[0].content();
+        assert!(content.contains("pub trait AsyncGreeterServicer"));
+        assert!(content.contains("pub fn add_async_greeter_servicer_to_server"));
+        assert!(!content.contains("pub trait GreeterServicer"));
+        assert!(content.contains("pub struct GreeterStub"));
+
+        let response = run(request(Some("face=blocking,emit=client")));
+        let content = response.file[0].content();
+        assert!(content.contains("pub struct GreeterStub"));
+        assert!(!content.contains("Servicer"));
+    }
+
+    #[test]
     fn include_file_is_added() {
         let response = run(request(Some("include_file=mod.rs")));
         assert_eq!(response.error, None);
@@ -174,7 +195,7 @@ mod tests {
             ("frobnicate", "unknown parameter `frobnicate`"),
             ("extern_path=.a", "invalid parameter `extern_path=.a`"),
             ("extern_path==::a", "invalid parameter `extern_path==::a`"),
-            ("face=async", "async code generation is not available yet"),
+            ("face=fast", "face must be blocking, async or both"),
         ] {
             let response = run(request(Some(parameter)));
             let error = response.error.unwrap_or_default();

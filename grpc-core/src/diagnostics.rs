@@ -72,7 +72,11 @@ fn targets(trace: &str, verbosity: Option<&str>) -> Targets {
             "channel" => &["grpc_core::channel"],
             "call" | "api" => &["grpc_core::client", "grpc_core::server::rpc"],
             "server" => &["grpc_core::server"],
-            "transport" | "http" => &["grpc_core::transport", "grpc_core::server::connection", "h2"],
+            "transport" | "http" => &[
+                "grpc_core::transport",
+                "grpc_core::server::connection",
+                "h2",
+            ],
             _ => &[],
         };
         for module in modules {
@@ -100,6 +104,9 @@ mod tests {
         assert_eq!(level("h2"), Some(LevelFilter::DEBUG));
         assert_eq!(level("grpc_core::channel"), None);
         let all = targets("all", Some("trace"));
-        assert!(all.iter().any(|(name, level)| name == "h2" && level == LevelFilter::TRACE));
+        assert!(
+            all.iter()
+                .any(|(name, level)| name == "h2" && level == LevelFilter::TRACE)
+        );
     }
 }

@@ -112,11 +112,27 @@ impl<T> Completion<T> {
     }
 
     /// Waits for the value up to `timeout` (forever with `None`) and applies `f`.
+    ///
+    /// On a worker of a multi-thread tokio runtime the wait hands the
+    /// worker's other tasks off first (`block_in_place`), as blocking calls
+    /// do: the value is often produced by a task of that same runtime.
     pub(crate) fn wait_with<R>(
         &self,
         timeout: Option<Duration>,
         f: impl FnOnce(&T) -> R,
     ) -> Option<R> {
+        if self.is_complete() {
+            return self.wait_blocking(timeout, f);
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.wait_blocking(timeout, f))
+            }
+            _ => self.wait_blocking(timeout, f),
+        }
+    }
+
+    fn wait_blocking<R>(&self, timeout: Option<Duration>, f: impl FnOnce(&T) -> R) -> Option<R> {
         let deadline = timeout.map(|timeout| Instant::now() + timeout);
         let mut state = self.lock();
         loop {

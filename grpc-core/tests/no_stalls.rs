@@ -99,12 +99,18 @@ fn seed_scenario_heavy_streaming_handler_never_freezes_the_server() {
             Ok(format!("row {i}"))
         }))
     });
-    service.unary_unary("Echo", |req: String, _ctx: &ServicerContext| Ok::<_, Status>(req));
+    service.unary_unary("Echo", |req: String, _ctx: &ServicerContext| {
+        Ok::<_, Status>(req)
+    });
     service.stream_unary("Upload", |reqs: Requests<Bytes>, _ctx: &ServicerContext| {
-        Ok::<_, Status>(reqs.map(|r| r.map(|b| b.len() as u64)).sum::<Result<u64, Status>>()?)
+        reqs.map(|r| r.map(|b| b.len() as u64))
+            .sum::<Result<u64, Status>>()
     });
     let fixture = start(
-        Server::builder().max_workers(2).maximum_concurrent_rpcs(2).build(),
+        Server::builder()
+            .max_workers(2)
+            .maximum_concurrent_rpcs(2)
+            .build(),
         service,
     );
     let channel = channel(&fixture);
@@ -135,7 +141,10 @@ fn seed_scenario_heavy_streaming_handler_never_freezes_the_server() {
             .call("hi".into())
             .unwrap_err();
         let took = asked.elapsed();
-        println!("seed: extra RPC while all workers busy -> {:?} in {took:?}", error.code());
+        println!(
+            "seed: extra RPC while all workers busy -> {:?} in {took:?}",
+            error.code()
+        );
         assert_eq!(error.code(), Code::ResourceExhausted);
         assert!(took < Duration::from_millis(250), "refusal took {took:?}");
     }
@@ -143,14 +152,19 @@ fn seed_scenario_heavy_streaming_handler_never_freezes_the_server() {
     // PINGs are acknowledged and the connection keeps reading while every
     // worker computes.
     let (ping_rtt, window_flow) = raw_h2_probe(&fixture.target);
-    println!("seed: PING round trip while workers busy: {ping_rtt:?}; 3 MiB upload window flow: {window_flow:?}");
+    println!(
+        "seed: PING round trip while workers busy: {ping_rtt:?}; 3 MiB upload window flow: {window_flow:?}"
+    );
     assert!(ping_rtt < Duration::from_millis(250));
 
     for reader in readers {
         let rows = reader.join().unwrap().expect("every message arrives");
         assert_eq!(rows.len(), SEED_MESSAGES);
     }
-    println!("seed: both streams delivered {SEED_MESSAGES} messages in {:?}", started.elapsed());
+    println!(
+        "seed: both streams delivered {SEED_MESSAGES} messages in {:?}",
+        started.elapsed()
+    );
 }
 
 /// On a raw HTTP/2 connection: one PING round trip, and how long the
@@ -158,7 +172,10 @@ fn seed_scenario_heavy_streaming_handler_never_freezes_the_server() {
 /// reading, i.e. sending WINDOW_UPDATE, even while all workers are busy:
 /// the RPC is refused or queued, but the connection is never frozen).
 fn raw_h2_probe(target: &str) -> (Duration, Duration) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let tcp = tokio::net::TcpStream::connect(target).await.unwrap();
         let (mut client, mut connection) = h2::client::handshake(tcp).await.unwrap();
@@ -233,10 +250,15 @@ fn never_returning_handler_is_cut_off_by_the_deadline() {
         let took = started.elapsed();
         assert_eq!(error.code(), Code::DeadlineExceeded);
         overshoots.push(took.saturating_sub(Duration::from_millis(200)));
-        done_rx.recv_timeout(Duration::from_secs(2)).expect("handler saw the deadline");
+        done_rx
+            .recv_timeout(Duration::from_secs(2))
+            .expect("handler saw the deadline");
     }
     overshoots.sort();
-    println!("deadline precision over 5 calls: min {:?}, max {:?}", overshoots[0], overshoots[4]);
+    println!(
+        "deadline precision over 5 calls: min {:?}, max {:?}",
+        overshoots[0], overshoots[4]
+    );
     assert!(overshoots[4] < Duration::from_millis(100));
     assert!(observed_inactive.load(Ordering::SeqCst));
     assert!(callback_ran.load(Ordering::SeqCst));
@@ -265,7 +287,9 @@ fn cancelled_or_disconnected_client_frees_the_worker() {
             }))
         });
     }
-    service.unary_unary("Echo", |req: String, _ctx: &ServicerContext| Ok::<_, Status>(req));
+    service.unary_unary("Echo", |req: String, _ctx: &ServicerContext| {
+        Ok::<_, Status>(req)
+    });
     let fixture = start(Server::builder().max_workers(1).build(), service);
 
     // 1. cancel() from another thread.
@@ -278,22 +302,39 @@ fn cancelled_or_disconnected_client_frees_the_worker() {
     let cancelled_at = Instant::now();
     let call = responses.call().clone();
     std::thread::spawn(move || call.cancel()).join().unwrap();
-    let ended = ended_rx.recv_timeout(Duration::from_secs(2)).expect("server saw the cancel");
+    let ended = ended_rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("server saw the cancel");
     let seen_after = ended.saturating_duration_since(cancelled_at);
     let drawn_then = drawn.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(100));
     let drawn_later = drawn.load(Ordering::SeqCst);
-    println!("cancel: server context ended {seen_after:?} after cancel(); iterator drawn {} more times", drawn_later - drawn_then);
+    println!(
+        "cancel: server context ended {seen_after:?} after cancel(); iterator drawn {} more times",
+        drawn_later - drawn_then
+    );
     assert!(seen_after < Duration::from_millis(500));
-    assert!(drawn_later - drawn_then <= 1, "the iterator stops being drawn");
+    assert!(
+        drawn_later - drawn_then <= 1,
+        "the iterator stops being drawn"
+    );
     drop(responses);
 
     // The only worker is free again.
     let echo = channel.unary_unary::<String, String>("/stall.Service/Echo");
-    assert_eq!(echo.clone().with_options(CallOptions::new().timeout(Duration::from_secs(2))).call("x".into()).unwrap(), "x");
+    assert_eq!(
+        echo.clone()
+            .with_options(CallOptions::new().timeout(Duration::from_secs(2)))
+            .call("x".into())
+            .unwrap(),
+        "x"
+    );
 
     // 2. The client disappears (its connection is dropped mid-stream).
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let target = fixture.target.clone();
     runtime.block_on(async move {
         let tcp = tokio::net::TcpStream::connect(&target).await.unwrap();
@@ -306,16 +347,27 @@ fn cancelled_or_disconnected_client_frees_the_worker() {
             .body(())
             .unwrap();
         let (response, mut send) = client.send_request(request, false).unwrap();
-        send.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true).unwrap();
+        send.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+            .unwrap();
         let mut body = response.await.unwrap().into_body();
         let _ = body.data().await; // first message arrived: the handler runs
         driver.abort();
     });
     drop(runtime); // drops the connection task: the socket closes
     let disconnected_at = Instant::now();
-    let ended = ended_rx.recv_timeout(Duration::from_secs(2)).expect("server saw the disconnect");
-    println!("disconnect: server context ended {:?} after the socket closed", ended.saturating_duration_since(disconnected_at));
-    assert_eq!(echo.with_options(CallOptions::new().timeout(Duration::from_secs(2))).call("y".into()).unwrap(), "y");
+    let ended = ended_rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("server saw the disconnect");
+    println!(
+        "disconnect: server context ended {:?} after the socket closed",
+        ended.saturating_duration_since(disconnected_at)
+    );
+    assert_eq!(
+        echo.with_options(CallOptions::new().timeout(Duration::from_secs(2)))
+            .call("y".into())
+            .unwrap(),
+        "y"
+    );
 }
 
 /// Overload: every worker busy and the RPC limit reached -> the next RPC
@@ -333,13 +385,23 @@ fn overload_is_refused_at_once_and_the_queue_is_bounded() {
             Ok::<_, Status>(req)
         });
     }
-    let fixture = start(Server::builder().max_workers(1).maximum_concurrent_rpcs(3).build(), service);
+    let fixture = start(
+        Server::builder()
+            .max_workers(1)
+            .maximum_concurrent_rpcs(3)
+            .build(),
+        service,
+    );
     let work = channel(&fixture).unary_unary::<String, String>("/stall.Service/Work");
     let admitted: Vec<_> = (0..3).map(|i| work.future(format!("job {i}"))).collect();
     while fixture.server.active_rpcs() < 3 {
         std::thread::sleep(Duration::from_millis(2));
     }
-    assert_eq!(fixture.server.queued_rpcs(), 2, "one runs, two wait for the worker");
+    assert_eq!(
+        fixture.server.queued_rpcs(),
+        2,
+        "one runs, two wait for the worker"
+    );
     let mut refusals = Vec::new();
     for _ in 0..5 {
         let asked = Instant::now();
@@ -348,11 +410,17 @@ fn overload_is_refused_at_once_and_the_queue_is_bounded() {
         refusals.push(asked.elapsed());
     }
     refusals.sort();
-    println!("overload: RESOURCE_EXHAUSTED after {:?} (median of 5)", refusals[2]);
+    println!(
+        "overload: RESOURCE_EXHAUSTED after {:?} (median of 5)",
+        refusals[2]
+    );
     assert!(refusals[2] < Duration::from_millis(100));
     release.store(true, Ordering::SeqCst);
     for (i, future) in admitted.into_iter().enumerate() {
-        assert_eq!(future.result(Some(Duration::from_secs(5))).unwrap(), format!("job {i}"));
+        assert_eq!(
+            future.result(Some(Duration::from_secs(5))).unwrap(),
+            format!("job {i}")
+        );
     }
 }
 
@@ -398,7 +466,11 @@ fn slow_reader_applies_backpressure_with_bounded_memory() {
     let produced_while_paused = produced.load(Ordering::SeqCst);
     let rss_paused = rss_kib();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(produced.load(Ordering::SeqCst), produced_while_paused, "the handler is parked");
+    assert_eq!(
+        produced.load(Ordering::SeqCst),
+        produced_while_paused,
+        "the handler is parked"
+    );
     let buffered_mib = (produced_while_paused * MESSAGE) as f64 / f64::from(1 << 20);
     println!(
         "slow reader: handler produced {produced_while_paused} x 64 KiB ({buffered_mib:.1} MiB in flight: windows + queues) then waited; RSS {} -> {} KiB (+{} KiB, client and server in this process)",
@@ -408,9 +480,15 @@ fn slow_reader_applies_backpressure_with_bounded_memory() {
     );
     // Client queue (16) + both HTTP/2 windows (1 MiB stream) + server queue:
     // well under 64 messages, however long the reader sleeps.
-    assert!(produced_while_paused < 64, "{produced_while_paused} messages produced");
+    assert!(
+        produced_while_paused < 64,
+        "{produced_while_paused} messages produced"
+    );
     assert!(rss_paused.saturating_sub(rss_before) < 64 << 10);
-    assert!(logs_contain("stream stalled"), "the stall is visible in the logs");
+    assert!(
+        logs_contain("stream stalled"),
+        "the stall is visible in the logs"
+    );
     // Reading resumes the stream.
     for _ in 0..100 {
         assert_eq!(responses.next().unwrap().unwrap().len(), MESSAGE);
@@ -447,7 +525,10 @@ fn async_handler_blocking_its_executor_is_reported() {
         .call("b".into())
         .unwrap();
     assert!(reply.starts_with("b "));
-    assert!(!logs_contain("method=\"/stall.Async/Offloads\""), "run_blocking keeps the executor free");
+    assert!(
+        !logs_contain("method=\"/stall.Async/Offloads\""),
+        "run_blocking keeps the executor free"
+    );
 }
 
 /// stop(grace): new RPCs refused, in-flight ones finish within the grace,
@@ -488,7 +569,10 @@ fn graceful_stop_drains_then_cancels_stragglers() {
         stopping.elapsed()
     );
     assert_eq!(straggler_error.code(), Code::Cancelled);
-    assert!(cancelled_after >= Duration::from_millis(380) && cancelled_after < Duration::from_millis(1500));
+    assert!(
+        cancelled_after >= Duration::from_millis(380)
+            && cancelled_after < Duration::from_millis(1500)
+    );
 
     let mut service = ServiceBuilder::new("stall.Service");
     service.unary_unary("Sleep", |millis: u64, ctx: &ServicerContext| {
@@ -499,14 +583,20 @@ fn graceful_stop_drains_then_cancels_stragglers() {
         Ok::<_, Status>(millis)
     });
     let fixture = start(Server::builder().build(), service);
-    let in_flight = channel(&fixture).unary_unary::<u64, u64>("/stall.Service/Sleep").future(10_000);
+    let in_flight = channel(&fixture)
+        .unary_unary::<u64, u64>("/stall.Service/Sleep")
+        .future(10_000);
     while fixture.server.active_rpcs() < 1 {
         std::thread::sleep(Duration::from_millis(2));
     }
     let stopping = Instant::now();
     fixture.server.stop(None).wait();
     let error = in_flight.result(Some(Duration::from_secs(2))).unwrap_err();
-    println!("stop(None): in-flight RPC ended with {:?} after {:?}", error.code(), stopping.elapsed());
+    println!(
+        "stop(None): in-flight RPC ended with {:?} after {:?}",
+        error.code(),
+        stopping.elapsed()
+    );
     assert_eq!(error.code(), Code::Cancelled);
     assert!(stopping.elapsed() < Duration::from_millis(500));
 }
@@ -546,15 +636,24 @@ fn keepalive_detects_dead_peers_and_too_many_pings_get_goaway() {
     proxy.freeze();
     let frozen_at = Instant::now();
     let error = future.result(Some(Duration::from_secs(5))).unwrap_err();
-    println!("client keepalive: call failed with {:?} {:?} after the peer froze", error.code(), frozen_at.elapsed());
+    println!(
+        "client keepalive: call failed with {:?} {:?} after the peer froze",
+        error.code(),
+        frozen_at.elapsed()
+    );
     assert_eq!(error.code(), Code::Unavailable);
     assert!(frozen_at.elapsed() < Duration::from_secs(2));
     // Server side: the frozen client never answers the server's PINGs
     // either, so the server drops the connection and frees the handler.
-    ended_rx.recv_timeout(Duration::from_secs(3)).expect("server freed the handler of a dead client");
+    ended_rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("server freed the handler of a dead client");
 
     // too_many_pings: a client pinging far more often than allowed.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let target = fixture.target.clone();
     let outcome = runtime.block_on(async move {
         let tcp = tokio::net::TcpStream::connect(&target).await.unwrap();
@@ -590,7 +689,9 @@ impl FreezingProxy {
         let flag = Arc::clone(&frozen);
         std::thread::spawn(move || {
             for inbound in listener.incoming().flatten() {
-                let Ok(outbound) = std::net::TcpStream::connect(&target) else { return };
+                let Ok(outbound) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
                 for (from, to) in [
                     (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
                     (outbound, inbound),

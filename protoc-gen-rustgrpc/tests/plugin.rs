@@ -134,6 +134,35 @@ fn emit_selects_parts() {
 }
 
 #[test]
+fn face_selects_servicers() {
+    let (out_dir, output) = protoc_greeter("async", &["--rustgrpc_opt=face=async"]);
+    assert_success(&output);
+    let generated = String::from_utf8(hard::rust_files(&out_dir).remove("helloworld.rs").unwrap())
+        .expect("utf-8");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    assert!(generated.contains("pub struct GreeterStub"));
+    assert!(generated.contains("pub trait AsyncGreeterServicer"));
+    assert!(generated.contains("pub fn add_async_greeter_servicer_to_server"));
+    assert!(!generated.contains("pub trait GreeterServicer"));
+
+    let (out_dir, output) = protoc_greeter("blocking", &["--rustgrpc_opt=face=blocking"]);
+    assert_success(&output);
+    let generated = String::from_utf8(hard::rust_files(&out_dir).remove("helloworld.rs").unwrap())
+        .expect("utf-8");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    assert!(generated.contains("pub trait GreeterServicer"));
+    assert!(!generated.contains("AsyncGreeterServicer"));
+
+    // The default is both, byte for byte what face=both writes.
+    let (out_dir, output) = protoc_greeter("both", &["--rustgrpc_opt=face=both"]);
+    assert_success(&output);
+    let both = hard::rust_files(&out_dir).remove("helloworld.rs").unwrap();
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let golden = std::fs::read(greeter_protos().join("../golden/helloworld.rs")).expect("golden");
+    assert!(both == golden, "face=both differs from the default output");
+}
+
+#[test]
 fn extern_path_maps_packages_to_other_crates() {
     let out_dir = hard::unique_temp_dir("extern");
     let include = hard::protos_dir();
@@ -189,10 +218,7 @@ fn bad_options_are_reported_through_protoc() {
             "unknown parameter `frobnicate` (known: emit, face,",
         ),
         ("emit=client,colour=blue", "unknown parameter `colour=blue`"),
-        (
-            "face=async",
-            "async code generation is not available yet (face=async)",
-        ),
+        ("face=sideways", "face must be blocking, async or both"),
         (
             "emit=sideways",
             "`sideways` is not one of messages, client, server",

@@ -614,3 +614,414 @@ pub mod raw {
             .unwrap_or_default()
     }
 }
+
+// ---------------------------------------------------------------------------
+// The async face: an async servicer with the same behaviours, and small
+// `Stream` helpers (the crate has no futures-util).
+// ---------------------------------------------------------------------------
+
+pub use pb::{AsyncTestServiceServicer, add_async_test_service_servicer_to_server};
+
+/// The next item of a stream (`StreamExt::next` without futures-util).
+pub async fn next<S: grpc_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+/// Every item of a stream, in order.
+pub async fn collect<S: grpc_core::Stream + Unpin>(mut stream: S) -> Vec<S::Item> {
+    let mut items = Vec::new();
+    while let Some(item) = next(&mut stream).await {
+        items.push(item);
+    }
+    items
+}
+
+/// The items of an iterator as a stream that is always ready.
+pub struct IterStream<I>(I);
+
+/// `items` as a [`grpc_core::Stream`] (`futures::stream::iter`).
+pub fn iter_stream<I: IntoIterator>(items: I) -> IterStream<I::IntoIter> {
+    IterStream(items.into_iter())
+}
+
+impl<I: Iterator + Unpin> grpc_core::Stream for IterStream<I> {
+    type Item = I::Item;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<I::Item>> {
+        std::task::Poll::Ready(self.get_mut().0.next())
+    }
+}
+
+/// What a tokio channel receives, as a stream: it ends when every sender
+/// is gone, and waits (pending) while a sender lives.
+pub struct ReceiverStream<T>(tokio::sync::mpsc::Receiver<T>);
+
+/// A channel whose receiving end is a stream (an async request stream the
+/// test feeds by hand).
+pub fn stream_channel<T>(capacity: usize) -> (tokio::sync::mpsc::Sender<T>, ReceiverStream<T>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+    (tx, ReceiverStream(rx))
+}
+
+impl<T> grpc_core::Stream for ReceiverStream<T> {
+    type Item = T;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.get_mut().0.poll_recv(cx)
+    }
+}
+
+type StepFuture<T, S> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<(T, S)>> + Send + 'static>>;
+
+/// A stream produced by an async step function (`futures::stream::unfold`):
+/// each step takes the state and yields an item and the next state, or
+/// `None` to end.
+pub struct Unfold<T, S, F> {
+    state: Option<S>,
+    step: F,
+    pending: Option<StepFuture<T, S>>,
+}
+
+/// A stream from `init` and the async `step` (see [`Unfold`]).
+pub fn unfold<T, S, F, Fut>(init: S, step: F) -> Unfold<T, S, impl FnMut(S) -> StepFuture<T, S>>
+where
+    F: FnMut(S) -> Fut,
+    Fut: std::future::Future<Output = Option<(T, S)>> + Send + 'static,
+{
+    let mut step = step;
+    Unfold {
+        state: Some(init),
+        step: move |state| Box::pin(step(state)) as StepFuture<T, S>,
+        pending: None,
+    }
+}
+
+impl<T, S: Unpin, F: FnMut(S) -> StepFuture<T, S> + Unpin> grpc_core::Stream for Unfold<T, S, F> {
+    type Item = T;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        let this = self.get_mut();
+        if this.pending.is_none() {
+            let Some(state) = this.state.take() else {
+                return std::task::Poll::Ready(None);
+            };
+            this.pending = Some((this.step)(state));
+        }
+        let Some(pending) = this.pending.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        match pending.as_mut().poll(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(output) => {
+                this.pending = None;
+                std::task::Poll::Ready(output.map(|(item, state)| {
+                    this.state = Some(state);
+                    item
+                }))
+            }
+        }
+    }
+}
+
+/// [`Watch`] for async handlers: learns through `ctx.add_callback` when the
+/// RPC ends, so async sleeps end early.
+struct AsyncWatch {
+    tag: String,
+    ctx: ServicerContext,
+    events: Events,
+    ended: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AsyncWatch {
+    fn new(ctx: &ServicerContext, events: &Events) -> AsyncWatch {
+        let tag = ctx
+            .invocation_metadata()
+            .get(TAG_KEY)
+            .unwrap_or_default()
+            .to_owned();
+        events.record(&tag, EventKind::Started, ctx.method());
+        let (tx, ended) = tokio::sync::watch::channel(false);
+        let callback_events = events.clone();
+        let callback_tag = tag.clone();
+        // When the RPC is already over the callback is dropped unrun, and
+        // with it the sender: waits then end at once.
+        ctx.add_callback(move || {
+            callback_events.record(&callback_tag, EventKind::Callback, "");
+            let _ = tx.send(true);
+        });
+        AsyncWatch {
+            tag,
+            ctx: ctx.clone(),
+            events: events.clone(),
+            ended,
+        }
+    }
+
+    /// Sleeps for `duration` or until the RPC ends; false when it ended.
+    async fn sleep(&mut self, duration: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => return true,
+            _ = self.ended.wait_for(|ended| *ended) => {}
+        }
+        if !self.ctx.is_active() {
+            self.events.record(&self.tag, EventKind::SawInactive, "");
+        }
+        false
+    }
+
+    fn record(&self, kind: EventKind, detail: impl Into<String>) {
+        self.events.record(&self.tag, kind, detail);
+    }
+}
+
+/// [`prologue`] for async handlers: the sleep is awaited.
+async fn prologue_async(
+    req: &EchoRequest,
+    ctx: &ServicerContext,
+    watch: &mut AsyncWatch,
+) -> Result<(), Status> {
+    if !req.initial_metadata.is_empty() {
+        ctx.send_initial_metadata(to_metadata(&req.initial_metadata)?)
+            .map_err(|error| Status::internal(format!("send_initial_metadata: {error}")))?;
+    }
+    let mut trailing = to_metadata(&req.trailing_metadata)?;
+    if req.echo_metadata {
+        for (key, value) in ctx.invocation_metadata() {
+            if key != "user-agent" {
+                trailing
+                    .append(key, value.as_bytes())
+                    .map_err(|error| Status::internal(error.to_string()))?;
+            }
+        }
+    }
+    if !trailing.is_empty() {
+        ctx.set_trailing_metadata(trailing);
+    }
+    if !req.response_compression.is_empty() {
+        let compression = Compression::from_name(&req.response_compression)
+            .ok_or_else(|| Status::invalid_argument("unknown response_compression"))?;
+        ctx.set_compression(compression);
+    }
+    if req.sleep_ms > 0 && !watch.sleep(ms(req.sleep_ms.into())).await {
+        return Err(Status::cancelled("the RPC ended while the handler slept"));
+    }
+    if !req.panic_message.is_empty() {
+        panic!("{}", req.panic_message);
+    }
+    Ok(())
+}
+
+/// [`TestServicer`]'s behaviours as an async servicer
+/// (`AsyncTestServiceServicer`, written with `async fn`): the same requests
+/// do the same things and report the same events. `UnimplementedCall` is
+/// left out on purpose.
+#[derive(Clone, Default)]
+pub struct AsyncTestServicer {
+    events: Events,
+}
+
+impl AsyncTestServicer {
+    /// A servicer reporting to `events`.
+    pub fn new(events: Events) -> AsyncTestServicer {
+        AsyncTestServicer { events }
+    }
+}
+
+/// The state of a server-streaming async response.
+struct OutputState {
+    req: EchoRequest,
+    ctx: ServicerContext,
+    watch: AsyncWatch,
+    base: EchoResponse,
+    index: u32,
+    done: bool,
+}
+
+/// The state of a bidi async response.
+struct DuplexState {
+    requests: Requests<EchoRequest>,
+    ctx: ServicerContext,
+    watch: AsyncWatch,
+    index: u32,
+    done: bool,
+}
+
+impl AsyncTestServiceServicer for AsyncTestServicer {
+    async fn unary_call(
+        &self,
+        req: EchoRequest,
+        ctx: &ServicerContext,
+    ) -> Result<EchoResponse, Status> {
+        let mut watch = AsyncWatch::new(ctx, &self.events);
+        let response = describe(&req, ctx);
+        prologue_async(&req, ctx, &mut watch).await?;
+        failure(&req, ctx)?;
+        Ok(response)
+    }
+
+    async fn streaming_output_call(
+        &self,
+        req: EchoRequest,
+        ctx: &ServicerContext,
+    ) -> Result<impl grpc_core::Stream<Item = Result<EchoResponse, Status>> + Send + 'static, Status>
+    {
+        let mut watch = AsyncWatch::new(ctx, &self.events);
+        let base = describe(&req, ctx);
+        prologue_async(&req, ctx, &mut watch).await?;
+        let state = OutputState {
+            req,
+            ctx: ctx.clone(),
+            watch,
+            base,
+            index: 0,
+            done: false,
+        };
+        Ok(unfold(state, |mut state: OutputState| async move {
+            if state.done {
+                return None;
+            }
+            if state.index == state.req.response_count {
+                state.done = true;
+                let error = failure(&state.req, &state.ctx).err()?;
+                return Some((Err(error), state));
+            }
+            let interval = ms(state.req.interval_ms.into());
+            if state.index > 0 && !interval.is_zero() && !state.watch.sleep(interval).await {
+                state.done = true;
+                let error = Status::cancelled("the RPC ended between responses");
+                return Some((Err(error), state));
+            }
+            let mut response = state.base.clone();
+            response.index = state.index;
+            state.index += 1;
+            Some((Ok(response), state))
+        }))
+    }
+
+    async fn streaming_input_call(
+        &self,
+        mut requests: Requests<EchoRequest>,
+        ctx: &ServicerContext,
+    ) -> Result<EchoResponse, Status> {
+        let mut watch = AsyncWatch::new(ctx, &self.events);
+        let mut summary = describe(&EchoRequest::default(), ctx);
+        let mut messages = Vec::new();
+        while let Some(item) = next(&mut requests).await {
+            let req = match item {
+                Ok(req) => req,
+                Err(status) => {
+                    watch.record(EventKind::RequestError, status.code().name());
+                    return Err(status);
+                }
+            };
+            watch.record(EventKind::Request, req.message.clone());
+            summary.request_count += 1;
+            summary.total_bytes += req.payload.len() as u64;
+            messages.push(req.message.clone());
+            prologue_async(&req, ctx, &mut watch).await?;
+            failure(&req, ctx)?;
+        }
+        summary.message = messages.join(",");
+        Ok(summary)
+    }
+
+    async fn full_duplex_call(
+        &self,
+        requests: Requests<EchoRequest>,
+        ctx: &ServicerContext,
+    ) -> Result<impl grpc_core::Stream<Item = Result<EchoResponse, Status>> + Send + 'static, Status>
+    {
+        let state = DuplexState {
+            requests,
+            ctx: ctx.clone(),
+            watch: AsyncWatch::new(ctx, &self.events),
+            index: 0,
+            done: false,
+        };
+        Ok(unfold(state, |mut state: DuplexState| async move {
+            if state.done {
+                return None;
+            }
+            let req = match next(&mut state.requests).await? {
+                Ok(req) => req,
+                Err(status) => {
+                    state.done = true;
+                    state
+                        .watch
+                        .record(EventKind::RequestError, status.code().name());
+                    return Some((Err(status), state));
+                }
+            };
+            state.watch.record(EventKind::Request, req.message.clone());
+            let mut response = describe(&req, &state.ctx);
+            let outcome = match prologue_async(&req, &state.ctx, &mut state.watch).await {
+                Ok(()) => failure(&req, &state.ctx),
+                Err(status) => Err(status),
+            };
+            if let Err(status) = outcome {
+                state.done = true;
+                return Some((Err(status), state));
+            }
+            response.index = state.index;
+            state.index += 1;
+            Some((Ok(response), state))
+        }))
+    }
+}
+
+/// Which servicer a test server runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServicerFace {
+    /// [`TestServicer`] on the worker pool.
+    Blocking,
+    /// [`AsyncTestServicer`] as tasks.
+    Async,
+}
+
+impl TestServer {
+    /// A server with default options on `127.0.0.1:0` running
+    /// [`AsyncTestServicer`].
+    pub fn start_async() -> TestServer {
+        TestServer::start_face(Server::builder(), ServicerFace::Async)
+    }
+
+    /// A server built by `builder` on `127.0.0.1:0` running the servicer of
+    /// `face`. Built inside a tokio runtime, the server runs on it.
+    pub fn start_face(builder: ServerBuilder, face: ServicerFace) -> TestServer {
+        let server = builder.build();
+        let events = Events::default();
+        match face {
+            ServicerFace::Blocking => {
+                pb::add_test_service_servicer_to_server(TestServicer::new(events.clone()), &server)
+            }
+            ServicerFace::Async => pb::add_async_test_service_servicer_to_server(
+                AsyncTestServicer::new(events.clone()),
+                &server,
+            ),
+        }
+        let port = server
+            .add_insecure_port("127.0.0.1:0")
+            .expect("bind 127.0.0.1:0");
+        let target = match server.local_addrs().first() {
+            Some(addr) => addr.to_string(),
+            None => format!("127.0.0.1:{port}"),
+        };
+        server.start().expect("start the server");
+        TestServer {
+            server,
+            port,
+            target,
+            events,
+        }
+    }
+}

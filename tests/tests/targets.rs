@@ -325,7 +325,9 @@ fn connectivity_and_ready_future() {
 
 #[test]
 fn keepalive_pings_keep_the_connection() {
-    let server = TestServer::start();
+    // The server must allow pings this frequent (gRPC servers allow one per
+    // 5 minutes without data by default, and GOAWAY clients that ping more).
+    let server = TestServer::start_with(Server::builder().min_recv_ping_interval(ms(10)));
     let channel = ChannelBuilder::new(server.target())
         .keepalive_time(ms(30))
         .keepalive_timeout(ms(500))

@@ -2,9 +2,11 @@
 //!
 //! [`render`] builds a token stream from the [`ir::Service`], then formats
 //! it with prettyplease. The pieces live in submodules: [`paths`] (the
-//! method-path module), [`client`] (the stub) and [`server`] (the servicer
-//! trait and its registration function).
+//! method-path module), [`client`] (the stub), [`server`] (the blocking
+//! servicer trait and its registration function) and [`aio`] (the async
+//! servicer trait and its registration function).
 
+mod aio;
 mod client;
 mod docs;
 mod paths;
@@ -38,8 +40,13 @@ struct Resolved<'a> {
     paths_module: Ident,
     /// `add_greeter_servicer_to_server`
     add_fn: Ident,
+    /// `AsyncGreeterServicer`
+    async_servicer: Ident,
+    /// `add_async_greeter_servicer_to_server`
+    async_add_fn: Ident,
     /// Why an item did not get its natural name, keyed by the item's role
-    /// (`"stub"`, `"servicer"`, `"paths"`, `"add"`).
+    /// (`"stub"`, `"servicer"`, `"paths"`, `"add"`, `"async_servicer"`,
+    /// `"async_add"`).
     renames: Vec<(&'static str, String)>,
     methods: Vec<ResolvedMethod<'a>>,
 }
@@ -98,8 +105,14 @@ pub(crate) fn service_tokens(
     } else {
         TokenStream::new()
     };
-    let server = if emit.includes_server() {
+    let face = options.selected_face();
+    let server = if emit.includes_server() && face.includes_blocking() {
         server::tokens(&resolved)
+    } else {
+        TokenStream::new()
+    };
+    let async_server = if emit.includes_server() && face.includes_async() {
+        aio::tokens(&resolved)
     } else {
         TokenStream::new()
     };
@@ -107,12 +120,15 @@ pub(crate) fn service_tokens(
         #paths
         #client
         #server
+        #async_server
     }
 }
 
 /// Names the service's items and methods.
 ///
-/// Item names that are taken in the module (by a message, an enum, a
+/// Every item is named whatever is emitted (`emit`, `face`), so a file with
+/// only some of them names them as the full file does. Item names that are
+/// taken in the module (by a message, an enum, a
 /// nested-type module or an earlier service) get the first free numeric
 /// suffix: `ThingStub2`, `thing_service_2`. Methods whose Rust names
 /// collide (`GetFoo` and `get_foo` are both `get_foo`) keep proto order: the
@@ -144,6 +160,18 @@ fn resolve<'a>(service: &'a ir::Service, scope: &mut Scope) -> Result<Resolved<'
     let paths_module = claim("paths", paths_name.clone(), scope.claim_module(&paths_name));
     let add_name = format!("add_{}_servicer_to_server", service.snake_name);
     let add_fn = claim("add", add_name.clone(), scope.claim_value(&add_name));
+    let async_servicer_name = format!("Async{}Servicer", service.name);
+    let async_servicer = claim(
+        "async_servicer",
+        async_servicer_name.clone(),
+        scope.claim_type(&async_servicer_name),
+    );
+    let async_add_name = format!("add_async_{}_servicer_to_server", service.snake_name);
+    let async_add_fn = claim(
+        "async_add",
+        async_add_name.clone(),
+        scope.claim_value(&async_add_name),
+    );
 
     let mut idents = BTreeSet::new();
     let mut consts = BTreeSet::new();
@@ -168,6 +196,8 @@ fn resolve<'a>(service: &'a ir::Service, scope: &mut Scope) -> Result<Resolved<'
         servicer,
         paths_module,
         add_fn,
+        async_servicer,
+        async_add_fn,
         renames,
         methods,
     })
@@ -255,7 +285,7 @@ fn format(tokens: TokenStream) -> String {
 mod tests {
     use super::*;
     use crate::ir::tests::{prost_method, prost_service};
-    use crate::options::Emit;
+    use crate::options::{Emit, Face};
 
     /// Removes all whitespace, so checks do not depend on line wrapping.
     fn squash(code: &str) -> String {
@@ -291,6 +321,101 @@ mod tests {
         assert!(server.contains("pub trait GreeterServicer"));
         assert!(server.contains("pub fn add_greeter_servicer_to_server"));
         assert!(server.contains("pub mod greeter_service"));
+    }
+
+    fn render_face(service: &prost_build::Service, face: Face) -> String {
+        render(
+            &ir::Service::from_prost(service),
+            &CodegenOptions::new().face(face),
+            &mut Scope::default(),
+        )
+    }
+
+    #[test]
+    fn face_selects_servicers() {
+        let both = render_face(&prost_service(), Face::Both);
+        assert!(both.contains("pub trait GreeterServicer:"));
+        assert!(both.contains("pub fn add_greeter_servicer_to_server<"));
+        assert!(both.contains("pub trait AsyncGreeterServicer:"));
+        assert!(both.contains("pub fn add_async_greeter_servicer_to_server<"));
+        assert!(both.contains("pub struct GreeterStub"));
+        assert_eq!(render_prost(&prost_service(), Emit::ALL), both);
+
+        let blocking = render_face(&prost_service(), Face::Blocking);
+        assert!(blocking.contains("pub trait GreeterServicer:"));
+        assert!(!blocking.contains("Async"));
+        assert!(blocking.contains("pub struct GreeterStub"));
+
+        let aio = render_face(&prost_service(), Face::Async);
+        assert!(!aio.contains("pub trait GreeterServicer:"));
+        assert!(!aio.contains("add_greeter_servicer_to_server"));
+        assert!(aio.contains("pub trait AsyncGreeterServicer:"));
+        assert!(aio.contains("pub struct GreeterStub"));
+        syn::parse_file(&aio).expect("generated code parses");
+    }
+
+    #[test]
+    fn async_servicer_shapes() {
+        let mut service = prost_service();
+        service.methods = vec![
+            prost_method("Unary", false, false),
+            prost_method("Lots", false, true),
+            prost_method("Gather", true, false),
+            prost_method("Chat", true, true),
+        ];
+        let code = render_face(&service, Face::Async);
+        syn::parse_file(&code).expect("generated code parses");
+        // Without whitespace and the trailing commas of wrapped lists.
+        let flat = squash(&code).replace(",>", ">").replace(",)", ")");
+        // Methods return `Send` futures, so implementors may write `async fn`.
+        assert!(flat.contains(
+            "fnunary(&self,request:HelloRequest,context:&::grpc_core::ServicerContext)\
+             ->impl::core::future::Future<Output=::core::result::Result<super::other::HelloReply,\
+             ::grpc_core::Status>>+::core::marker::Send{"
+        ));
+        assert!(flat.contains(
+            "Output=::core::result::Result<impl::grpc_core::Stream<Item=::core::result::Result<\
+             super::other::HelloReply,::grpc_core::Status>>+::core::marker::Send+'static,\
+             ::grpc_core::Status>>+::core::marker::Send{"
+        ));
+        assert!(flat.contains("requests:::grpc_core::Requests<HelloRequest>"));
+        assert_eq!(
+            code.matches("::core::future::ready(").count(),
+            4,
+            "every default is ready: {code}"
+        );
+        // Registration: one task-friendly closure per method, streams boxed.
+        assert!(flat.contains(
+            "service.unary_unary_async(\"Unary\",move|request,context|{lets=::std::sync::Arc::clone(&s);\
+             asyncmove{s.unary(request,&context).await}});"
+        ));
+        assert!(flat.contains("asyncmove{s.lots(request,&context).await.map(box_stream)}"));
+        assert!(flat.contains("service.stream_unary_async(\"Gather\""));
+        assert!(flat.contains("asyncmove{s.chat(requests,&context).await.map(box_stream)}"));
+        assert_eq!(code.matches("fn box_stream<").count(), 1);
+    }
+
+    #[test]
+    fn async_item_names_avoid_taken_names() {
+        let mut scope = Scope::default();
+        scope.reserve_type("AsyncGreeterServicer");
+        let ir = ir::Service::from_prost(&prost_service());
+        // Names do not depend on the face: the blocking file claims them too.
+        let mut blocking_scope = scope.clone();
+        render(
+            &ir,
+            &CodegenOptions::new().face(Face::Blocking),
+            &mut blocking_scope,
+        );
+        let code = render(&ir, &CodegenOptions::new(), &mut scope);
+        assert_eq!(scope, blocking_scope);
+        assert!(code.contains("pub trait AsyncGreeterServicer2:"));
+        assert!(code.contains("pub fn add_async_greeter_servicer_to_server<"));
+        assert!(
+            squash(&code).contains(
+                "///Named`AsyncGreeterServicer2`because`AsyncGreeterServicer`isalreadyused"
+            )
+        );
     }
 
     #[test]
@@ -399,9 +524,10 @@ mod tests {
         service.methods[0].options.deprecated = Some(true);
         let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
-        // stub method + servicer method
-        assert_eq!(code.matches("#[deprecated]").count(), 2);
+        // stub method + servicer method + async servicer method
+        assert_eq!(code.matches("#[deprecated]").count(), 3);
         assert!(code.contains("#[allow(deprecated)]\npub fn add_greeter_servicer_to_server"));
+        assert!(code.contains("#[allow(deprecated)]\npub fn add_async_greeter_servicer_to_server"));
     }
 
     #[test]
@@ -410,8 +536,8 @@ mod tests {
         service.options.deprecated = Some(true);
         let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
-        // stub, servicer trait, registration function
-        assert_eq!(code.matches("#[deprecated]").count(), 3);
+        // stub, servicer traits, registration functions
+        assert_eq!(code.matches("#[deprecated]").count(), 5);
     }
 
     #[test]
@@ -420,7 +546,7 @@ mod tests {
         service.methods.clear();
         let code = render_prost(&service, Emit::ALL);
         syn::parse_file(&code).expect("generated code parses");
-        assert!(code.contains("let _ = servicer;"));
+        assert_eq!(code.matches("let _ = servicer;").count(), 2);
         assert!(!code.contains("let mut service"));
     }
 

@@ -200,6 +200,214 @@ pub fn add_greeter_servicer_to_server<S: GreeterServicer>(
         .unary_unary("OldHello", move |request, context| s.old_hello(request, context));
     server.add_service(service.build());
 }
+/// The greeting service definition.
+///
+/// Async server-side trait for `helloworld.Greeter`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Sends a greeting.
+    fn say_hello(
+        &self,
+        request: HelloRequest,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<HelloReply, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Sends many greetings in reply to one request.
+    fn lots(
+        &self,
+        request: HelloRequest,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            impl ::grpc_core::Stream<
+                Item = ::core::result::Result<HelloReply, ::grpc_core::Status>,
+            > + ::core::marker::Send + 'static,
+            ::grpc_core::Status,
+        >,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err::<
+                ::core::pin::Pin<
+                    ::std::boxed::Box<
+                        dyn ::grpc_core::Stream<
+                            Item = ::core::result::Result<
+                                HelloReply,
+                                ::grpc_core::Status,
+                            >,
+                        > + ::core::marker::Send,
+                    >,
+                >,
+                _,
+            >(::grpc_core::Status::unimplemented("Method not implemented!")),
+        )
+    }
+    /// Greets everyone in the request stream at once.
+    fn gather(
+        &self,
+        requests: ::grpc_core::Requests<HelloRequest>,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<HelloReply, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (requests, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Greets each request as it arrives.
+    fn chat(
+        &self,
+        requests: ::grpc_core::Requests<HelloRequest>,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            impl ::grpc_core::Stream<
+                Item = ::core::result::Result<HelloReply, ::grpc_core::Status>,
+            > + ::core::marker::Send + 'static,
+            ::grpc_core::Status,
+        >,
+    > + ::core::marker::Send {
+        let _ = (requests, context);
+        ::core::future::ready(
+            ::core::result::Result::Err::<
+                ::core::pin::Pin<
+                    ::std::boxed::Box<
+                        dyn ::grpc_core::Stream<
+                            Item = ::core::result::Result<
+                                HelloReply,
+                                ::grpc_core::Status,
+                            >,
+                        > + ::core::marker::Send,
+                    >,
+                >,
+                _,
+            >(::grpc_core::Status::unimplemented("Method not implemented!")),
+        )
+    }
+    /// A method whose Rust name is a keyword.
+    fn r#type(
+        &self,
+        request: HelloRequest,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<HelloReply, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Kept for old clients.
+    #[deprecated]
+    fn old_hello(
+        &self,
+        request: HelloRequest,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<HelloReply, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `helloworld.Greeter`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+#[allow(deprecated)]
+pub fn add_async_greeter_servicer_to_server<S: AsyncGreeterServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    fn box_stream<T, R>(
+        responses: R,
+    ) -> ::core::pin::Pin<
+        ::std::boxed::Box<
+            dyn ::grpc_core::Stream<
+                Item = ::core::result::Result<T, ::grpc_core::Status>,
+            > + ::core::marker::Send,
+        >,
+    >
+    where
+        R: ::grpc_core::Stream<Item = ::core::result::Result<T, ::grpc_core::Status>>
+            + ::core::marker::Send + 'static,
+    {
+        ::std::boxed::Box::pin(responses)
+    }
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(greeter_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "SayHello",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.say_hello(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_stream_async(
+            "Lots",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.lots(request, &context).await.map(box_stream) }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .stream_unary_async(
+            "Gather",
+            move |requests, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.gather(requests, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .stream_stream_async(
+            "Chat",
+            move |requests, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.chat(requests, &context).await.map(box_stream) }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Type",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#type(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "OldHello",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.old_hello(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `helloworld.Empty`.
 pub mod empty_service {
     /// Fully-qualified service name.
@@ -221,6 +429,20 @@ impl EmptyStub {
 pub trait EmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `helloworld.Empty`.
 pub fn add_empty_servicer_to_server<S: EmptyServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let _ = servicer;
+    let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
+    server.add_service(service.build());
+}
+/// Async server-side trait for `helloworld.Empty`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncEmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
+/// Registers the async `servicer` on `server` under `helloworld.Empty`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
 ) {

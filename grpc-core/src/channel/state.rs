@@ -165,6 +165,19 @@ impl ReadyFuture {
     }
 }
 
+/// Awaiting a `ReadyFuture` waits until the channel is ready (grpc.aio's
+/// `await channel.channel_ready()`); bound it with `tokio::time::timeout`.
+impl std::future::Future for ReadyFuture {
+    type Output = Result<(), RpcError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.completion.poll_with(cx, Clone::clone)
+    }
+}
+
 impl std::fmt::Debug for ReadyFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadyFuture")
@@ -174,7 +187,8 @@ impl std::fmt::Debug for ReadyFuture {
 }
 
 /// A future that completes when `channel` is connected (grpcio's
-/// `grpc.channel_ready_future`). Wait on it with `result(timeout)`.
+/// `grpc.channel_ready_future`). Wait on it with `result(timeout)`, or
+/// `.await` it.
 ///
 /// ```no_run
 /// use std::time::Duration;

@@ -6,6 +6,8 @@
 //! Streaming responses arrive through a [`ResponseStream`], whose drop
 //! cancels the RPC the same way.
 
+use std::future::Future;
+
 use futures_core::Stream;
 use futures_util::StreamExt;
 
@@ -40,25 +42,35 @@ where
     Req: prost::Message,
     Resp: prost::Message + Default + Send + 'static,
 {
-    /// Sends `request` and awaits the response.
+    /// Sends `request` and awaits the response. The future owns what it
+    /// needs (`'static`), so it can be spawned or collected.
     ///
     /// ```no_run
     /// # async fn demo(say_hello: grpc_core::UnaryUnary<String, String>) -> Result<(), grpc_core::RpcError> {
     /// let reply = say_hello.call_async("world".to_string()).await?;
+    /// let spawned = tokio::spawn(say_hello.call_async("again".to_string()));
     /// # Ok(()) }
     /// ```
-    pub async fn call_async(&self, request: Req) -> Result<Resp, RpcError> {
-        self.with_call_async(request)
-            .await
-            .map(|(response, _)| response)
+    pub fn call_async(
+        &self,
+        request: Req,
+    ) -> impl Future<Output = Result<Resp, RpcError>> + Send + 'static {
+        let call = self.with_call_async(request);
+        async move { call.await.map(|(response, _)| response) }
     }
 
     /// Like [`call_async`](Self::call_async), also returning the finished [`Call`].
-    pub async fn with_call_async(&self, request: Req) -> Result<(Resp, Call), RpcError> {
-        let call = self.method.new_call();
-        let outgoing = self.method.encode(&request).map(Outgoing::One);
-        let response = self.method.unary_response(&call, outgoing).await?;
-        Ok((response, Call::new(call)))
+    pub fn with_call_async(
+        &self,
+        request: Req,
+    ) -> impl Future<Output = Result<(Resp, Call), RpcError>> + Send + 'static {
+        let method = self.method.clone();
+        let call = method.new_call();
+        let outgoing = method.encode(&request).map(Outgoing::One);
+        async move {
+            let response = method.unary_response(&call, outgoing).await?;
+            Ok((response, Call::new(call)))
+        }
     }
 }
 
@@ -67,7 +79,7 @@ where
     Req: prost::Message,
     Resp: prost::Message + Default + Send + 'static,
 {
-    /// Sends `request`; the responses arrive as a [`ResponseStream`].
+    /// Starts the RPC; the responses arrive as a [`ResponseStream`].
     ///
     /// ```no_run
     /// # async fn demo(list: grpc_core::UnaryStream<String, String>) -> Result<(), grpc_core::RpcError> {
@@ -78,9 +90,16 @@ where
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn call_async(&self, request: Req) -> Result<ResponseStream<Resp>, RpcError> {
-        let frame = self.method.encode(&request)?;
-        Ok(self.method.response_stream(Outgoing::One(frame)))
+    pub fn call_async(
+        &self,
+        request: Req,
+    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>> + Send + 'static {
+        let started = self
+            .method
+            .encode(&request)
+            .map(|frame| self.method.response_stream(Outgoing::One(frame)))
+            .map_err(RpcError::from);
+        std::future::ready(started)
     }
 }
 
@@ -91,24 +110,32 @@ where
 {
     /// Sends every request of the async stream `requests`, then awaits the
     /// response.
-    pub async fn call_async<S>(&self, requests: S) -> Result<Resp, RpcError>
+    pub fn call_async<S>(
+        &self,
+        requests: S,
+    ) -> impl Future<Output = Result<Resp, RpcError>> + Send + 'static
     where
         S: Stream<Item = Req> + Send + 'static,
     {
-        self.with_call_async(requests)
-            .await
-            .map(|(response, _)| response)
+        let call = self.with_call_async(requests);
+        async move { call.await.map(|(response, _)| response) }
     }
 
     /// Like [`call_async`](Self::call_async), also returning the finished [`Call`].
-    pub async fn with_call_async<S>(&self, requests: S) -> Result<(Resp, Call), RpcError>
+    pub fn with_call_async<S>(
+        &self,
+        requests: S,
+    ) -> impl Future<Output = Result<(Resp, Call), RpcError>> + Send + 'static
     where
         S: Stream<Item = Req> + Send + 'static,
     {
-        let call = self.method.new_call();
-        let outgoing = self.method.request_stream(requests);
-        let response = self.method.unary_response(&call, Ok(outgoing)).await?;
-        Ok((response, Call::new(call)))
+        let method = self.method.clone();
+        let call = method.new_call();
+        let outgoing = method.request_stream(requests);
+        async move {
+            let response = method.unary_response(&call, Ok(outgoing)).await?;
+            Ok((response, Call::new(call)))
+        }
     }
 }
 
@@ -119,11 +146,14 @@ where
 {
     /// Starts the RPC: `requests` is drawn as the connection admits them
     /// while the responses arrive through the returned [`ResponseStream`].
-    pub async fn call_async<S>(&self, requests: S) -> Result<ResponseStream<Resp>, RpcError>
+    pub fn call_async<S>(
+        &self,
+        requests: S,
+    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>> + Send + 'static
     where
         S: Stream<Item = Req> + Send + 'static,
     {
         let outgoing = self.method.request_stream(requests);
-        Ok(self.method.response_stream(outgoing))
+        std::future::ready(Ok(self.method.response_stream(outgoing)))
     }
 }

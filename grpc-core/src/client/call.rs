@@ -1,7 +1,10 @@
 //! [`Call`]: grpcio's invocation-side `Call`/`RpcContext` object.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::metadata::Metadata;
 use crate::runtime::CancelToken;
@@ -14,6 +17,8 @@ pub(crate) struct CallShared {
     cancel: CancelToken,
     initial: Completion<Metadata>,
     outcome: Completion<Status>,
+    /// Whether a task of a current-thread runtime drives the call.
+    current_thread_driver: AtomicBool,
 }
 
 impl CallShared {
@@ -24,7 +29,38 @@ impl CallShared {
             cancel: CancelToken::new(),
             initial: Completion::new(),
             outcome: Completion::new(),
+            current_thread_driver: AtomicBool::new(false),
         })
+    }
+
+    /// Records the runtime whose task drives the call.
+    pub(crate) fn driven_by(&self, handle: &Handle) {
+        let current_thread = handle.runtime_flavor() == RuntimeFlavor::CurrentThread;
+        self.current_thread_driver
+            .store(current_thread, Ordering::Release);
+    }
+
+    /// Before a blocking wait on the call: inside a current-thread runtime
+    /// that drives the call, the wait could never end (the driver cannot
+    /// run while this thread waits), so the call fails with
+    /// `FAILED_PRECONDITION` instead, as blocking calls made there do.
+    /// Returns that status when it refused.
+    pub(crate) fn refuse_blocking_wait(&self) -> Option<Status> {
+        if self.is_finished() || !self.current_thread_driver.load(Ordering::Acquire) {
+            return None;
+        }
+        let current = Handle::try_current().ok()?;
+        if current.runtime_flavor() != RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        let status = Status::failed_precondition(
+            "a blocking wait on a gRPC call (a Call, CallFuture or ResponseIterator method) \
+             was made inside the current-thread tokio runtime that drives the call, which \
+             would deadlock; await it instead (call_async, ResponseStream's async methods, \
+             `future.await`), or build the channel outside the runtime",
+        );
+        self.fail(status.clone());
+        Some(status)
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
@@ -57,6 +93,7 @@ impl CallShared {
 
     /// Blocks until the call ends; returns its status.
     pub(crate) fn wait_status(&self) -> Status {
+        self.refuse_blocking_wait();
         self.outcome
             .wait(None)
             .unwrap_or_else(|| Status::internal("call ended without a status"))
@@ -115,6 +152,7 @@ impl Call {
     /// The server's initial metadata; blocks until it arrives (empty when
     /// the RPC ended without any).
     pub fn initial_metadata(&self) -> Metadata {
+        self.shared.refuse_blocking_wait();
         self.shared.initial.wait(None).unwrap_or_default()
     }
 

@@ -60,6 +60,15 @@ impl<T> CallFuture<T> {
         self.result.complete(result);
     }
 
+    /// Inside the current-thread runtime that drives the RPC a blocking
+    /// wait could never end: the future completes with `FAILED_PRECONDITION`
+    /// at once instead (see `CallShared::refuse_blocking_wait`).
+    fn refuse_blocking_wait(&self) {
+        if let Some(status) = self.call.shared().refuse_blocking_wait() {
+            self.complete(Err(self.call.shared().error(status)));
+        }
+    }
+
     /// True once the RPC has ended (successfully, failed or cancelled).
     pub fn done(&self) -> bool {
         self.result.is_complete()
@@ -93,6 +102,7 @@ impl<T> CallFuture<T> {
     /// `timeout` (forever with `None`); a timeout yields an error with
     /// `is_future_timeout()`.
     pub fn exception(&self, timeout: Option<Duration>) -> Option<RpcError> {
+        self.refuse_blocking_wait();
         match self
             .result
             .wait_with(timeout, |result| result.as_ref().err().cloned())
@@ -117,6 +127,7 @@ impl<T: Clone> CallFuture<T> {
     /// is an error with `is_future_timeout()`, a cancelled future one with
     /// `is_future_cancelled()`; otherwise the error is the RPC's.
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, RpcError> {
+        self.refuse_blocking_wait();
         self.result
             .wait(timeout)
             .unwrap_or_else(|| Err(RpcError::future_timeout()))

@@ -17,5 +17,6 @@ pub use credentials::{CallCredentials, access_token_call_credentials, metadata_c
 pub use future::CallFuture;
 pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
 pub use options::CallOptions;
+pub use requests::disable_next_request_compression;
 pub use response_stream::ResponseStream;
 pub use responses::ResponseIterator;

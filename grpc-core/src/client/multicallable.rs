@@ -129,6 +129,7 @@ impl Method {
         handle: &tokio::runtime::Handle,
     ) -> (Arc<CallShared>, mpsc::Receiver<Bytes>) {
         let call = self.new_call();
+        call.driven_by(handle);
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
         let method = self.clone();
         let shared = Arc::clone(&call);
@@ -156,6 +157,7 @@ impl Method {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.new_call();
+        call.driven_by(self.channel.handle());
         let future = CallFuture::new(Call::new(Arc::clone(&call)));
         let method = self.clone();
         let done = future.clone();

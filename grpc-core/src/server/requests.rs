@@ -88,6 +88,27 @@ impl<T: prost::Message + Default> Requests<T> {
     }
 }
 
+impl<T: prost::Message + Default> Requests<T> {
+    /// The next request, awaited (grpc.aio's `context.read()`): `None` once
+    /// the client half-closed. For async handlers; blocking ones iterate.
+    ///
+    /// ```
+    /// # async fn handler(mut requests: grpc_core::Requests<u64>) -> Result<u64, grpc_core::Status> {
+    /// let mut total = 0;
+    /// while let Some(n) = requests.read().await {
+    ///     total += n?;
+    /// }
+    /// # Ok(total) }
+    /// ```
+    pub async fn read(&mut self) -> Option<Result<T, Status>> {
+        if self.done {
+            return None;
+        }
+        let received = self.messages.recv().await;
+        self.item(received)
+    }
+}
+
 impl<T: prost::Message + Default> Iterator for Requests<T> {
     type Item = Result<T, Status>;
 

@@ -2,10 +2,10 @@
 //! bytes between the worker and the stream until the status is sent, the
 //! deadline passes, the client cancels, or the server stops.
 
+use std::future::Future;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -364,7 +364,10 @@ struct WatchPolls<F> {
 impl<F: Future + Unpin> Future for WatchPolls<F> {
     type Output = F::Output;
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
         let started = Instant::now();
         let polled = std::pin::Pin::new(&mut self.future).poll(cx);
         let took = started.elapsed();

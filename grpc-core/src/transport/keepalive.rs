@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 /// Pings every `interval`; returns a reason when a ping goes unanswered.
-pub(crate) async fn ping_loop(keepalive: Option<(Duration, h2::PingPong)>, timeout: Duration) -> String {
+pub(crate) async fn ping_loop(
+    keepalive: Option<(Duration, h2::PingPong)>,
+    timeout: Duration,
+) -> String {
     let Some((interval, mut ping_pong)) = keepalive else {
         return std::future::pending().await;
     };
@@ -17,4 +20,3 @@ pub(crate) async fn ping_loop(keepalive: Option<(Duration, h2::PingPong)>, timeo
         }
     }
 }
-

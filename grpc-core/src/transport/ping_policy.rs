@@ -100,7 +100,10 @@ enum Position {
     /// Inside the client connection preface.
     Preface { left: usize },
     /// Collecting a frame header.
-    Header { bytes: [u8; FRAME_HEADER_LEN], have: usize },
+    Header {
+        bytes: [u8; FRAME_HEADER_LEN],
+        have: usize,
+    },
     /// Skipping a frame payload.
     Payload { left: usize },
 }
@@ -146,13 +149,17 @@ impl<T> PingSniffer<T> {
                         };
                     }
                 }
-                Position::Header { bytes: header, have } => {
+                Position::Header {
+                    bytes: header,
+                    have,
+                } => {
                     let take = (FRAME_HEADER_LEN - *have).min(bytes.len());
                     header[*have..*have + take].copy_from_slice(&bytes[..take]);
                     *have += take;
                     bytes = &bytes[take..];
                     if *have == FRAME_HEADER_LEN {
-                        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+                        let length =
+                            u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
                         let (kind, flags) = (header[3], header[4]);
                         let broken = self
                             .strikes
@@ -189,7 +196,11 @@ impl<T> PingSniffer<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for PingSniffer<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -201,7 +212,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for PingSniffer<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for PingSniffer<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
@@ -258,7 +273,10 @@ mod tests {
         for chunk in wire.chunks(5) {
             s.observe(chunk);
         }
-        assert!(!s.watch.violated.load(Ordering::Acquire), "2 strikes are allowed");
+        assert!(
+            !s.watch.violated.load(Ordering::Acquire),
+            "2 strikes are allowed"
+        );
         s.observe(&frame(FRAME_PING, 0, &[1; 8]));
         assert!(s.watch.violated.load(Ordering::Acquire));
     }

@@ -60,3 +60,44 @@ pub fn add_lonely_servicer_to_server<S: LonelyServicer>(
     service.unary_unary("Hello", move |request, context| s.hello(request, context));
     server.add_service(service.build());
 }
+/// A service without a package: its full name is `Lonely`.
+///
+/// Async server-side trait for `Lonely`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncLonelyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Hello.
+    fn hello(
+        &self,
+        request: hard::common::Point,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Standalone, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `Lonely`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_lonely_servicer_to_server<S: AsyncLonelyServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(lonely_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Hello",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.hello(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}

@@ -236,6 +236,167 @@ pub fn add_documented_servicer_to_server<S: DocumentedServicer>(
         );
     server.add_service(service.build());
 }
+/// Documentation torture test.
+///
+/// Markdown survives: *emphasis*, **strong**, `code`, `a[0] < b`, and a
+/// [link](https://example.com/docs). But \[brackets\], \[Foo.Bar\]\[\], \[x\]\[y\],
+/// footnotes\[^1\] and \[relative\](some/path) are not links.
+///
+/// HTML-ish text: Vec\<u8>, \<b>bold\</b>, a \<br> break, \<!-- a comment -->,
+/// \<script>alert(1)\</script>, and 1 < 2 > 0 & so on.
+///
+/// Non-ASCII: café, naïve, 日本語, emoji 🚀, Ünïcödé, “quotes” — dashes.
+///
+/// A list whose items wrap without indentation:
+/// - first item that wraps
+///   onto a second line
+/// - second item
+///   over-indented continuation
+///   1. nested ordered item
+///      continued lazily
+/// * \[ \] a task
+///
+/// > A quote that
+/// > continues lazily.
+///
+/// An indented example, which rustdoc would run as a doctest:
+///
+/// ```text
+/// let x = vec![1, 2, 3];
+/// assert!(x[0] < x[1]);
+/// ```
+///
+/// A fenced example without a language:
+/// ```text
+/// fn main() { panic!("would fail as a doctest") }
+/// ```
+/// A fenced example that claims to be Rust:
+/// ```text
+/// this is not Rust at all
+/// ```
+/// And JSON, which stays JSON:
+/// ```json
+/// {"a": [1, 2], "b": "<c>"}
+/// ```
+/// See <https://grpc.io/docs/>, (<https://protobuf.dev>) and <https://example.com>.
+/// # A heading
+///    A tab-indented line, and a bidi override \u{202e} here.
+///
+/// Async server-side trait for `hard.docs.Documented`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[deprecated]
+pub trait AsyncDocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// A deprecated method of a deprecated service.
+    #[deprecated]
+    fn old(
+        &self,
+        request: Note,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Note, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// \[Still\] \<supported>.
+    fn current(
+        &self,
+        request: Note,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Note, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Handles `BlankComment`; the default returns `UNIMPLEMENTED`.
+    fn blank_comment(
+        &self,
+        request: Note,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Note, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Only a trailing comment: see \[here\].
+    fn no_comment(
+        &self,
+        request: Note,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Note, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.docs.Documented`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+#[deprecated]
+#[allow(deprecated)]
+pub fn add_async_documented_servicer_to_server<S: AsyncDocumentedServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(documented_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Old",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.old(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Current",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.current(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "BlankComment",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.blank_comment(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "NoComment",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.no_comment(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `hard.docs.Mixed`.
 pub mod mixed_service {
     /// Fully-qualified service name.
@@ -307,5 +468,72 @@ pub fn add_mixed_servicer_to_server<S: MixedServicer>(
     service.unary_unary("Legacy", move |request, context| s.legacy(request, context));
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Current", move |request, context| s.current(request, context));
+    server.add_service(service.build());
+}
+/// Not deprecated itself; one method is.
+///
+/// Async server-side trait for `hard.docs.Mixed`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncMixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Use `Current` instead.
+    #[deprecated]
+    fn legacy(
+        &self,
+        request: Note,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Note, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Still fine.
+    fn current(
+        &self,
+        request: Note,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Note, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.docs.Mixed`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+#[allow(deprecated)]
+pub fn add_async_mixed_servicer_to_server<S: AsyncMixedServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(mixed_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Legacy",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.legacy(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Current",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.current(request, &context).await }
+            },
+        );
     server.add_service(service.build());
 }

@@ -115,3 +115,44 @@ pub fn add_archive_servicer_to_server<S: ArchiveServicer>(
     service.unary_unary("Store", move |request, context| s.store(request, context));
     server.add_service(service.build());
 }
+/// A proto2 service.
+///
+/// Async server-side trait for `hard.legacy.Archive`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncArchiveServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Stores a record.
+    fn store(
+        &self,
+        request: Record,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Record, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.legacy.Archive`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_archive_servicer_to_server<S: AsyncArchiveServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(archive_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Store",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.store(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}

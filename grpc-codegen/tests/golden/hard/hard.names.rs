@@ -13,6 +13,14 @@ pub struct ThingStub {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
 }
+/// Named like the async servicer of service `Thing`: that trait becomes
+/// `AsyncThingServicer2`, and service `thing`'s `AsyncThingServicer3`.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AsyncThingServicer {
+    /// An id.
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+}
 /// Its nested type makes prost write `pub mod thing_service`, the name of
 /// service `Thing`'s path module.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -219,6 +227,187 @@ pub fn add_thing_servicer_to_server<S: ThingServicer>(
     service.unary_unary("Name", move |request, context| s.name(request, context));
     server.add_service(service.build());
 }
+/// Methods whose Rust names collide, or are reserved.
+///
+/// Async server-side trait for `hard.names.Thing`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+///
+/// Named `AsyncThingServicer2` because `AsyncThingServicer` is already used by
+/// another item of this module (a message, enum or service): generated names take
+/// the first free numeric suffix.
+pub trait AsyncThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// `get_foo`.
+    fn get_foo(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Also `get_foo` in snake_case: becomes `get_foo_2`.
+    ///
+    /// Named `get_foo_2` because `get_foo` is already the Rust name of `GetFoo` in
+    /// this service: when the snake_case names of methods collide, the first in the
+    /// .proto file keeps it and each later one gets the first free suffix `_2`, `_3`,
+    /// ...
+    fn get_foo_2(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// And once more: `get_foo_3`.
+    ///
+    /// Named `get_foo_3` because `get_foo` is already the Rust name of `GetFoo` in
+    /// this service: when the snake_case names of methods collide, the first in the
+    /// .proto file keeps it and each later one gets the first free suffix `_2`, `_3`,
+    /// ...
+    fn get_foo_3(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `new` is the stub's constructor: becomes `new_`.
+    ///
+    /// Named `new_` because `new` is reserved in generated stubs and servicers (`new`
+    /// constructs the stub; `clone` would shadow `Clone::clone`).
+    fn new_(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `clone` would shadow `Clone::clone`: becomes `clone_`.
+    ///
+    /// Named `clone_` because `clone` is reserved in generated stubs and servicers
+    /// (`new` constructs the stub; `clone` would shadow `Clone::clone`).
+    fn clone_(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Its path constant would be `NAME`, which the path module already has.
+    fn name(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.names.Thing`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(thing_service_2::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "GetFoo",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.get_foo(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "get_foo",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.get_foo_2(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "GET_FOO",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.get_foo_3(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "New",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.new_(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Clone",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.clone_(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Name",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.name(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `hard.names.thing`.
 ///
 /// Named `thing_service_3` because `thing_service` is already used by another item
@@ -286,6 +475,56 @@ pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
     service.unary_unary("Ping", move |request, context| s.ping(request, context));
     server.add_service(service.build());
 }
+/// A second service that is `Thing` in Rust spelling.
+///
+/// Async server-side trait for `hard.names.thing`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+///
+/// Named `AsyncThingServicer3` because `AsyncThingServicer` is already used by
+/// another item of this module (a message, enum or service): generated names take
+/// the first free numeric suffix.
+pub trait AsyncThingServicer3: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Ping.
+    fn ping(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ThingStub, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.names.thing`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+///
+/// Named `add_async_thing_servicer_to_server_2` because
+/// `add_async_thing_servicer_to_server` is already used by another item of this
+/// module (a message, enum or service): generated names take the first free
+/// numeric suffix.
+pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(thing_service_3::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Ping",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.ping(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `hard.names.Server`.
 pub mod server_service {
     /// Fully-qualified service name.
@@ -335,6 +574,47 @@ pub fn add_server_servicer_to_server<S: ServerServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(server_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Serve", move |request, context| s.serve(request, context));
+    server.add_service(service.build());
+}
+/// Named like `grpc_core::Server`.
+///
+/// Async server-side trait for `hard.names.Server`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Serve.
+    fn serve(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.names.Server`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(server_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Serve",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.serve(request, &context).await }
+            },
+        );
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Stub`.
@@ -388,6 +668,47 @@ pub fn add_stub_servicer_to_server<S: StubServicer>(
     service.unary_unary("Call", move |request, context| s.call(request, context));
     server.add_service(service.build());
 }
+/// Named like a generated stub suffix.
+///
+/// Async server-side trait for `hard.names.Stub`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncStubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Call.
+    fn call(
+        &self,
+        request: Item,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Item, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.names.Stub`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(stub_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Call",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.call(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `hard.names.Empty`.
 pub mod empty_service {
     /// Fully-qualified service name.
@@ -420,6 +741,22 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
     server.add_service(service.build());
 }
+/// An empty service.
+///
+/// Async server-side trait for `hard.names.Empty`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncEmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
+/// Registers the async `servicer` on `server` under `hard.names.Empty`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let _ = servicer;
+    let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `hard.names.Servicer`.
 pub mod servicer_service {
     /// Fully-qualified service name.
@@ -445,6 +782,22 @@ impl ServicerStub {
 pub trait ServicerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `hard.names.Servicer`.
 pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let _ = servicer;
+    let service = ::grpc_core::ServiceBuilder::new(servicer_service::NAME);
+    server.add_service(service.build());
+}
+/// An empty service named like a generated servicer suffix.
+///
+/// Async server-side trait for `hard.names.Servicer`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncServicerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
+/// Registers the async `servicer` on `server` under `hard.names.Servicer`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_servicer_servicer_to_server<S: AsyncServicerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
 ) {

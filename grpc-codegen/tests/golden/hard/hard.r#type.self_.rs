@@ -312,6 +312,318 @@ pub fn add_async_servicer_to_server<S: AsyncServicer>(
     service.stream_unary("Loop", move |requests, context| s.r#loop(requests, context));
     server.add_service(service.build());
 }
+/// A service named like a keyword.
+///
+/// Async server-side trait for `hard.type.self.async`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncAsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// A method named `type`.
+    fn r#type(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// A method named `Match`.
+    fn r#match(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// A method named `Self`.
+    fn self_(
+        &self,
+        request: Self_,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Self_, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// A method named `self`: the same Rust name as `Self`.
+    ///
+    /// Named `self_2` because `self_` is already the Rust name of `Self` in this
+    /// service: when the snake_case names of methods collide, the first in the .proto
+    /// file keeps it and each later one gets the first free suffix `_2`, `_3`, ...
+    fn self_2(
+        &self,
+        request: Self_,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Self_, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Try`.
+    fn r#try(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Await`.
+    fn r#await(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Gen`.
+    fn r#gen(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Crate`.
+    fn crate_(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Super`.
+    fn super_(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Fn`, server-streaming.
+    fn r#fn(
+        &self,
+        request: Match,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            impl ::grpc_core::Stream<
+                Item = ::core::result::Result<Match, ::grpc_core::Status>,
+            > + ::core::marker::Send + 'static,
+            ::grpc_core::Status,
+        >,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err::<
+                ::core::pin::Pin<
+                    ::std::boxed::Box<
+                        dyn ::grpc_core::Stream<
+                            Item = ::core::result::Result<Match, ::grpc_core::Status>,
+                        > + ::core::marker::Send,
+                    >,
+                >,
+                _,
+            >(::grpc_core::Status::unimplemented("Method not implemented!")),
+        )
+    }
+    /// `Loop`, client-streaming.
+    fn r#loop(
+        &self,
+        requests: ::grpc_core::Requests<Match>,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Match, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (requests, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.type.self.async`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_async_servicer_to_server<S: AsyncAsyncServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    fn box_stream<T, R>(
+        responses: R,
+    ) -> ::core::pin::Pin<
+        ::std::boxed::Box<
+            dyn ::grpc_core::Stream<
+                Item = ::core::result::Result<T, ::grpc_core::Status>,
+            > + ::core::marker::Send,
+        >,
+    >
+    where
+        R: ::grpc_core::Stream<Item = ::core::result::Result<T, ::grpc_core::Status>>
+            + ::core::marker::Send + 'static,
+    {
+        ::std::boxed::Box::pin(responses)
+    }
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(async_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "type",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#type(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Match",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#match(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Self",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.self_(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "self",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.self_2(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Try",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#try(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Await",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#await(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Gen",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#gen(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Crate",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.crate_(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Super",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.super_(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_stream_async(
+            "Fn",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#fn(request, &context).await.map(box_stream) }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .stream_unary_async(
+            "Loop",
+            move |requests, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#loop(requests, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}
 /// Method paths and the service name of `hard.type.self.self`.
 pub mod self_service {
     /// Fully-qualified service name.
@@ -361,5 +673,46 @@ pub fn add_self_servicer_to_server<S: SelfServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(self_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Impl", move |request, context| s.r#impl(request, context));
+    server.add_service(service.build());
+}
+/// A service named `self` (its Rust items are `SelfStub`, `self_service`, ...).
+///
+/// Async server-side trait for `hard.type.self.self`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncSelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// `Impl`.
+    fn r#impl(
+        &self,
+        request: Self_,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Self_, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.type.self.self`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_self_servicer_to_server<S: AsyncSelfServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(self_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Impl",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.r#impl(request, &context).await }
+            },
+        );
     server.add_service(service.build());
 }

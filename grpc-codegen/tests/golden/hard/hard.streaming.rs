@@ -242,3 +242,254 @@ pub fn add_relay_servicer_to_server<S: RelayServicer>(
     service.unary_unary("Stamp", move |request, context| s.stamp(request, context));
     server.add_service(service.build());
 }
+/// Moves envelopes around.
+///
+/// Async server-side trait for `hard.streaming.Relay`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// One point in, a stream of envelopes (from a nested package) out.
+    fn fan(
+        &self,
+        request: super::common::Point,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            impl ::grpc_core::Stream<
+                Item = ::core::result::Result<
+                    super::common::deep::inner::Envelope,
+                    ::grpc_core::Status,
+                >,
+            > + ::core::marker::Send + 'static,
+            ::grpc_core::Status,
+        >,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err::<
+                ::core::pin::Pin<
+                    ::std::boxed::Box<
+                        dyn ::grpc_core::Stream<
+                            Item = ::core::result::Result<
+                                super::common::deep::inner::Envelope,
+                                ::grpc_core::Status,
+                            >,
+                        > + ::core::marker::Send,
+                    >,
+                >,
+                _,
+            >(::grpc_core::Status::unimplemented("Method not implemented!")),
+        )
+    }
+    /// A stream of envelopes in, one point out.
+    fn collect(
+        &self,
+        requests: ::grpc_core::Requests<super::common::deep::inner::Envelope>,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<super::common::Point, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (requests, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// Points both ways.
+    fn echo(
+        &self,
+        requests: ::grpc_core::Requests<super::common::Point>,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            impl ::grpc_core::Stream<
+                Item = ::core::result::Result<super::common::Point, ::grpc_core::Status>,
+            > + ::core::marker::Send + 'static,
+            ::grpc_core::Status,
+        >,
+    > + ::core::marker::Send {
+        let _ = (requests, context);
+        ::core::future::ready(
+            ::core::result::Result::Err::<
+                ::core::pin::Pin<
+                    ::std::boxed::Box<
+                        dyn ::grpc_core::Stream<
+                            Item = ::core::result::Result<
+                                super::common::Point,
+                                ::grpc_core::Status,
+                            >,
+                        > + ::core::marker::Send,
+                    >,
+                >,
+                _,
+            >(::grpc_core::Status::unimplemented("Method not implemented!")),
+        )
+    }
+    /// `Empty` in, `Timestamp` out.
+    fn now(
+        &self,
+        request: (),
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::prost_types::Timestamp, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// `Timestamp` in, `Empty` out.
+    fn ping(
+        &self,
+        request: ::prost_types::Timestamp,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<(), ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+    /// A stream of timestamps.
+    fn ticks(
+        &self,
+        request: (),
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            impl ::grpc_core::Stream<
+                Item = ::core::result::Result<
+                    ::prost_types::Timestamp,
+                    ::grpc_core::Status,
+                >,
+            > + ::core::marker::Send + 'static,
+            ::grpc_core::Status,
+        >,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err::<
+                ::core::pin::Pin<
+                    ::std::boxed::Box<
+                        dyn ::grpc_core::Stream<
+                            Item = ::core::result::Result<
+                                ::prost_types::Timestamp,
+                                ::grpc_core::Status,
+                            >,
+                        > + ::core::marker::Send,
+                    >,
+                >,
+                _,
+            >(::grpc_core::Status::unimplemented("Method not implemented!")),
+        )
+    }
+    /// Local message with a well-known-type field.
+    fn stamp(
+        &self,
+        request: Stamped,
+        context: &::grpc_core::ServicerContext,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Stamped, ::grpc_core::Status>,
+    > + ::core::marker::Send {
+        let _ = (request, context);
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::grpc_core::Status::unimplemented("Method not implemented!"),
+            ),
+        )
+    }
+}
+/// Registers the async `servicer` on `server` under `hard.streaming.Relay`.
+///
+/// Its handlers run as tasks on the server's runtime, next to any blocking
+/// servicers of the same server (which run on its worker pool).
+pub fn add_async_relay_servicer_to_server<S: AsyncRelayServicer>(
+    servicer: S,
+    server: &::grpc_core::Server,
+) {
+    fn box_stream<T, R>(
+        responses: R,
+    ) -> ::core::pin::Pin<
+        ::std::boxed::Box<
+            dyn ::grpc_core::Stream<
+                Item = ::core::result::Result<T, ::grpc_core::Status>,
+            > + ::core::marker::Send,
+        >,
+    >
+    where
+        R: ::grpc_core::Stream<Item = ::core::result::Result<T, ::grpc_core::Status>>
+            + ::core::marker::Send + 'static,
+    {
+        ::std::boxed::Box::pin(responses)
+    }
+    let servicer = ::std::sync::Arc::new(servicer);
+    let mut service = ::grpc_core::ServiceBuilder::new(relay_service::NAME);
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_stream_async(
+            "Fan",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.fan(request, &context).await.map(box_stream) }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .stream_unary_async(
+            "Collect",
+            move |requests, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.collect(requests, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .stream_stream_async(
+            "Echo",
+            move |requests, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.echo(requests, &context).await.map(box_stream) }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Now",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.now(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Ping",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.ping(request, &context).await }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_stream_async(
+            "Ticks",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.ticks(request, &context).await.map(box_stream) }
+            },
+        );
+    let s = ::std::sync::Arc::clone(&servicer);
+    service
+        .unary_unary_async(
+            "Stamp",
+            move |request, context| {
+                let s = ::std::sync::Arc::clone(&s);
+                async move { s.stamp(request, &context).await }
+            },
+        );
+    server.add_service(service.build());
+}

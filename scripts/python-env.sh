@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Creates the Python environment the interop tests talk to: a virtualenv
+# with grpcio and grpcio-tools from PyPI, and the grpc.testing stubs
+# generated from proto/grpc/testing/*.proto with grpcio-tools' protoc.
+#
+#   scripts/python-env.sh [TARGET_DIR]      (default: <repo>/target)
+#
+# Writes TARGET_DIR/py-venv (the virtualenv) and TARGET_DIR/py-interop-gen
+# (the stubs), and prints the virtualenv's python on the last line.
+# Idempotent: the packages are installed once (a stamp file records the
+# versions); the stubs are regenerated each run (well under a second).
+set -euo pipefail
+
+GRPCIO_VERSION=1.85.1
+GRPCIO_TOOLS_VERSION=1.85.1
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+target="${1:-$root/target}"
+venv="$target/py-venv"
+gen="$target/py-interop-gen"
+stamp="$venv/.rustgrpc-installed"
+want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION"
+mkdir -p "$target"
+
+# One installer at a time (tests may start in parallel).
+exec 9>"$target/.py-venv.lock"
+if command -v flock >/dev/null 2>&1; then
+    flock 9
+fi
+
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    python3 --version >&2 || { echo "python-env: python3 is needed" >&2; exit 1; }
+    rm -rf "$venv"
+    echo "python-env: creating $venv with $want" >&2
+    python3 -m venv "$venv" >&2
+    # Wheels only: no compiler, no surprises, and quick.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input --only-binary=:all: $want >&2
+    echo "$want" >"$stamp"
+fi
+
+rm -rf "$gen.tmp"
+mkdir -p "$gen.tmp"
+"$venv/bin/python" -m grpc_tools.protoc -I "$root/proto" \
+    --python_out="$gen.tmp" --grpc_python_out="$gen.tmp" \
+    "$root"/proto/grpc/testing/empty.proto \
+    "$root"/proto/grpc/testing/messages.proto \
+    "$root"/proto/grpc/testing/test.proto
+rm -rf "$gen"
+mv "$gen.tmp" "$gen"
+
+echo "$venv/bin/python"

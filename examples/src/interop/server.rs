@@ -86,16 +86,11 @@ fn echo_status(status: Option<&EchoStatus>) -> Result<(), Status> {
     }
 }
 
-/// Whether the request message the handler received last was compressed.
-///
-/// Client-streaming handlers learn it per message from
-/// [`ServicerContext::last_request_compressed`]. Where the core has not
-/// recorded a flag (the unary path records none yet), the request's
-/// `grpc-encoding` decides: a unary request is one message, so a compressing
-/// call is a compressed request.
+/// Whether the request message the handler received last was compressed,
+/// from its compressed flag on the wire
+/// ([`ServicerContext::last_request_compressed`]).
 fn request_was_compressed(ctx: &ServicerContext) -> bool {
-    ctx.last_request_compressed()
-        .unwrap_or_else(|| ctx.request_compression().is_compressing())
+    ctx.last_request_compressed().unwrap_or(false)
 }
 
 /// The `expect_compressed` check: `INVALID_ARGUMENT` when the request's

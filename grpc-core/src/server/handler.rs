@@ -67,6 +67,7 @@ fn decode_one<Req: prost::Message + Default>(
 ) -> Result<Req, Status> {
     match input {
         Input::One(raw) => {
+            ctx.note_request_compressed(raw.compressed);
             let info = ctx.info();
             decode_message(raw, info.request_encoding, info.max_receive_message_length).map_err(
                 |status| match status.code() {

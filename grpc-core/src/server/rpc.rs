@@ -27,9 +27,12 @@ use crate::runtime::sleep_until;
 use crate::status::{Code, Status};
 use crate::wire::{self, timeout};
 
-/// Responses queued between a worker and the stream: small, so a slow
-/// reader makes the handler's next send wait.
-const OUTBOUND_QUEUE: usize = 2;
+/// Responses queued between a handler and the stream: bounded, so a slow
+/// reader makes the handler's next send wait; deep enough that a stream of
+/// small messages is written in batches rather than one wakeup each.
+const OUTBOUND_QUEUE: usize = 16;
+/// Queued response messages are coalesced into one write up to this size.
+const COALESCE_LIMIT: usize = 32 << 10;
 /// Requests decoded ahead of a client-streaming handler.
 const INBOUND_QUEUE: usize = 4;
 
@@ -219,6 +222,8 @@ async fn run(
     let stall_timer = tokio::time::sleep(STALL_WARNING);
     tokio::pin!(stall_timer);
     let mut stall_reported = true;
+    // An event taken off the queue while coalescing messages, handled next.
+    let mut deferred: Option<Outbound> = None;
     loop {
         let next = poll_fn(|cx| {
             if let Poll::Ready(reason) = responder.poll_reset(cx) {
@@ -230,7 +235,10 @@ async fn run(
                     Poll::Ready(None) => Poll::Ready(Event::Reset(h2::Reason::CANCEL)),
                     Poll::Pending => Poll::Pending,
                 },
-                _ => out_rx.poll_recv(cx).map(Event::Out),
+                _ => match deferred.take() {
+                    Some(event) => Poll::Ready(Event::Out(Some(event))),
+                    None => out_rx.poll_recv(cx).map(Event::Out),
+                },
             }
         });
         let reading = async {
@@ -306,6 +314,7 @@ async fn run(
                 if let Responder::Head(_) = responder {
                     encoding = headers;
                 }
+                let frame = coalesce(frame, &mut out_rx, &mut deferred);
                 match responder.body(encoding) {
                     Some(stream) => {
                         stream.reserve_capacity(frame.len());
@@ -388,6 +397,41 @@ struct AbortOnDrop(tokio::task::AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Appends the messages already queued behind `first` (up to
+/// [`COALESCE_LIMIT`]) so they go out in one write; the first non-message
+/// event is kept in `deferred`.
+fn coalesce(
+    first: Bytes,
+    queue: &mut mpsc::Receiver<Outbound>,
+    deferred: &mut Option<Outbound>,
+) -> Bytes {
+    let mut batch: Option<bytes::BytesMut> = None;
+    let mut len = first.len();
+    while len < COALESCE_LIMIT {
+        match queue.try_recv() {
+            Ok(Outbound::Message { frame, .. }) => {
+                let batch = batch.get_or_insert_with(|| {
+                    let mut batch =
+                        bytes::BytesMut::with_capacity(COALESCE_LIMIT.max(len + frame.len()));
+                    batch.extend_from_slice(&first);
+                    batch
+                });
+                batch.extend_from_slice(&frame);
+                len += frame.len();
+            }
+            Ok(other) => {
+                *deferred = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    match batch {
+        Some(batch) => batch.freeze(),
+        None => first,
     }
 }
 

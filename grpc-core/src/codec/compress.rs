@@ -105,12 +105,35 @@ impl Compression {
     }
 }
 
+/// A set of encodings (a peer's `grpc-accept-encoding`), without allocating.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EncodingSet(u8);
+
+impl EncodingSet {
+    fn bit(compression: Compression) -> u8 {
+        match compression {
+            Compression::Identity => 1,
+            Compression::Deflate => 2,
+            Compression::Gzip => 4,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, compression: Compression) {
+        self.0 |= EncodingSet::bit(compression);
+    }
+
+    pub(crate) fn contains(self, compression: Compression) -> bool {
+        self.0 & EncodingSet::bit(compression) != 0
+    }
+}
+
 /// Parses a `grpc-accept-encoding` list, keeping the encodings we know.
-pub(crate) fn parse_accept_encoding(value: &str) -> Vec<Compression> {
-    value
-        .split(',')
-        .filter_map(Compression::from_name)
-        .collect()
+pub(crate) fn parse_accept_encoding(value: &str) -> EncodingSet {
+    let mut set = EncodingSet::default();
+    for compression in value.split(',').filter_map(Compression::from_name) {
+        set.insert(compression);
+    }
+    set
 }
 
 #[cfg(test)]
@@ -154,9 +177,8 @@ mod tests {
 
     #[test]
     fn accept_encoding_parsing() {
-        assert_eq!(
-            parse_accept_encoding("gzip, br ,identity"),
-            vec![Compression::Gzip, Compression::Identity]
-        );
+        let set = parse_accept_encoding("gzip, br ,identity");
+        assert!(set.contains(Compression::Gzip) && set.contains(Compression::Identity));
+        assert!(!set.contains(Compression::Deflate));
     }
 }

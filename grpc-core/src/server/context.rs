@@ -32,12 +32,13 @@ pub(crate) enum Outbound {
 
 /// Facts about the RPC fixed when it arrives.
 pub(crate) struct RpcInfo {
-    pub(crate) method: String,
-    pub(crate) peer: String,
-    pub(crate) metadata: Metadata,
+    pub(crate) method: Arc<str>,
+    pub(crate) peer: Arc<str>,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) metadata: std::sync::OnceLock<Metadata>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) request_encoding: Compression,
-    pub(crate) accepted_encodings: Vec<Compression>,
+    pub(crate) accepted_encodings: crate::codec::compress::EncodingSet,
     pub(crate) response_compression: Compression,
     pub(crate) max_receive_message_length: usize,
     pub(crate) max_send_message_length: usize,
@@ -123,7 +124,10 @@ impl ServicerContext {
 
     /// The metadata the client sent (reserved headers left out).
     pub fn invocation_metadata(&self) -> &Metadata {
-        &self.inner.info.metadata
+        self.inner
+            .info
+            .metadata
+            .get_or_init(|| Metadata::from_headers(&self.inner.info.headers))
     }
 
     /// The client's address: `ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`, `unix:...`.
@@ -351,7 +355,7 @@ impl ServicerContext {
         let wanted = state
             .compression
             .unwrap_or(self.inner.info.response_compression);
-        if wanted.is_compressing() && !self.inner.info.accepted_encodings.contains(&wanted) {
+        if wanted.is_compressing() && !self.inner.info.accepted_encodings.contains(wanted) {
             Compression::Identity
         } else {
             wanted

@@ -59,6 +59,8 @@ pub(crate) enum Handler {
 pub(crate) struct MethodEntry {
     pub(crate) kind: MethodKind,
     pub(crate) handler: Handler,
+    /// `/package.Service/Method`, shared with every RPC's context.
+    pub(crate) path: Arc<str>,
 }
 
 fn decode_one<Req: prost::Message + Default>(

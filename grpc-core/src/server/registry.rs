@@ -75,8 +75,12 @@ impl ServiceBuilder {
     fn add(&mut self, method: &str, kind: MethodKind, handler: handler::Handler) -> &mut Self {
         let path = format!("/{}/{}", self.name, method);
         self.methods.retain(|(existing, _)| *existing != path);
-        self.methods
-            .push((path, Arc::new(MethodEntry { kind, handler })));
+        let entry = MethodEntry {
+            kind,
+            handler,
+            path: path.as_str().into(),
+        };
+        self.methods.push((path, Arc::new(entry)));
         self
     }
 

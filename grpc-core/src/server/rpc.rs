@@ -22,7 +22,6 @@ use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
 use crate::codec::Compression;
 use crate::codec::compress::parse_accept_encoding;
-use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
 use crate::status::{Code, Status};
 use crate::wire::{self, timeout};
@@ -101,10 +100,13 @@ pub(crate) async fn serve(
         .map(parse_accept_encoding)
         .unwrap_or_default();
     let config = server.config();
+    let span = tracing::debug_span!("grpc.server.rpc", method = path, peer = %peer);
     let info = RpcInfo {
-        method: path.to_owned(),
-        peer: peer.to_string(),
-        metadata: Metadata::from_headers(&parts.headers),
+        method: Arc::clone(&entry.path),
+        peer: Arc::clone(&peer),
+        // Parsed into Metadata only if the handler asks for it.
+        headers: parts.headers,
+        metadata: std::sync::OnceLock::new(),
         deadline,
         request_encoding,
         accepted_encodings,
@@ -115,7 +117,6 @@ pub(crate) async fn serve(
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let ctx = ServicerContext::new(info, out_tx);
     let started = Instant::now();
-    let span = tracing::debug_span!("grpc.server.rpc", method = path, peer = %peer);
     let code = run(&server, &entry, &ctx, body, respond, out_rx, &mut phase)
         .instrument(span.clone())
         .await;
@@ -181,9 +182,10 @@ async fn run(
         }
     };
 
-    // Async handlers run as tasks of their own, aborted if the RPC ends
-    // first; blocking ones go to the worker pool.
-    let _handler_task = match &entry.handler {
+    // Blocking handlers go to the worker pool. An async handler runs right
+    // here, polled next to the stream (no task of its own, no hop between
+    // tasks per message), and is dropped if the RPC ends first.
+    let mut async_handler = match &entry.handler {
         Handler::Blocking(handler) => {
             let worker_ctx = ctx.clone();
             let handler = Arc::clone(handler);
@@ -203,14 +205,11 @@ async fn run(
             }));
             None
         }
-        Handler::Async(handler) => {
-            let watched = WatchPolls {
-                future: handler(input, ctx.clone()),
-                method: ctx.method().into(),
-                threshold: server.config().blocking_warning,
-            };
-            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
-        }
+        Handler::Async(handler) => Some(WatchPolls {
+            future: handler(input, ctx.clone()),
+            method: Arc::clone(&entry.path),
+            threshold: server.config().blocking_warning,
+        }),
     };
 
     let mut pending: Option<Bytes> = None;
@@ -275,6 +274,10 @@ async fn run(
                 ctx.terminate(Code::Cancelled);
                 responder.reset(h2::Reason::CANCEL);
                 return Code::Cancelled;
+            }
+            _ = async { if let Some(handler) = async_handler.as_mut() { handler.await } }, if async_handler.is_some() => {
+                async_handler = None; // finished: its status is in the queue
+                continue;
             }
             step = reading => match step {
                 ReadStep::More => continue,
@@ -388,15 +391,6 @@ impl<F: Future + Unpin> Future for WatchPolls<F> {
             );
         }
         polled
-    }
-}
-
-/// Aborts an async handler's task when the RPC is over.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

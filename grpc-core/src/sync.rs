@@ -9,12 +9,22 @@ type Callback = Box<dyn FnOnce() + Send + 'static>;
 
 /// A write-once slot shared between the producer (an I/O task) and waiters.
 pub(crate) struct Completion<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<Slot<T>>,
 }
 
-struct Shared<T> {
+/// The slot itself, for embedding in a larger shared struct (one
+/// allocation instead of one per slot).
+pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
+}
+
+impl<T> std::ops::Deref for Completion<T> {
+    type Target = Slot<T>;
+
+    fn deref(&self) -> &Slot<T> {
+        &self.shared
+    }
 }
 
 struct State<T> {
@@ -34,22 +44,27 @@ impl<T> Clone for Completion<T> {
 impl<T> Completion<T> {
     pub(crate) fn new() -> Completion<T> {
         Completion {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    value: None,
-                    callbacks: Vec::new(),
-                    wakers: Vec::new(),
-                }),
-                ready: Condvar::new(),
+            shared: Arc::new(Slot::new()),
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Slot<T> {
+        Slot {
+            state: Mutex::new(State {
+                value: None,
+                callbacks: Vec::new(),
+                wakers: Vec::new(),
             }),
+            ready: Condvar::new(),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A panicking callback never runs under the lock, so poisoning only
         // means another waiter panicked; the state itself stays consistent.
-        self.shared
-            .state
+        self.state
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
@@ -68,7 +83,7 @@ impl<T> Completion<T> {
                 std::mem::take(&mut state.wakers),
             )
         };
-        self.shared.ready.notify_all();
+        self.ready.notify_all();
         for waker in wakers {
             waker.wake();
         }
@@ -141,7 +156,6 @@ impl<T> Completion<T> {
             }
             state = match deadline {
                 None => self
-                    .shared
                     .ready
                     .wait(state)
                     .unwrap_or_else(|poison| poison.into_inner()),
@@ -150,8 +164,7 @@ impl<T> Completion<T> {
                     if now >= deadline {
                         return None;
                     }
-                    self.shared
-                        .ready
+                    self.ready
                         .wait_timeout(state, deadline - now)
                         .unwrap_or_else(|poison| poison.into_inner())
                         .0
@@ -161,7 +174,7 @@ impl<T> Completion<T> {
     }
 }
 
-impl<T> Completion<T> {
+impl<T> Slot<T> {
     /// Async waiting: ready with `f(value)` once complete.
     pub(crate) fn poll_with<R>(&self, cx: &mut Context<'_>, f: impl FnOnce(&T) -> R) -> Poll<R> {
         let mut state = self.lock();
@@ -198,7 +211,7 @@ impl<T> Completion<T> {
     }
 }
 
-impl<T: Clone> Completion<T> {
+impl<T: Clone> Slot<T> {
     /// Waits for the value up to `timeout` and clones it.
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Option<T> {
         self.wait_with(timeout, T::clone)

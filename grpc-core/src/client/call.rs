@@ -9,14 +9,14 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use crate::metadata::Metadata;
 use crate::runtime::CancelToken;
 use crate::status::{Code, RpcError, Status};
-use crate::sync::Completion;
+use crate::sync::Slot;
 
 /// The state one RPC shares between its driver and its users.
 pub(crate) struct CallShared {
     deadline: Option<Instant>,
     cancel: CancelToken,
-    initial: Completion<Metadata>,
-    outcome: Completion<Status>,
+    initial: Slot<Metadata>,
+    outcome: Slot<Status>,
     /// Whether a task of a current-thread runtime drives the call.
     current_thread_driver: AtomicBool,
 }
@@ -27,8 +27,8 @@ impl CallShared {
             // A timeout too large to represent is no deadline at all.
             deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
             cancel: CancelToken::new(),
-            initial: Completion::new(),
-            outcome: Completion::new(),
+            initial: Slot::new(),
+            outcome: Slot::new(),
             current_thread_driver: AtomicBool::new(false),
         })
     }

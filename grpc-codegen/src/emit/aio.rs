@@ -9,7 +9,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::docs::{doc_attrs, or_fallback, push_notes, with_summary};
+use super::docs::{doc_attrs, or_fallback, with_summary};
 use super::{Resolved, ResolvedMethod};
 use crate::ir::CallKind;
 
@@ -117,61 +117,23 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
 
 fn add_function(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let servicer = &service.async_servicer;
-    let add_fn = &service.async_add_fn;
-    let mut doc_lines = vec![
-        format!(" Registers the async `servicer` on `server` under `{full_name}`."),
-        String::new(),
-        " Its handlers run as tasks on the server's runtime, next to any blocking".to_owned(),
-        " servicers of the same server (which run on its worker pool).".to_owned(),
-    ];
-    push_notes(
-        &mut doc_lines,
-        &service
-            .rename_note("async_add")
-            .into_iter()
-            .collect::<Vec<_>>(),
-    );
-    let doc = doc_attrs(&doc_lines);
-    let deprecated = if service.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
-    let allow_deprecated = if service.ir.uses_deprecated() {
-        quote!(#[allow(deprecated)])
-    } else {
-        TokenStream::new()
-    };
-    let module = &service.paths_module;
-    let body = if service.methods.is_empty() {
-        quote! {
-            let _ = servicer;
-            let service = ::grpc_core::ServiceBuilder::new(#module::NAME);
-        }
-    } else {
-        let registrations = service.methods.iter().map(registration);
-        let box_stream = if service.methods.iter().any(|m| m.ir.server_streaming) {
-            box_stream_fn()
-        } else {
-            TokenStream::new()
-        };
-        quote! {
-            #box_stream
-            let servicer = ::std::sync::Arc::new(servicer);
-            let mut service = ::grpc_core::ServiceBuilder::new(#module::NAME);
-            #(#registrations)*
-        }
-    };
-    quote! {
-        #doc
-        #deprecated
-        #allow_deprecated
-        pub fn #add_fn<S: #servicer>(servicer: S, server: &::grpc_core::Server) {
-            #body
-            server.add_service(service.build());
-        }
-    }
+    super::server::add_servicer_fn(
+        service,
+        super::server::AddFn {
+            servicer: &service.async_servicer,
+            add_fn: &service.async_add_fn,
+            doc_lines: vec![
+                format!(" Registers the async `servicer` on `server` under `{full_name}`."),
+                String::new(),
+                " Its handlers run as tasks on the server's runtime, next to any blocking"
+                    .to_owned(),
+                " servicers of the same server (which run on its worker pool).".to_owned(),
+            ],
+            rename_key: "async_add",
+            registration,
+            box_fn: box_stream_fn,
+        },
+    )
 }
 
 fn registration(method: &ResolvedMethod<'_>) -> TokenStream {

@@ -100,14 +100,50 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
 
 fn add_function(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let servicer = &service.servicer;
-    let add_fn = &service.add_fn;
-    let mut doc_lines = vec![format!(
-        " Registers `servicer` on `server` under `{full_name}`."
-    )];
+    add_servicer_fn(
+        service,
+        AddFn {
+            servicer: &service.servicer,
+            add_fn: &service.add_fn,
+            doc_lines: vec![format!(
+                " Registers `servicer` on `server` under `{full_name}`."
+            )],
+            rename_key: "add",
+            registration,
+            box_fn: box_responses_fn,
+        },
+    )
+}
+
+/// What differs between the blocking and the async `add_*_to_server`.
+pub(super) struct AddFn<'a, S, A> {
+    pub(super) servicer: &'a S,
+    pub(super) add_fn: &'a A,
+    pub(super) doc_lines: Vec<String>,
+    pub(super) rename_key: &'static str,
+    pub(super) registration: fn(&ResolvedMethod<'_>) -> TokenStream,
+    pub(super) box_fn: fn() -> TokenStream,
+}
+
+/// The `add_<service>_servicer_to_server` function of either face.
+pub(super) fn add_servicer_fn<S: quote::ToTokens, A: quote::ToTokens>(
+    service: &Resolved<'_>,
+    spec: AddFn<'_, S, A>,
+) -> TokenStream {
+    let AddFn {
+        servicer,
+        add_fn,
+        mut doc_lines,
+        rename_key,
+        registration,
+        box_fn,
+    } = spec;
     push_notes(
         &mut doc_lines,
-        &service.rename_note("add").into_iter().collect::<Vec<_>>(),
+        &service
+            .rename_note(rename_key)
+            .into_iter()
+            .collect::<Vec<_>>(),
     );
     let doc = doc_attrs(&doc_lines);
     let deprecated = if service.ir.deprecated {
@@ -128,13 +164,13 @@ fn add_function(service: &Resolved<'_>) -> TokenStream {
         }
     } else {
         let registrations = service.methods.iter().map(registration);
-        let box_responses = if service.methods.iter().any(|m| m.ir.server_streaming) {
-            box_responses_fn()
+        let boxer = if service.methods.iter().any(|m| m.ir.server_streaming) {
+            box_fn()
         } else {
             TokenStream::new()
         };
         quote! {
-            #box_responses
+            #boxer
             let servicer = ::std::sync::Arc::new(servicer);
             let mut service = ::grpc_core::ServiceBuilder::new(#module::NAME);
             #(#registrations)*

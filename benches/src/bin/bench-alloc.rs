@@ -101,8 +101,9 @@ fn run() -> Result<(), String> {
     let n = calls.max(1) as f64;
     let allocs =
         (after.allocations - before.allocations) + (after.reallocations - before.reallocations);
-    let bytes = (after.bytes_allocated - before.bytes_allocated)
-        + (after.bytes_reallocated.max(0) - before.bytes_reallocated.max(0)).max(0) as usize;
+    // Growth by realloc counts as allocated bytes; shrinking does not.
+    let regrown = (after.bytes_reallocated - before.bytes_reallocated).max(0) as usize;
+    let bytes = (after.bytes_allocated - before.bytes_allocated) + regrown;
     println!(
         "ALLOCS allocs={:.2} bytes={:.1} reallocs={:.2} calls={calls}",
         allocs as f64 / n,

@@ -448,9 +448,6 @@ impl Bench {
                 let foreign = (s1 - s0).saturating_sub(o1 - o0) as f64
                     / proc::ticks_per_second() as f64
                     / wall.elapsed().as_secs_f64();
-                if std::env::var_os("BENCH_DEBUG").is_some() {
-                    eprintln!("foreign {:.3}", foreign);
-                }
                 if foreign > 0.15 && retries < 3 && !self.idle_wait.is_zero() {
                     eprintln!(
                         "other processes took {:.0}% of a core during the run; repeating it",

@@ -2,7 +2,7 @@
 //! the response (grpcio's `ServicerContext`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,8 @@ struct ContextInner {
     info: RpcInfo,
     response: Mutex<ResponseState>,
     terminated: Completion<Code>,
+    /// Set with `terminated`, read without a lock on every response.
+    ended: AtomicBool,
     cancel: CancelToken,
     outbound: mpsc::Sender<Outbound>,
     /// The compressed flag of the request message received last:
@@ -99,6 +101,7 @@ impl ServicerContext {
                 info,
                 response: Mutex::new(ResponseState::default()),
                 terminated: Completion::new(),
+                ended: AtomicBool::new(false),
                 cancel: CancelToken::new(),
                 outbound,
                 last_request_flag: AtomicU8::new(FLAG_UNSEEN),
@@ -285,7 +288,7 @@ impl ServicerContext {
     /// True until the RPC ends (completed, cancelled by the client, deadline
     /// passed, or server stopped).
     pub fn is_active(&self) -> bool {
-        !self.inner.terminated.is_complete()
+        !self.inner.ended.load(Ordering::Acquire)
     }
 
     /// Time left before the client's deadline; `None` without a deadline.
@@ -339,6 +342,7 @@ impl ServicerContext {
 
     /// Marks the RPC ended (with the code the client sees) and runs callbacks.
     pub(crate) fn terminate(&self, code: Code) {
+        self.inner.ended.store(true, Ordering::Release);
         self.inner.terminated.complete(code);
     }
 

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::context::{Outbound, ServicerContext};
 use super::requests::Requests;
+use crate::codec::Compression;
 use crate::codec::framing::RawMessage;
 use crate::codec::proto::{decode_message, encode_frame};
 use crate::runtime::wait;
@@ -125,19 +127,79 @@ async fn send_message_async<Resp: prost::Message>(
     Ok(ctx.outbound().send(outbound).await.is_ok())
 }
 
+/// Response frames held back while the queue to the stream is full, sent
+/// as one write when it has room again (or when [`BATCH_LIMIT`] is
+/// reached). A slow producer sends every message at once; a fast one is
+/// written in batches instead of one wakeup per message.
+struct Batch {
+    frames: Vec<Bytes>,
+    len: usize,
+    encoding: Compression,
+}
+
+/// Largest batch before the producer waits for the stream.
+const BATCH_LIMIT: usize = 32 << 10;
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            frames: Vec::new(),
+            len: 0,
+            encoding: Compression::Identity,
+        }
+    }
+
+    /// Adds one response; true when the batch should go out now.
+    fn push(&mut self, ctx: &ServicerContext, outbound: Outbound) -> bool {
+        if let Outbound::Message { frame, encoding } = outbound {
+            self.len += frame.len();
+            self.encoding = encoding;
+            self.frames.push(frame);
+        }
+        self.len >= BATCH_LIMIT || ctx.outbound().capacity() > 0
+    }
+
+    /// The batch as one queue entry, if it holds anything.
+    fn take(&mut self) -> Option<Outbound> {
+        let frame = match self.frames.len() {
+            0 => return None,
+            1 => self.frames.pop()?,
+            _ => {
+                let mut joined = bytes::BytesMut::with_capacity(self.len);
+                for frame in self.frames.drain(..) {
+                    joined.extend_from_slice(&frame);
+                }
+                joined.freeze()
+            }
+        };
+        self.len = 0;
+        Some(Outbound::Message {
+            frame,
+            encoding: self.encoding,
+        })
+    }
+}
+
 /// Draws a response iterator, stopping as soon as the RPC is over.
 fn send_all<Resp, I>(ctx: &ServicerContext, responses: I) -> Result<(), Status>
 where
     Resp: prost::Message,
     I: Iterator<Item = Result<Resp, Status>>,
 {
+    let mut batch = Batch::new();
     for item in responses {
         if !ctx.is_active() {
             return Ok(());
         }
-        if !send_message(ctx, &item?)? {
+        if batch.push(ctx, frame_message(ctx, &item?)?)
+            && let Some(outbound) = batch.take()
+            && wait(ctx.outbound().send(outbound)).is_err()
+        {
             return Ok(());
         }
+    }
+    if let Some(outbound) = batch.take() {
+        let _ = wait(ctx.outbound().send(outbound));
     }
     Ok(())
 }
@@ -149,10 +211,20 @@ where
     S: Stream<Item = Result<Resp, Status>>,
 {
     let mut responses = std::pin::pin!(responses);
+    let mut batch = Batch::new();
     while let Some(item) = responses.next().await {
-        if !ctx.is_active() || !send_message_async(ctx, &item?).await? {
+        if !ctx.is_active() {
             return Ok(());
         }
+        if batch.push(ctx, frame_message(ctx, &item?)?)
+            && let Some(outbound) = batch.take()
+            && ctx.outbound().send(outbound).await.is_err()
+        {
+            return Ok(());
+        }
+    }
+    if let Some(outbound) = batch.take() {
+        let _ = ctx.outbound().send(outbound).await;
     }
     Ok(())
 }

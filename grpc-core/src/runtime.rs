@@ -118,40 +118,33 @@ pub(crate) fn wait<F: Future>(future: F) -> F::Output {
     })
 }
 
-/// A one-way switch that async code can wait on; cheap to check.
-#[derive(Clone, Default)]
-pub(crate) struct CancelToken {
-    inner: Arc<CancelInner>,
-}
-
+/// A one-way switch that async code can wait on; cheap to check. Shared
+/// through an `Arc` as a [`CancelToken`], or embedded in a larger shared
+/// struct.
 #[derive(Default)]
-struct CancelInner {
+pub(crate) struct CancelFlag {
     cancelled: AtomicBool,
     notify: Notify,
 }
 
-impl CancelToken {
-    pub(crate) fn new() -> CancelToken {
-        CancelToken::default()
-    }
-
+impl CancelFlag {
     /// Flips the switch; true if this call flipped it.
     pub(crate) fn cancel(&self) -> bool {
-        let first = !self.inner.cancelled.swap(true, Ordering::AcqRel);
+        let first = !self.cancelled.swap(true, Ordering::AcqRel);
         if first {
-            self.inner.notify.notify_waiters();
+            self.notify.notify_waiters();
         }
         first
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.inner.cancelled.load(Ordering::Acquire)
+        self.cancelled.load(Ordering::Acquire)
     }
 
     /// Completes once the switch is flipped.
     pub(crate) async fn cancelled(&self) {
         loop {
-            let notified = self.inner.notify.notified();
+            let notified = self.notify.notified();
             let mut notified = pin!(notified);
             notified.as_mut().enable();
             if self.is_cancelled() {
@@ -159,6 +152,26 @@ impl CancelToken {
             }
             notified.await;
         }
+    }
+}
+
+/// A shared [`CancelFlag`].
+#[derive(Clone, Default)]
+pub(crate) struct CancelToken {
+    inner: Arc<CancelFlag>,
+}
+
+impl CancelToken {
+    pub(crate) fn new() -> CancelToken {
+        CancelToken::default()
+    }
+}
+
+impl std::ops::Deref for CancelToken {
+    type Target = CancelFlag;
+
+    fn deref(&self) -> &CancelFlag {
+        &self.inner
     }
 }
 

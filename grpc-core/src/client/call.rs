@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::metadata::Metadata;
-use crate::runtime::CancelToken;
+use crate::runtime::CancelFlag;
 use crate::status::{Code, RpcError, Status};
 use crate::sync::Slot;
 
 /// The state one RPC shares between its driver and its users.
 pub(crate) struct CallShared {
     deadline: Option<Instant>,
-    cancel: CancelToken,
+    cancel: CancelFlag,
     initial: Slot<Metadata>,
     outcome: Slot<Status>,
     /// Whether a task of a current-thread runtime drives the call.
@@ -26,7 +26,7 @@ impl CallShared {
         Arc::new(CallShared {
             // A timeout too large to represent is no deadline at all.
             deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
-            cancel: CancelToken::new(),
+            cancel: CancelFlag::default(),
             initial: Slot::new(),
             outcome: Slot::new(),
             current_thread_driver: AtomicBool::new(false),
@@ -67,7 +67,7 @@ impl CallShared {
         self.deadline
     }
 
-    pub(crate) fn cancel_token(&self) -> &CancelToken {
+    pub(crate) fn cancel_token(&self) -> &CancelFlag {
         &self.cancel
     }
 

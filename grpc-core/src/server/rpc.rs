@@ -182,10 +182,10 @@ async fn run(
         }
     };
 
-    // Blocking handlers go to the worker pool. An async handler runs right
-    // here, polled next to the stream (no task of its own, no hop between
-    // tasks per message), and is dropped if the RPC ends first.
-    let mut async_handler = match &entry.handler {
+    // Blocking handlers go to the worker pool; an async handler runs as a
+    // task of its own (measured faster than polling it inside this loop),
+    // aborted if the RPC ends first.
+    let _async_handler = match &entry.handler {
         Handler::Blocking(handler) => {
             let worker_ctx = ctx.clone();
             let handler = Arc::clone(handler);
@@ -205,11 +205,14 @@ async fn run(
             }));
             None
         }
-        Handler::Async(handler) => Some(WatchPolls {
-            future: handler(input, ctx.clone()),
-            method: Arc::clone(&entry.path),
-            threshold: server.config().blocking_warning,
-        }),
+        Handler::Async(handler) => {
+            let watched = WatchPolls {
+                future: handler(input, ctx.clone()),
+                method: Arc::clone(&entry.path),
+                threshold: server.config().blocking_warning,
+            };
+            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
+        }
     };
 
     let mut pending: Option<Bytes> = None;
@@ -274,10 +277,6 @@ async fn run(
                 ctx.terminate(Code::Cancelled);
                 responder.reset(h2::Reason::CANCEL);
                 return Code::Cancelled;
-            }
-            _ = async { if let Some(handler) = async_handler.as_mut() { handler.await } }, if async_handler.is_some() => {
-                async_handler = None; // finished: its status is in the queue
-                continue;
             }
             step = reading => match step {
                 ReadStep::More => continue,
@@ -426,6 +425,15 @@ fn coalesce(
     match batch {
         Some(batch) => batch.freeze(),
         None => first,
+    }
+}
+
+/// Aborts an async handler's task when the RPC is over.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -522,3 +522,23 @@ fn metadata_of_a_trailers_only_failure_does_not_block() {
     assert!(future.initial_metadata().is_empty());
     assert_eq!(future.code(), Code::NotFound);
 }
+
+#[test]
+fn a_huge_status_message_is_truncated_and_the_connection_survives() {
+    let server = TestServer::start();
+    let stub = server.stub();
+    let huge = "x".repeat(200_000);
+    let error = stub
+        .unary_call()
+        .call(failing(Code::Internal, &huge, FailMode::ReturnError))
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Internal);
+    assert!(
+        error.details().ends_with("... (truncated)"),
+        "{}",
+        error.details().len()
+    );
+    assert!(error.details().len() < 8 << 10);
+    // The same connection goes on serving.
+    assert!(stub.unary_call().call(echo("after")).is_ok());
+}

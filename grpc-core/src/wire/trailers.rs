@@ -14,7 +14,7 @@ pub(crate) fn write_status(status: &Status, headers: &mut HeaderMap) {
     status.metadata().write_headers(headers);
     headers.insert(GRPC_STATUS, status.code().header_value());
     if !status.details().is_empty()
-        && let Ok(value) = HeaderValue::from_str(&message::encode(status.details()))
+        && let Ok(value) = HeaderValue::from_str(&message::encode(&capped(status.details())))
     {
         headers.insert(GRPC_MESSAGE, value);
     }
@@ -25,6 +25,23 @@ pub(crate) fn write_status(status: &Status, headers: &mut HeaderMap) {
             headers.insert(GRPC_STATUS_DETAILS_BIN, value);
         }
     }
+}
+
+/// Longest `grpc-message` sent, in bytes before encoding: peers limit the
+/// whole header list (16 KiB is common), and a longer message would make
+/// them reject the trailers or drop the connection.
+const MAX_MESSAGE_LEN: usize = 4 << 10;
+
+/// `details`, cut at a character boundary when over [`MAX_MESSAGE_LEN`].
+fn capped(details: &str) -> std::borrow::Cow<'_, str> {
+    if details.len() <= MAX_MESSAGE_LEN {
+        return details.into();
+    }
+    let mut end = MAX_MESSAGE_LEN;
+    while !details.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... (truncated)", &details[..end]).into()
 }
 
 /// Reads the status out of trailers; `None` when `grpc-status` is absent.
@@ -66,6 +83,17 @@ mod tests {
         assert_eq!(read.details(), status.details());
         assert_eq!(read.binary_details(), status.binary_details());
         assert_eq!(read.metadata().get("k"), Some("v"));
+    }
+
+    #[test]
+    fn long_messages_are_truncated_at_a_character_boundary() {
+        let long = "\u{e9}".repeat(10_000);
+        let mut headers = HeaderMap::new();
+        write_status(&Status::internal(long), &mut headers);
+        let read = read_status(&headers).unwrap();
+        assert!(read.details().ends_with("... (truncated)"));
+        assert!(read.details().len() <= MAX_MESSAGE_LEN + 20);
+        assert!(headers.get(GRPC_MESSAGE).unwrap().len() < 16 << 10);
     }
 
     #[test]

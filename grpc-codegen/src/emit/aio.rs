@@ -9,7 +9,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::docs::{doc_attrs, or_fallback, with_summary};
+use super::server::{MethodParts, method_parts, servicer_trait_tokens};
 use super::{Resolved, ResolvedMethod};
 use crate::ir::CallKind;
 
@@ -25,58 +25,29 @@ pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
 
 fn servicer_trait(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let servicer = &service.async_servicer;
-    let notes: Vec<&str> = service.rename_note("async_servicer").into_iter().collect();
-    let doc = doc_attrs(&with_summary(
-        &service.ir.comments,
+    servicer_trait_tokens(
+        service,
+        &service.async_servicer,
+        "async_servicer",
         format!(
             " Async server-side trait for `{full_name}`: implement the methods with \
              `async fn`; every method defaults to `UNIMPLEMENTED`."
         ),
-        &notes,
-    ));
-    let deprecated = if service.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
-    let methods = service.methods.iter().map(servicer_method);
-    quote! {
-        #doc
-        #deprecated
-        pub trait #servicer: ::core::marker::Send + ::core::marker::Sync + 'static {
-            #(#methods)*
-        }
-    }
+        servicer_method,
+    )
 }
 
 fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
-    let notes: Vec<&str> = method.rename_note.as_deref().into_iter().collect();
-    let doc = doc_attrs(&or_fallback(
-        &method.ir.comments,
-        format!(
-            " Handles `{}`; the default returns `UNIMPLEMENTED`.",
-            method.ir.proto_name
-        ),
-        &notes,
-    ));
-    let deprecated = if method.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
+    let MethodParts {
+        doc,
+        deprecated,
+        request,
+        request_type,
+        item,
+        unimplemented,
+    } = method_parts(method);
     let ident = &method.ident;
-    let input = &method.input;
     let output = &method.output;
-    let (request, request_type) = if method.ir.client_streaming {
-        (quote!(requests), quote!(::grpc_core::Requests<#input>))
-    } else {
-        (quote!(request), quote!(#input))
-    };
-    let item = quote!(::core::result::Result<#output, ::grpc_core::Status>);
-    let unimplemented = quote!(::grpc_core::Status::unimplemented(
-        "Method not implemented!"
-    ));
     let (ok_type, default_error) = if method.ir.server_streaming {
         (
             quote! {

@@ -3,6 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::deprecated_attr;
 use super::docs::{doc_attrs, or_fallback, with_summary};
 use super::{Resolved, ResolvedMethod};
 use crate::ir::CallKind;
@@ -57,11 +58,7 @@ fn method(service: &Resolved<'_>, method: &ResolvedMethod<'_>) -> TokenStream {
         format!(" Calls `{}`.", method.ir.path(service.ir)),
         &notes,
     ));
-    let deprecated = if method.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
+    let deprecated = deprecated_attr(method.ir.deprecated);
     let call = match method.ir.kind() {
         CallKind::UnaryUnary => quote!(::grpc_core::UnaryUnary),
         CallKind::UnaryStream => quote!(::grpc_core::UnaryStream),

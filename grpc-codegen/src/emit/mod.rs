@@ -281,6 +281,15 @@ fn format(tokens: TokenStream) -> String {
     }
 }
 
+/// `#[deprecated]` for a deprecated proto item, nothing otherwise.
+pub(super) fn deprecated_attr(deprecated: bool) -> TokenStream {
+    if deprecated {
+        quote!(#[deprecated])
+    } else {
+        TokenStream::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs::{doc_attrs, or_fallback, push_notes, with_summary};
-use super::{Resolved, ResolvedMethod};
+use super::{Resolved, ResolvedMethod, deprecated_attr};
 use crate::ir::CallKind;
 
 /// The trait and the registration function.
@@ -20,19 +20,27 @@ pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
 
 fn servicer_trait(service: &Resolved<'_>) -> TokenStream {
     let full_name = service.ir.full_name();
-    let servicer = &service.servicer;
-    let notes: Vec<&str> = service.rename_note("servicer").into_iter().collect();
-    let doc = doc_attrs(&with_summary(
-        &service.ir.comments,
+    servicer_trait_tokens(
+        service,
+        &service.servicer,
+        "servicer",
         format!(" Server-side trait for `{full_name}`; every method defaults to `UNIMPLEMENTED`."),
-        &notes,
-    ));
-    let deprecated = if service.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
-    let methods = service.methods.iter().map(servicer_method);
+        servicer_method,
+    )
+}
+
+/// A servicer trait of either face: docs, deprecation, one method each.
+pub(super) fn servicer_trait_tokens<S: quote::ToTokens>(
+    service: &Resolved<'_>,
+    servicer: &S,
+    rename_key: &str,
+    summary: String,
+    method_tokens: fn(&ResolvedMethod<'_>) -> TokenStream,
+) -> TokenStream {
+    let notes: Vec<&str> = service.rename_note(rename_key).into_iter().collect();
+    let doc = doc_attrs(&with_summary(&service.ir.comments, summary, &notes));
+    let deprecated = deprecated_attr(service.ir.deprecated);
+    let methods = service.methods.iter().map(method_tokens);
     quote! {
         #doc
         #deprecated
@@ -42,7 +50,17 @@ fn servicer_trait(service: &Resolved<'_>) -> TokenStream {
     }
 }
 
-fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
+/// What a servicer method looks like in both faces, before its return type.
+pub(super) struct MethodParts {
+    pub(super) doc: TokenStream,
+    pub(super) deprecated: TokenStream,
+    pub(super) request: TokenStream,
+    pub(super) request_type: TokenStream,
+    pub(super) item: TokenStream,
+    pub(super) unimplemented: TokenStream,
+}
+
+pub(super) fn method_parts(method: &ResolvedMethod<'_>) -> MethodParts {
     let notes: Vec<&str> = method.rename_note.as_deref().into_iter().collect();
     let doc = doc_attrs(&or_fallback(
         &method.ir.comments,
@@ -52,12 +70,6 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
         ),
         &notes,
     ));
-    let deprecated = if method.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
-    let ident = &method.ident;
     let input = &method.input;
     let output = &method.output;
     let (request, request_type) = if method.ir.client_streaming {
@@ -65,10 +77,29 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
     } else {
         (quote!(request), quote!(#input))
     };
-    let item = quote!(::core::result::Result<#output, ::grpc_core::Status>);
-    let unimplemented = quote!(::grpc_core::Status::unimplemented(
-        "Method not implemented!"
-    ));
+    MethodParts {
+        doc,
+        deprecated: deprecated_attr(method.ir.deprecated),
+        request,
+        request_type,
+        item: quote!(::core::result::Result<#output, ::grpc_core::Status>),
+        unimplemented: quote!(::grpc_core::Status::unimplemented(
+            "Method not implemented!"
+        )),
+    }
+}
+
+fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
+    let MethodParts {
+        doc,
+        deprecated,
+        request,
+        request_type,
+        item,
+        unimplemented,
+    } = method_parts(method);
+    let ident = &method.ident;
+    let output = &method.output;
     let (ok_type, default_error) = if method.ir.server_streaming {
         (
             quote! {
@@ -146,11 +177,7 @@ pub(super) fn add_servicer_fn<S: quote::ToTokens, A: quote::ToTokens>(
             .collect::<Vec<_>>(),
     );
     let doc = doc_attrs(&doc_lines);
-    let deprecated = if service.ir.deprecated {
-        quote!(#[deprecated])
-    } else {
-        TokenStream::new()
-    };
+    let deprecated = deprecated_attr(service.ir.deprecated);
     let allow_deprecated = if service.ir.uses_deprecated() {
         quote!(#[allow(deprecated)])
     } else {

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::context::{Outbound, RpcInfo, ServicerContext};
-use super::handler::{Handler, Input, MethodEntry};
+use super::handler::{Handler, HandlerFuture, Input, MethodEntry};
 use super::lifecycle::{Phase, ServerShared};
 use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
@@ -80,6 +80,10 @@ pub(crate) async fn serve(
             }
         },
     };
+    if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+        // `grpc-timeout: 0n` and the like: the client has already given up.
+        return reject(respond, &Status::deadline_exceeded("Deadline Exceeded"));
+    }
     let request_encoding = match parts.headers.get(wire::GRPC_ENCODING) {
         None => Compression::Identity,
         Some(value) => match value.to_str().ok().and_then(Compression::from_name) {
@@ -182,27 +186,14 @@ async fn run(
         }
     };
 
-    // Blocking handlers go to the worker pool; an async handler runs as a
-    // task of its own (measured faster than polling it inside this loop),
-    // aborted if the RPC ends first.
+    // A blocking handler's future is polled by the worker pool; an async
+    // handler runs as a task of its own (measured faster than polling it
+    // inside this loop), aborted if the RPC ends first.
     let _async_handler = match &entry.handler {
         Handler::Blocking(handler) => {
-            let worker_ctx = ctx.clone();
-            let handler = Arc::clone(handler);
-            let queued_at = Instant::now();
-            server.pool().submit(Box::new(move || {
-                let waited = queued_at.elapsed();
-                if waited >= QUEUE_WAIT_WARNING {
-                    tracing::warn!(
-                        method = worker_ctx.method(),
-                        waited_ms = waited.as_millis() as u64,
-                        "RPC waited for a free worker: every worker was busy (raise max_workers or bound the load with maximum_concurrent_rpcs)"
-                    );
-                }
-                if worker_ctx.is_active() {
-                    handler(input, worker_ctx);
-                }
-            }));
+            server
+                .pool()
+                .spawn(on_worker(handler(input, ctx.clone()), ctx.clone()));
             None
         }
         Handler::Async(handler) => {
@@ -249,9 +240,10 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        // The ends of the RPC come first: a handler that keeps the queue
+        // full must not keep its deadline or a cancellation from firing.
         let event = tokio::select! {
             biased;
-            event = next => event,
             _ = &mut stall_timer, if pending.is_some() && !stall_reported => {
                 stall_reported = true;
                 tracing::warn!(
@@ -278,6 +270,7 @@ async fn run(
                 responder.reset(h2::Reason::CANCEL);
                 return Code::Cancelled;
             }
+            event = next => event,
             step = reading => match step {
                 ReadStep::More => continue,
                 ReadStep::End => {
@@ -357,6 +350,25 @@ async fn run(
             }
         }
     }
+}
+
+/// A blocking handler's run as the pool polls it: skipped when the RPC
+/// ended while it waited for a worker, and logged when that wait was long.
+fn on_worker(handler: HandlerFuture, ctx: ServicerContext) -> HandlerFuture {
+    let queued_at = Instant::now();
+    Box::pin(async move {
+        let waited = queued_at.elapsed();
+        if waited >= QUEUE_WAIT_WARNING {
+            tracing::warn!(
+                method = ctx.method(),
+                waited_ms = waited.as_millis() as u64,
+                "RPC waited for a free worker: every worker was busy (raise max_workers or bound the load with maximum_concurrent_rpcs)"
+            );
+        }
+        if ctx.is_active() {
+            handler.await;
+        }
+    })
 }
 
 /// How long a response may wait for the peer's window before it is logged.

@@ -11,8 +11,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -177,7 +177,14 @@ fn step(position: Position, bytes: &[u8]) -> (usize, Position, Option<FrameHead>
             header[have..have + take].copy_from_slice(&bytes[..take]);
             let have = have + take;
             if have < FRAME_HEADER_LEN {
-                return (take, Position::Header { bytes: header, have }, None);
+                return (
+                    take,
+                    Position::Header {
+                        bytes: header,
+                        have,
+                    },
+                    None,
+                );
             }
             let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
             let head = FrameHead {

@@ -11,7 +11,15 @@ pub(crate) struct Http2Settings {
     pub(crate) max_frame_size: u32,
     /// Largest header list we accept.
     pub(crate) max_header_list_size: u32,
+    /// Streams a peer may open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// sent by servers only.
+    pub(crate) max_concurrent_streams: u32,
 }
+
+/// Streams one client connection may hold open on a server by default
+/// (hyper's and tonic's value): each costs a task and up to one message
+/// of buffered bytes.
+pub(crate) const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 
 impl Default for Http2Settings {
     fn default() -> Http2Settings {
@@ -20,6 +28,7 @@ impl Default for Http2Settings {
             connection_window: 2 << 20,
             max_frame_size: 16 << 10,
             max_header_list_size: 16 << 10,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
         }
     }
 }
@@ -42,7 +51,8 @@ impl Http2Settings {
             .initial_window_size(self.stream_window)
             .initial_connection_window_size(self.connection_window)
             .max_frame_size(self.max_frame_size)
-            .max_header_list_size(self.max_header_list_size);
+            .max_header_list_size(self.max_header_list_size)
+            .max_concurrent_streams(self.max_concurrent_streams);
         builder
     }
 }

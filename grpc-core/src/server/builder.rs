@@ -2,6 +2,7 @@
 
 use tokio::runtime::Handle;
 
+use super::interceptor::{Interceptors, ServerInterceptor};
 use super::lifecycle::Server;
 use crate::channel::DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH;
 use crate::codec::Compression;
@@ -23,6 +24,7 @@ pub(crate) struct ServerConfig {
     pub(crate) ping_limits: PingLimits,
     pub(crate) blocking_warning: std::time::Duration,
     pub(crate) handshake_timeout: std::time::Duration,
+    pub(crate) interceptors: Interceptors,
 }
 
 /// Blocking handlers that may wait for their next request without holding
@@ -74,6 +76,7 @@ impl ServerBuilder {
                 ping_limits: PingLimits::default(),
                 blocking_warning: std::time::Duration::from_millis(100),
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                interceptors: Interceptors::default(),
             },
             runtime: None,
         }
@@ -97,6 +100,13 @@ impl ServerBuilder {
     /// iterator is drawn again once the stream has room.)
     pub fn max_waiting_handlers(mut self, handlers: usize) -> Self {
         self.config.max_waiting_handlers = handlers;
+        self
+    }
+
+    /// Adds a server interceptor (grpcio's `interceptors=`); the first one
+    /// added is the outermost. See [`ServerInterceptor`].
+    pub fn interceptor(mut self, interceptor: impl ServerInterceptor) -> Self {
+        self.config.interceptors = self.config.interceptors.with(interceptor);
         self
     }
 

@@ -19,6 +19,8 @@ pub(crate) struct CallShared {
     outcome: Slot<Status>,
     /// Whether a task of a current-thread runtime drives the call.
     current_thread_driver: AtomicBool,
+    /// Whether the server's initial metadata arrived (not Trailers-Only).
+    responded: AtomicBool,
 }
 
 impl CallShared {
@@ -30,6 +32,7 @@ impl CallShared {
             initial: Slot::new(),
             outcome: Slot::new(),
             current_thread_driver: AtomicBool::new(false),
+            responded: AtomicBool::new(false),
         })
     }
 
@@ -72,6 +75,7 @@ impl CallShared {
     }
 
     pub(crate) fn set_initial_metadata(&self, metadata: Metadata) {
+        self.responded.store(true, Ordering::Release);
         self.initial.complete(metadata);
     }
 
@@ -102,6 +106,21 @@ impl CallShared {
     /// Waits asynchronously for the initial metadata (empty if none came).
     pub(crate) async fn initial_metadata_async(&self) -> Metadata {
         self.initial.wait_async(Metadata::clone).await
+    }
+
+    /// Polls for the initial metadata (empty if none came).
+    pub(crate) fn poll_initial_metadata(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Metadata> {
+        self.initial.poll_with(cx, Metadata::clone)
+    }
+
+    /// Whether the server answered with initial metadata; false while
+    /// waiting and when the RPC ended without any (Trailers-Only, or no
+    /// answer at all).
+    pub(crate) fn responded(&self) -> bool {
+        self.responded.load(Ordering::Acquire)
     }
 
     /// Waits asynchronously for the final status.

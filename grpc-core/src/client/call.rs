@@ -19,8 +19,9 @@ pub(crate) struct CallShared {
     outcome: Slot<Status>,
     /// Whether a task of a current-thread runtime drives the call.
     current_thread_driver: AtomicBool,
-    /// Whether the server's initial metadata arrived (not Trailers-Only).
-    responded: AtomicBool,
+    /// True once the request headers went out on a connection; false when
+    /// the RPC ended before.
+    opened: Slot<bool>,
 }
 
 impl CallShared {
@@ -32,7 +33,7 @@ impl CallShared {
             initial: Slot::new(),
             outcome: Slot::new(),
             current_thread_driver: AtomicBool::new(false),
-            responded: AtomicBool::new(false),
+            opened: Slot::new(),
         })
     }
 
@@ -75,12 +76,12 @@ impl CallShared {
     }
 
     pub(crate) fn set_initial_metadata(&self, metadata: Metadata) {
-        self.responded.store(true, Ordering::Release);
         self.initial.complete(metadata);
     }
 
     /// Records the final status (the first one wins) and runs callbacks.
     pub(crate) fn finish(&self, status: Status) {
+        self.opened.complete(false);
         self.initial.complete(Metadata::new());
         self.outcome.complete(status);
     }
@@ -116,11 +117,15 @@ impl CallShared {
         self.initial.poll_with(cx, Metadata::clone)
     }
 
-    /// Whether the server answered with initial metadata; false while
-    /// waiting and when the RPC ended without any (Trailers-Only, or no
-    /// answer at all).
-    pub(crate) fn responded(&self) -> bool {
-        self.responded.load(Ordering::Acquire)
+    /// Records that the request headers went out on a connection.
+    pub(crate) fn set_opened(&self) {
+        self.opened.complete(true);
+    }
+
+    /// Polls for the outcome of opening the stream: true once the request
+    /// headers went out, false when the RPC ended before.
+    pub(crate) fn poll_opened(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<bool> {
+        self.opened.poll_with(cx, |opened| *opened)
     }
 
     /// Waits asynchronously for the final status.

@@ -68,12 +68,13 @@ impl<T> ResponseStream<T> {
         self.call.shared().status_async().await.details().to_owned()
     }
 
-    /// Waits until the server has answered (its initial metadata
-    /// arrived): `Err` when the RPC failed before (unreachable server,
-    /// deadline, rejected call), as grpc.aio's `wait_for_connection` raises.
+    /// Waits until the RPC is under way on a connection (its request
+    /// headers went out): `Err` when it failed before (no server reachable,
+    /// deadline, cancellation), as grpc.aio's `wait_for_connection` raises.
     pub async fn wait_for_connection(&self) -> Result<(), RpcError> {
-        self.initial_metadata().await;
-        super::unary_call::connection_outcome(&self.call, self.call.shared().status_async()).await
+        let shared = self.call.shared();
+        let opened = std::future::poll_fn(|cx| shared.poll_opened(cx)).await;
+        super::unary_call::connection_outcome(&self.call, opened, shared.status_async()).await
     }
 
     /// True while the RPC has not ended.

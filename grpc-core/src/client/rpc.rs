@@ -121,6 +121,7 @@ async fn exchange(
         Ok(opened) => opened,
         Err(status) => return status,
     };
+    call.set_opened();
     let sending = async move {
         match outgoing {
             Outgoing::One(frame) => {

@@ -104,12 +104,13 @@ impl<Resp> UnaryCall<Resp> {
         self.status().await.details().to_owned()
     }
 
-    /// Waits until the server has answered (its initial metadata arrived):
-    /// `Err` when the RPC failed before (unreachable server, deadline,
-    /// rejected call), as grpc.aio's `wait_for_connection` raises.
+    /// Waits until the RPC is under way on a connection (its request
+    /// headers went out): `Err` when it failed before (no server reachable,
+    /// deadline, cancellation), as grpc.aio's `wait_for_connection` raises.
     pub async fn wait_for_connection(&self) -> Result<(), RpcError> {
-        self.initial_metadata().await;
-        connection_outcome(&self.call, self.status()).await
+        let shared = self.call.shared();
+        let opened = self.drive_until(|cx| shared.poll_opened(cx)).await;
+        connection_outcome(&self.call, opened, self.status()).await
     }
 
     /// True while the RPC has not ended.
@@ -138,13 +139,14 @@ impl<Resp> UnaryCall<Resp> {
     }
 }
 
-/// What `wait_for_connection` answers once the initial metadata slot is
-/// complete; `status` is awaited only when the server never answered.
+/// What `wait_for_connection` answers once the stream `opened` or not;
+/// `status` is awaited only when it did not.
 pub(crate) async fn connection_outcome(
     call: &Call,
+    opened: bool,
     status: impl Future<Output = Status>,
 ) -> Result<(), RpcError> {
-    if call.shared().responded() {
+    if opened {
         return Ok(());
     }
     let status = status.await;

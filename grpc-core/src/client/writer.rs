@@ -108,7 +108,11 @@ impl<Req: prost::Message> RequestWriter<Req> {
                 return Err(self.call.shared().error(status));
             }
         };
-        if sender.send(Ok(frame)).await.is_err() {
+        // A cancelled RPC takes no more messages, even while its task has
+        // not yet seen the cancellation.
+        if self.call.shared().cancel_token().is_cancelled()
+            || sender.send(Ok(frame)).await.is_err()
+        {
             return Err(self.ended().await);
         }
         Ok(())
@@ -181,8 +185,8 @@ macro_rules! call_methods {
             self.$field.details().await
         }
 
-        /// Waits until the server has answered; `Err` when the RPC failed
-        /// before (grpc.aio's `wait_for_connection`).
+        /// Waits until the RPC is under way on a connection; `Err` when it
+        /// failed before (grpc.aio's `wait_for_connection`).
         pub async fn wait_for_connection(&self) -> Result<(), $crate::RpcError> {
             self.$field.wait_for_connection().await
         }

@@ -41,6 +41,7 @@
 mod call;
 mod detail;
 mod error;
+mod retry;
 mod rich;
 
 /// The `google.rpc` messages generated from `proto/google/rpc/status.proto`

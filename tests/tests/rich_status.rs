@@ -150,9 +150,18 @@ impl TestServiceServicer for RichServicer {
     fn unary_call(
         &self,
         request: SimpleRequest,
-        _context: &ServicerContext,
+        context: &ServicerContext,
     ) -> Result<SimpleResponse, Status> {
-        Err(status_for(&case_of(&request)))
+        let case = case_of(&request);
+        if case == "abort" {
+            // grpcio's context.abort_with_status(rpc_status.to_status(..)),
+            // with trailing metadata set before.
+            let trailing = grpc_core::Metadata::from_pairs([("request-id", "7")])
+                .map_err(|error| Status::internal(error.to_string()))?;
+            context.set_trailing_metadata(trailing);
+            return Err(context.abort_with_status(full_status().to_status()));
+        }
+        Err(status_for(&case))
     }
 }
 
@@ -288,6 +297,19 @@ fn inconsistent_or_missing_details_are_reported() {
 
     let error = call_error(&stub, request("plain"));
     assert!(matches!(grpc_status::from_call(&error), Ok(None)));
+    server.stop(None).wait();
+}
+
+#[test]
+fn abort_with_status_keeps_details_and_trailing_metadata() {
+    let (server, port) = blocking_server();
+    let error = call_error(&stub(port), request("abort"));
+    assert_eq!(error.trailing_metadata().get("request-id"), Some("7"));
+    assert_eq!(
+        error.rich_status().ok().flatten(),
+        Some(full_status()),
+        "{error:?}"
+    );
     server.stop(None).wait();
 }
 

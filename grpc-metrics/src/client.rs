@@ -51,30 +51,30 @@ impl ClientMetrics {
         };
         registry.register(
             "grpc_client_attempt_started",
-            "The total number of RPC attempts started, including those that have not completed.",
+            "The total number of RPC attempts started, including those that have not completed",
             families.attempt_started.clone(),
         );
         registry.register_with_unit(
             "grpc_client_attempt_duration",
-            "End-to-end time taken to complete an RPC attempt.",
+            "End-to-end time taken to complete an RPC attempt",
             Unit::Seconds,
             families.attempt_duration.clone(),
         );
         registry.register_with_unit(
             "grpc_client_attempt_sent_total_compressed_message_size",
-            "Total bytes (compressed, not encrypted) sent across all request messages per attempt.",
+            "Total bytes (compressed, not encrypted) sent across all request messages per attempt",
             Unit::Bytes,
             families.attempt_sent.clone(),
         );
         registry.register_with_unit(
             "grpc_client_attempt_rcvd_total_compressed_message_size",
-            "Total bytes (compressed, not encrypted) received across all response messages per attempt.",
+            "Total bytes (compressed, not encrypted) received across all response messages per attempt",
             Unit::Bytes,
             families.attempt_received.clone(),
         );
         registry.register_with_unit(
             "grpc_client_call_duration",
-            "Time the application sees for an RPC: from creating the call to its status.",
+            "Time the application sees for an RPC: from creating the call to its status",
             Unit::Seconds,
             families.call_duration.clone(),
         );

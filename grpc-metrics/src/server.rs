@@ -48,24 +48,24 @@ impl ServerMetrics {
         };
         registry.register(
             "grpc_server_call_started",
-            "The total number of RPCs started, including those that have not completed.",
+            "The total number of RPCs started, including those that have not completed",
             families.started.clone(),
         );
         registry.register_with_unit(
             "grpc_server_call_duration",
-            "Time from receiving the request headers to sending the status, per RPC.",
+            "Time from receiving the request headers to sending the status, per RPC",
             Unit::Seconds,
             families.duration.clone(),
         );
         registry.register_with_unit(
             "grpc_server_call_sent_total_compressed_message_size",
-            "Total bytes (compressed, not encrypted) sent across all response messages per RPC.",
+            "Total bytes (compressed, not encrypted) sent across all response messages per RPC",
             Unit::Bytes,
             families.sent.clone(),
         );
         registry.register_with_unit(
             "grpc_server_call_rcvd_total_compressed_message_size",
-            "Total bytes (compressed, not encrypted) received across all request messages per RPC.",
+            "Total bytes (compressed, not encrypted) received across all request messages per RPC",
             Unit::Bytes,
             families.received.clone(),
         );

@@ -11,7 +11,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::buckets::{latency_histogram, size_histogram};
 use crate::labels::{ClientEnded, ClientStarted, MethodLabel};
-use crate::tally::{Tally, as_f64};
+use crate::tally::{Sizes, Tally, as_f64};
 
 type Histograms = Family<ClientEnded, Histogram, fn() -> Histogram>;
 
@@ -90,7 +90,7 @@ impl ClientMetrics {
             metrics: self.clone(),
             grpc_method: method.into_string(),
             grpc_target: target.to_owned(),
-            tally: Tally::start(),
+            tally: Tally::start(Sizes::Tracked),
         }
     }
 }
@@ -122,7 +122,7 @@ impl ClientCallRecorder {
             metrics: self.metrics.clone(),
             grpc_method: self.grpc_method.clone(),
             grpc_target: self.grpc_target.clone(),
-            tally: Tally::start(),
+            tally: Tally::start(Sizes::Tracked),
         }
     }
 

@@ -9,7 +9,9 @@
 //! `grpc.server.call.duration` is `grpc_server_call_duration_seconds`,
 //! labels `grpc.method` / `grpc.status` are `grpc_method` / `grpc_status`.
 //!
-//! The recorders are what a call path or an interceptor calls:
+//! [`ServerMetrics::interceptor`] records the server's call counts and
+//! durations (and the span) through grpc-core's `ServerInterceptor`; the
+//! recorders are what a call path calls for the full set, sizes included:
 //!
 //! - server, per call: [`ServerMetrics::call_started`] when the request
 //!   headers arrive, [`ServerCallRecorder::message_received`] /
@@ -48,6 +50,7 @@
 
 mod buckets;
 mod client;
+mod interceptor;
 mod labels;
 mod server;
 mod tally;
@@ -55,6 +58,7 @@ mod trace;
 
 pub use buckets::{LATENCY_SECONDS, SIZE_BYTES};
 pub use client::{AttemptRecorder, ClientCallRecorder, ClientMetrics};
+pub use interceptor::MetricsInterceptor;
 pub use labels::MethodLabel;
 pub use prometheus_client;
 pub use server::{ServerCallRecorder, ServerMetrics};

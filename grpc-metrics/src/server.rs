@@ -10,7 +10,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::buckets::{latency_histogram, size_histogram};
 use crate::labels::{MethodLabel, ServerEnded, ServerStarted};
-use crate::tally::{Tally, as_f64};
+use crate::tally::{Sizes, Tally, as_f64};
 
 type Histograms = Family<ServerEnded, Histogram, fn() -> Histogram>;
 
@@ -77,6 +77,15 @@ impl ServerMetrics {
     /// A call to `method` started (its request headers arrived): counts
     /// `grpc.server.call.started` and returns the recorder of the call.
     pub fn call_started(&self, method: MethodLabel) -> ServerCallRecorder {
+        self.start(method, Sizes::Tracked)
+    }
+
+    /// A call started whose messages nobody reports (the interceptor's).
+    pub(crate) fn call_started_without_sizes(&self, method: MethodLabel) -> ServerCallRecorder {
+        self.start(method, Sizes::Untracked)
+    }
+
+    fn start(&self, method: MethodLabel, sizes: Sizes) -> ServerCallRecorder {
         let grpc_method = method.into_string();
         self.families
             .started
@@ -87,7 +96,7 @@ impl ServerMetrics {
         ServerCallRecorder {
             metrics: self.clone(),
             grpc_method,
-            tally: Tally::start(),
+            tally: Tally::start(sizes),
         }
     }
 }
@@ -133,6 +142,9 @@ impl ServerCallRecorder {
             .duration
             .get_or_create(&labels)
             .observe(totals.elapsed.as_secs_f64());
+        if self.tally.sizes == Sizes::Untracked {
+            return;
+        }
         families
             .sent
             .get_or_create(&labels)

@@ -4,10 +4,22 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Whether a call's message sizes are reported to its recorder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sizes {
+    /// The call path reports each message: the size histograms are
+    /// recorded.
+    Tracked,
+    /// Nothing reports them (an interceptor sees no messages): the size
+    /// histograms are left alone rather than fed zeros.
+    Untracked,
+}
+
 /// Counters shared by the paths of one call (sending and receiving may
 /// run on different tasks).
 #[derive(Debug)]
 pub(crate) struct Tally {
+    pub(crate) sizes: Sizes,
     started: Instant,
     sent: AtomicU64,
     received: AtomicU64,
@@ -22,8 +34,9 @@ pub(crate) struct Totals {
 }
 
 impl Tally {
-    pub(crate) fn start() -> Tally {
+    pub(crate) fn start(sizes: Sizes) -> Tally {
         Tally {
+            sizes,
             started: Instant::now(),
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),

@@ -91,7 +91,7 @@ def serve():
 
 
 def describe(status):
-    print("STATUS", status.code, json.dumps(status.message))
+    print("STATUS", status.code, json.dumps(status.message, ensure_ascii=False))
     for detail in status.details:
         cls = STANDARD.get(detail.TypeName())
         if cls is None:
@@ -126,7 +126,7 @@ def report(error):
         print("ERROR", type(exception).__name__, exception)
         return
     if status is None:
-        print("NONE", error.code().name, json.dumps(error.details()))
+        print("NONE", error.code().name, json.dumps(error.details(), ensure_ascii=False))
     else:
         describe(status)
 

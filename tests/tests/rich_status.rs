@@ -30,83 +30,86 @@ const PYTHON_LIMIT: Duration = Duration::from_secs(120);
 
 /// A status with one detail of each standard type, and one of another type.
 fn full_status() -> RichStatus {
-    RichStatus::new(Code::FailedPrecondition, "the order cannot be placed")
-        .with_error_info(ErrorInfo {
-            reason: "STOCKOUT".into(),
-            domain: "shop.example.com".into(),
-            metadata: HashMap::from([
-                ("zone".to_owned(), "eu-west1-b".to_owned()),
-                ("sku".to_owned(), "A-42".to_owned()),
-            ]),
-        })
-        .with_retry_info(RetryInfo {
-            retry_delay: Some(grpc_status::Duration {
-                seconds: 2,
-                nanos: 500_000_000,
+    RichStatus::new(
+        Code::FailedPrecondition,
+        "the order cannot be placed: épuisé à 100% — 在庫切れ",
+    )
+    .with_error_info(ErrorInfo {
+        reason: "STOCKOUT".into(),
+        domain: "shop.example.com".into(),
+        metadata: HashMap::from([
+            ("zone".to_owned(), "eu-west1-b".to_owned()),
+            ("sku".to_owned(), "A-42".to_owned()),
+        ]),
+    })
+    .with_retry_info(RetryInfo {
+        retry_delay: Some(grpc_status::Duration {
+            seconds: 2,
+            nanos: 500_000_000,
+        }),
+    })
+    .with_debug_info(DebugInfo {
+        stack_entries: vec!["place_order".into(), "reserve_stock".into()],
+        detail: "stock level 0".into(),
+    })
+    .with_quota_failure(QuotaFailure {
+        violations: vec![quota_failure::Violation {
+            subject: "project:7".into(),
+            description: "daily orders".into(),
+            api_service: "shop.example.com".into(),
+            quota_metric: "orders".into(),
+            quota_id: "OrdersPerDay".into(),
+            quota_dimensions: HashMap::from([("region".to_owned(), "eu".to_owned())]),
+            quota_value: 100,
+            future_quota_value: Some(200),
+        }],
+    })
+    .with_precondition_failure(PreconditionFailure {
+        violations: vec![precondition_failure::Violation {
+            r#type: "TOS".into(),
+            subject: "shop.example.com".into(),
+            description: "terms not accepted".into(),
+        }],
+    })
+    .with_bad_request(BadRequest {
+        field_violations: vec![bad_request::FieldViolation {
+            field: "items[0].count".into(),
+            description: "must be positive".into(),
+            reason: "NOT_POSITIVE".into(),
+            localized_message: Some(LocalizedMessage {
+                locale: "fr-CH".into(),
+                message: "doit être positif".into(),
             }),
-        })
-        .with_debug_info(DebugInfo {
-            stack_entries: vec!["place_order".into(), "reserve_stock".into()],
-            detail: "stock level 0".into(),
-        })
-        .with_quota_failure(QuotaFailure {
-            violations: vec![quota_failure::Violation {
-                subject: "project:7".into(),
-                description: "daily orders".into(),
-                api_service: "shop.example.com".into(),
-                quota_metric: "orders".into(),
-                quota_id: "OrdersPerDay".into(),
-                quota_dimensions: HashMap::from([("region".to_owned(), "eu".to_owned())]),
-                quota_value: 100,
-                future_quota_value: Some(200),
-            }],
-        })
-        .with_precondition_failure(PreconditionFailure {
-            violations: vec![precondition_failure::Violation {
-                r#type: "TOS".into(),
-                subject: "shop.example.com".into(),
-                description: "terms not accepted".into(),
-            }],
-        })
-        .with_bad_request(BadRequest {
-            field_violations: vec![bad_request::FieldViolation {
-                field: "items[0].count".into(),
-                description: "must be positive".into(),
-                reason: "NOT_POSITIVE".into(),
-                localized_message: Some(LocalizedMessage {
-                    locale: "fr-CH".into(),
-                    message: "doit être positif".into(),
-                }),
-            }],
-        })
-        .with_request_info(RequestInfo {
-            request_id: "req-1234".into(),
-            serving_data: "shard 3".into(),
-        })
-        .with_resource_info(ResourceInfo {
-            resource_type: "sku".into(),
-            resource_name: "A-42".into(),
-            owner: "warehouse".into(),
-            description: "out of stock".into(),
-        })
-        .with_help(Help {
-            links: vec![help::Link {
-                description: "stock policy".into(),
-                url: "https://shop.example.com/stock".into(),
-            }],
-        })
-        .with_localized_message(LocalizedMessage {
-            locale: "en-US".into(),
-            message: "This item is out of stock.".into(),
-        })
-        .with_any(Any {
-            type_url: "type.googleapis.com/grpc.testing.Payload".into(),
-            value: Payload {
-                r#type: 0,
-                body: b"opaque".to_vec(),
-            }
-            .encode_to_vec(),
-        })
+        }],
+    })
+    .with_request_info(RequestInfo {
+        request_id: "req-1234".into(),
+        serving_data: "shard 3".into(),
+    })
+    .with_resource_info(ResourceInfo {
+        resource_type: "sku".into(),
+        resource_name: "A-42".into(),
+        owner: "warehouse".into(),
+        description: "out of stock".into(),
+    })
+    .with_help(Help {
+        links: vec![help::Link {
+            description: "stock policy".into(),
+            url: "https://shop.example.com/stock".into(),
+        }],
+    })
+    .with_localized_message(LocalizedMessage {
+        locale: "en-US".into(),
+        message: "This item is out of stock.".into(),
+    })
+    .with_any(Any {
+        type_url: "type.googleapis.com/grpc.testing.Payload".into(),
+        value: Payload {
+            r#type: 0,
+            body: b"opaque".to_vec(),
+        }
+        .encode_to_vec(),
+    })
 }
 
 /// A message longer than rustgrpc sends in `grpc-message`.
@@ -222,7 +225,10 @@ fn blocking_faces_carry_every_detail() {
     let (server, port) = blocking_server();
     let error = call_error(&stub(port), request("rich"));
     assert_eq!(error.code(), Code::FailedPrecondition);
-    assert_eq!(error.details(), "the order cannot be placed");
+    assert_eq!(
+        error.details(),
+        "the order cannot be placed: épuisé à 100% — 在庫切れ"
+    );
     let rich = grpc_status::from_call(&error)
         .expect("consistent")
         .expect("details");
@@ -480,6 +486,7 @@ fn peer_command() -> Command {
         .arg(repo_root().join("tests/python/rich_status_peer.py"))
         .env("INTEROP_PROTO_GEN", generated)
         .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONIOENCODING", "utf-8")
         .env("PYTHONDONTWRITEBYTECODE", "1");
     command
 }

@@ -8,6 +8,8 @@
 //!   [`Events`] log tests wait on.
 //! - [`TestServer`]: a real server on a free port, stopped when dropped.
 //! - [`raw`]: bits for HTTP/2-level tests with the `h2` crate.
+//! - [`frames`]: a raw HTTP/2 peer that writes any frame, for attack tests,
+//!   and process gauges (RSS, threads, descriptors).
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -17,6 +19,8 @@ use grpc_core::{
     CallOptions, Channel, Code, Compression, Metadata, Requests, Server, ServerBuilder,
     ServicerContext, Status, StopHandle,
 };
+
+pub mod frames;
 
 /// The generated `rustgrpc.testing` code.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

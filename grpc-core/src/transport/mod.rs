@@ -6,3 +6,6 @@ pub(crate) mod io;
 pub(crate) mod keepalive;
 pub(crate) mod ping_policy;
 pub(crate) mod settings;
+
+#[cfg(test)]
+mod ping_policy_props;

@@ -10,6 +10,7 @@
 //! - [`raw`]: bits for HTTP/2-level tests with the `h2` crate.
 //! - [`frames`]: a raw HTTP/2 peer that writes any frame, for attack tests,
 //!   and process gauges (RSS, threads, descriptors).
+//! - [`fault_proxy`]: a TCP proxy that delays, refuses, blackholes or cuts.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -20,6 +21,7 @@ use grpc_core::{
     ServicerContext, Status, StopHandle,
 };
 
+pub mod fault_proxy;
 pub mod frames;
 
 /// The generated `rustgrpc.testing` code.

@@ -633,7 +633,6 @@ fn malformed_request_headers_get_clear_answers() {
 }
 
 #[test]
-#[ignore = "needs lead fix: grpc-timeout 0n must end with DEADLINE_EXCEEDED at once"]
 fn an_expired_grpc_timeout_is_deadline_exceeded() {
     let _serial = serial();
     let server = TestServer::start();
@@ -868,7 +867,6 @@ fn a_peer_that_never_opens_its_window_holds_nothing_after_it_leaves() {
 }
 
 #[test]
-#[ignore = "needs lead fix: a handler waiting for the peer's window releases its worker slot"]
 fn hundreds_of_zero_window_streams_do_not_take_the_pool() {
     let _serial = serial();
     let server = TestServer::start();
@@ -886,7 +884,6 @@ fn hundreds_of_zero_window_streams_do_not_take_the_pool() {
 }
 
 #[test]
-#[ignore = "needs lead fix: a handler parked in Requests::next releases its worker slot"]
 fn dozens_of_endless_client_streams_do_not_take_the_pool() {
     let _serial = serial();
     let server = TestServer::start();
@@ -941,17 +938,26 @@ fn slowloris_on_the_preface_and_headers_does_not_block_others() {
 }
 
 #[test]
-#[ignore = "needs lead fix: an HTTP/2 preface/handshake timeout"]
 fn a_half_sent_preface_is_closed_by_the_handshake_timeout() {
     let _serial = serial();
-    let server = TestServer::start();
-    let mut conn = RawConn::connect(server.port(), frames::Acks::Never);
-    conn.send(&PREFACE[..12]);
-    // The server's handshake timeout (gRPC core: 20 s; tonic/hyper: none).
+    // The default is 20 s, as gRPC core's; tonic and hyper have none.
+    let server =
+        TestServer::start_with(Server::builder().handshake_timeout(Duration::from_millis(500)));
+    let mut half = RawConn::connect(server.port(), frames::Acks::Never);
+    half.send(&PREFACE[..12]);
+    let mut silent = RawConn::connect(server.port(), frames::Acks::Never);
     assert!(
-        conn.wait_closed(Duration::from_secs(60)),
+        half.wait_closed(PATIENCE),
         "a connection that never finished its preface was kept open"
     );
+    assert!(
+        silent.wait_closed(PATIENCE),
+        "a silent connection was kept open"
+    );
+    // A connection that completed its handshake is not subject to it.
+    let mut done = RawConn::handshake(server.port());
+    std::thread::sleep(Duration::from_millis(1_000));
+    assert_conn_serves(&mut done, 1, "after the handshake timeout");
 }
 
 // ---------------------------------------------------------------------------
@@ -1035,7 +1041,6 @@ fn two_thousand_idle_connections() {
 }
 
 #[test]
-#[ignore = "needs lead fix: SETTINGS_MAX_CONCURRENT_STREAMS 200 by default"]
 fn the_server_caps_concurrent_streams() {
     let _serial = serial();
     let server = TestServer::start();
@@ -1049,13 +1054,14 @@ fn the_server_caps_concurrent_streams() {
         _ => None,
     };
     assert_eq!(limit, Some(200), "SETTINGS_MAX_CONCURRENT_STREAMS");
-    // Stream 201 over the limit is refused; the first 200 are served.
-    let slow = EchoRequest {
-        sleep_ms: 2_000,
-        ..echo("slow")
-    };
+    // 200 uploads that never end (their handlers wait on the network and
+    // hold no worker); stream 201 over the limit is refused.
+    let upload = HeaderBlock::grpc(CLIENT_STREAMING);
     for i in 0..201u32 {
-        send_unary(&mut conn, 1 + 2 * i, &HeaderBlock::grpc(UNARY), &slow);
+        let stream = 1 + 2 * i;
+        let mut bytes = frames::headers(stream, upload.bytes(), false);
+        bytes.extend(frames::data(stream, &frame(&echo("part")), false));
+        conn.send(&bytes);
     }
     let outcome = conn.outcome(1 + 2 * 200, PATIENCE);
     assert_eq!(outcome.reset, Some(reason::REFUSED_STREAM), "{outcome:?}");

@@ -10,4 +10,6 @@ pub(crate) mod ping_policy;
 pub(crate) mod settings;
 
 #[cfg(test)]
+mod frames_props;
+#[cfg(test)]
 mod ping_policy_props;

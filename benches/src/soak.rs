@@ -30,6 +30,11 @@ pub struct SoakConfig {
     pub stream_len: u32,
     /// Seconds between samples.
     pub sample_every: Duration,
+    /// The server's `max_workers` (threads running handler code).
+    pub max_workers: usize,
+    /// The server's `max_waiting_handlers` (extra threads for blocking
+    /// handlers parked on the network).
+    pub max_waiting_handlers: usize,
 }
 
 impl Default for SoakConfig {
@@ -40,6 +45,8 @@ impl Default for SoakConfig {
             blocking_callers: 8,
             stream_len: 20,
             sample_every: Duration::from_secs(5),
+            max_workers: 64,
+            max_waiting_handlers: 128,
         }
     }
 }
@@ -534,7 +541,10 @@ fn sample(start: Instant, tally: &Tally) -> Sample {
 
 /// Runs the soak; `progress` sees each sample as it is taken.
 pub fn run(config: SoakConfig, mut progress: impl FnMut(&Sample)) -> Result<SoakReport, String> {
-    let server = Server::builder().max_workers(64).build();
+    let server = Server::builder()
+        .max_workers(config.max_workers)
+        .max_waiting_handlers(config.max_waiting_handlers)
+        .build();
     server.add_service(service());
     let port = server
         .add_insecure_port("127.0.0.1:0")

@@ -17,8 +17,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use grpc_core::{
-    CallOptions, Channel, Code, Compression, Metadata, Requests, Server, ServerBuilder,
-    ServicerContext, Status, StopHandle,
+    CallOptions, Channel, Code, Compression, Metadata, RequestStream, Requests, Server,
+    ServerBuilder, ServicerContext, Status, StopHandle,
 };
 
 pub mod fault_proxy;
@@ -855,7 +855,7 @@ struct OutputState {
 
 /// The state of a bidi async response.
 struct DuplexState {
-    requests: Requests<EchoRequest>,
+    requests: RequestStream<EchoRequest>,
     ctx: ServicerContext,
     watch: AsyncWatch,
     index: u32,
@@ -916,7 +916,7 @@ impl AsyncTestServiceServicer for AsyncTestServicer {
 
     async fn streaming_input_call(
         &self,
-        mut requests: Requests<EchoRequest>,
+        mut requests: RequestStream<EchoRequest>,
         ctx: &ServicerContext,
     ) -> Result<EchoResponse, Status> {
         let mut watch = AsyncWatch::new(ctx, &self.events);
@@ -943,7 +943,7 @@ impl AsyncTestServiceServicer for AsyncTestServicer {
 
     async fn full_duplex_call(
         &self,
-        requests: Requests<EchoRequest>,
+        requests: RequestStream<EchoRequest>,
         ctx: &ServicerContext,
     ) -> Result<impl grpc_core::Stream<Item = Result<EchoResponse, Status>> + Send + 'static, Status>
     {

@@ -87,6 +87,7 @@ pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
 pub use server::{
     Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext, StopHandle,
+    WeakServer,
 };
 pub use status::{Code, RpcError, Status};
 

@@ -15,6 +15,6 @@ mod rpc;
 
 pub use builder::ServerBuilder;
 pub use context::ServicerContext;
-pub use lifecycle::{Server, StopHandle};
+pub use lifecycle::{Server, StopHandle, WeakServer};
 pub use registry::{Service, ServiceBuilder};
 pub use requests::Requests;

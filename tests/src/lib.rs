@@ -8,6 +8,7 @@
 //!   [`Events`] log tests wait on.
 //! - [`TestServer`]: a real server on a free port, stopped when dropped.
 //! - [`raw`]: bits for HTTP/2-level tests with the `h2` crate.
+//! - [`peers`]: the Python and buf peers of the health and reflection tests.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -17,6 +18,8 @@ use grpc_core::{
     CallOptions, Channel, Code, Compression, Metadata, Requests, Server, ServerBuilder,
     ServicerContext, Status, StopHandle,
 };
+
+pub mod peers;
 
 /// The generated `rustgrpc.testing` code.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

@@ -60,6 +60,7 @@
 //! ```
 
 mod channel;
+pub mod channelz;
 mod client;
 mod codec;
 pub mod diagnostics;

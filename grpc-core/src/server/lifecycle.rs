@@ -67,6 +67,8 @@ pub(crate) struct ServerShared {
     stop_callbacks: Mutex<Vec<StopCallback>>,
     /// Set (under the `stop_callbacks` lock) by the first `stop`.
     stop_requested: AtomicBool,
+    /// Call and socket counters (`grpc_core::channelz`).
+    channelz: crate::channelz::ServerStats,
 }
 
 /// A callback registered with [`Server::add_stop_callback`].
@@ -132,6 +134,10 @@ impl ServerShared {
 
     pub(crate) fn phase(&self) -> watch::Receiver<Phase> {
         self.phase.subscribe()
+    }
+
+    pub(crate) fn channelz(&self) -> &crate::channelz::ServerStats {
+        &self.channelz
     }
 
     fn stopping(&self) -> bool {
@@ -219,6 +225,7 @@ impl Server {
                 terminated: Completion::new(),
                 stop_callbacks: Mutex::new(Vec::new()),
                 stop_requested: AtomicBool::new(false),
+                channelz: crate::channelz::ServerStats::new(),
             }),
         }
     }
@@ -285,6 +292,13 @@ impl Server {
         if let Some(callback) = previous {
             callback();
         }
+    }
+
+    /// The server's channelz record: calls received (started, succeeded,
+    /// failed, last started) and its open connections with their streams
+    /// and messages; the `grpc-channelz` crate serves it.
+    pub fn channelz(&self) -> crate::channelz::ServerStats {
+        self.shared.channelz.clone()
     }
 
     /// A handle that does not keep the server alive, for services that

@@ -87,8 +87,8 @@ pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
 pub use server::{
-    Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext, StopHandle,
-    WeakServer,
+    Continuation, HandlerCallDetails, Requests, Server, ServerBuilder, ServerInterceptor, Service,
+    ServiceBuilder, ServicerContext, StopHandle, WeakServer,
 };
 pub use status::{Code, RpcError, Status};
 

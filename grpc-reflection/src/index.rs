@@ -4,7 +4,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use prost::Message;
-use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet};
+use prost_types::{
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+    FileDescriptorSet,
+};
 
 use crate::Error;
 
@@ -61,7 +64,7 @@ impl Index {
             self.add_message(&scope, message);
         }
         for enumeration in &file.enum_type {
-            self.define(&scope, enumeration.name());
+            self.add_enum(&scope, enumeration);
         }
         for extension in &file.extension {
             self.add_extension(&scope, extension);
@@ -96,12 +99,21 @@ impl Index {
             self.add_message(&inner, nested);
         }
         for enumeration in &message.enum_type {
-            self.define(&inner, enumeration.name());
+            self.add_enum(&inner, enumeration);
         }
         for extension in &message.extension {
             self.add_extension(&inner, extension);
         }
         self.define_name(inner.prefix, scope.file);
+    }
+
+    /// An enum, and its values, which protobuf scopes as the enum's
+    /// siblings (`pkg.RED` for `pkg.Color.RED`).
+    fn add_enum(&mut self, scope: &Scope<'_>, enumeration: &EnumDescriptorProto) {
+        self.define(scope, enumeration.name());
+        for value in &enumeration.value {
+            self.define(scope, value.name());
+        }
     }
 
     fn add_extension(&mut self, scope: &Scope<'_>, extension: &FieldDescriptorProto) {
@@ -185,7 +197,7 @@ fn qualified(prefix: &str, name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use prost_types::{EnumDescriptorProto, MethodDescriptorProto, ServiceDescriptorProto};
+    use prost_types::{EnumValueDescriptorProto, MethodDescriptorProto, ServiceDescriptorProto};
 
     use super::*;
 
@@ -214,6 +226,10 @@ mod tests {
         let mut outer = message("Outer", vec![message("Inner", vec![])]);
         outer.enum_type.push(EnumDescriptorProto {
             name: Some("Kind".to_owned()),
+            value: vec![EnumValueDescriptorProto {
+                name: Some("KIND_PLAIN".to_owned()),
+                ..EnumValueDescriptorProto::default()
+            }],
             ..EnumDescriptorProto::default()
         });
         outer
@@ -245,6 +261,7 @@ mod tests {
             ".acme.Outer",
             "acme.Outer.Inner",
             "acme.Outer.Kind",
+            "acme.Outer.KIND_PLAIN",
             "acme.Outer.nested_ext",
             "acme.top_ext",
             "acme.Svc",

@@ -29,7 +29,7 @@
 //! - `list_services` lists every service registered on the server (asked
 //!   at request time, so services added later are listed too);
 //! - `file_by_filename`, `file_containing_symbol` (services, methods,
-//!   messages, enums, extensions, nested ones too) and
+//!   messages, fields, enums, enum values, extensions, nested ones too) and
 //!   `file_containing_extension` answer the file and those of its
 //!   transitive imports not yet sent on the stream, file asked for first;
 //! - `all_extension_numbers_of_type` lists a message's extension numbers;

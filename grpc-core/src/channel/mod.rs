@@ -20,6 +20,7 @@ use crate::codec::Compression;
 use crate::error::Error;
 use crate::runtime::CancelToken;
 use crate::status::Status;
+use crate::transport::goaway::{GoAwayWatch, LastStreamId};
 use crate::transport::settings::Http2Settings;
 use state::ConnState;
 use target::Target;
@@ -147,7 +148,7 @@ impl Channel {
     pub(crate) async fn ready_sender(
         &self,
         wait_for_ready: bool,
-    ) -> Result<h2::client::SendRequest<Bytes>, Status> {
+    ) -> Result<(h2::client::SendRequest<Bytes>, LastStreamId), Status> {
         let mut rx = self.inner.state.subscribe();
         loop {
             enum Next {
@@ -158,7 +159,9 @@ impl Channel {
             let next = {
                 let state = rx.borrow_and_update();
                 match &*state {
-                    ConnState::Ready { sender, .. } => return Ok(sender.clone()),
+                    ConnState::Ready { sender, goaway, .. } => {
+                        return Ok((sender.clone(), goaway.clone()));
+                    }
                     ConnState::Shutdown => return Err(Status::unavailable("Channel is closed")),
                     ConnState::Idle => Next::Connect,
                     ConnState::Connecting => Next::Wait,
@@ -231,7 +234,9 @@ impl Channel {
             )),
         };
         match result {
-            Ok((sender, connection)) => Self::run_connection(inner, sender, connection).await,
+            Ok((sender, connection, goaway)) => {
+                Self::run_connection(inner, sender, connection, goaway).await
+            }
             Err(error) => inner.connect_failed(error),
         }
     }
@@ -240,7 +245,8 @@ impl Channel {
     async fn run_connection(
         inner: Arc<ChannelInner>,
         sender: h2::client::SendRequest<Bytes>,
-        mut connection: h2::client::Connection<crate::transport::io::Io, Bytes>,
+        mut connection: h2::client::Connection<GoAwayWatch<crate::transport::io::Io>, Bytes>,
+        goaway: LastStreamId,
     ) {
         let generation = inner
             .generation
@@ -252,7 +258,11 @@ impl Channel {
         let ping = connection.ping_pong();
         let updated = inner.state.send_if_modified(|state| {
             if matches!(state, ConnState::Connecting) {
-                *state = ConnState::Ready { sender, generation };
+                *state = ConnState::Ready {
+                    sender,
+                    generation,
+                    goaway,
+                };
                 true
             } else {
                 false

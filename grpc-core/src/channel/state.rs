@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::Channel;
 use crate::status::{RpcError, Status};
 use crate::sync::Completion;
+use crate::transport::goaway::LastStreamId;
 
 /// The connection state machine, one value at a time:
 ///
@@ -28,6 +29,7 @@ pub(crate) enum ConnState {
     Ready {
         sender: h2::client::SendRequest<Bytes>,
         generation: u64,
+        goaway: LastStreamId,
     },
     TransientFailure {
         error: Status,

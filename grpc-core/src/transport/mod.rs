@@ -2,6 +2,8 @@
 //! with the h2 settings both sides use.
 
 pub(crate) mod flow;
+pub(crate) mod frames;
+pub(crate) mod goaway;
 pub(crate) mod io;
 pub(crate) mod keepalive;
 pub(crate) mod ping_policy;

@@ -3,9 +3,14 @@
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use grpc_core::channelz::{CallCounts, ServerStats, SocketStats};
+use grpc_core::ChannelConnectivity;
+use grpc_core::channelz::{CallCounts, ChannelStats, ServerStats, SocketStats};
 
-use crate::v1::{Address, Server, ServerData, ServerRef, Socket, SocketData, SocketRef, address};
+use crate::v1::channel_connectivity_state::State;
+use crate::v1::{
+    Address, Channel, ChannelConnectivityState, ChannelData, ChannelRef, Server, ServerData,
+    ServerRef, Socket, SocketData, SocketRef, address,
+};
 
 /// Saturating `u64` to the protocol's `int64`.
 fn count(value: u64) -> i64 {
@@ -17,6 +22,46 @@ fn timestamp(time: Option<SystemTime>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
         seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
+    })
+}
+
+fn state(connectivity: ChannelConnectivity) -> State {
+    match connectivity {
+        ChannelConnectivity::Idle => State::Idle,
+        ChannelConnectivity::Connecting => State::Connecting,
+        ChannelConnectivity::Ready => State::Ready,
+        ChannelConnectivity::TransientFailure => State::TransientFailure,
+        ChannelConnectivity::Shutdown => State::Shutdown,
+    }
+}
+
+/// A channel; `None` once every handle to it was dropped.
+pub(crate) fn channel(stats: &ChannelStats) -> Option<Channel> {
+    let channel = stats.channel()?;
+    let CallCounts {
+        started,
+        succeeded,
+        failed,
+        last_started,
+    } = stats.calls();
+    Some(Channel {
+        r#ref: Some(ChannelRef {
+            channel_id: stats.id(),
+            name: channel.target().to_owned(),
+        }),
+        data: Some(ChannelData {
+            state: Some(ChannelConnectivityState {
+                state: state(channel.connectivity()) as i32,
+            }),
+            target: channel.target().to_owned(),
+            trace: None,
+            calls_started: count(started),
+            calls_succeeded: count(succeeded),
+            calls_failed: count(failed),
+            last_call_started_timestamp: timestamp(last_started),
+            max_connections_per_subchannel: 0,
+        }),
+        ..Channel::default()
     })
 }
 

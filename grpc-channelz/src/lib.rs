@@ -17,9 +17,10 @@
 //! ```
 //!
 //! Served: `GetServers`, `GetServer`, `GetServerSockets` and `GetSocket`
-//! (paged by id as the protocol says). Client channels are not tracked
-//! yet: `GetTopChannels` answers an empty list and `GetChannel` and
-//! `GetSubchannel` answer `NOT_FOUND`.
+//! (paged by id as the protocol says), and `GetTopChannels` and
+//! `GetChannel` for the client channels given to
+//! [`ChannelzServicer::track_channel`] (their calls and connectivity).
+//! Subchannels are not tracked: `GetSubchannel` answers `NOT_FOUND`.
 
 mod convert;
 mod servicer;

@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use grpc_core::channelz::ServerStats;
-use grpc_core::{Server, ServicerContext, Status};
+use grpc_core::channelz::{ChannelStats, ServerStats};
+use grpc_core::{Channel, Server, ServicerContext, Status};
 
 use crate::convert;
 use crate::v1::{
@@ -24,6 +24,7 @@ const MAX_PAGE: usize = 1000;
 #[derive(Clone, Debug, Default)]
 pub struct ChannelzServicer {
     servers: Arc<Mutex<Vec<ServerStats>>>,
+    channels: Arc<Mutex<Vec<ChannelStats>>>,
 }
 
 impl ChannelzServicer {
@@ -45,6 +46,31 @@ impl ChannelzServicer {
     /// The tracked servers' counters, by id.
     pub fn servers(&self) -> Vec<ServerStats> {
         self.lock().clone()
+    }
+
+    /// Reports the client channel `channel` as a top channel (once);
+    /// it is reported until every handle to it is dropped.
+    pub fn track_channel(&self, channel: &Channel) {
+        let stats = channel.channelz();
+        let mut channels = self.lock_channels();
+        channels.retain(|known| known.channel().is_some());
+        if channels.iter().all(|known| known.id() != stats.id()) {
+            channels.push(stats);
+            channels.sort_by_key(ChannelStats::id);
+        }
+    }
+
+    /// The tracked channels' counters, by id (dropped channels left out).
+    pub fn channels(&self) -> Vec<ChannelStats> {
+        let mut channels = self.lock_channels();
+        channels.retain(|known| known.channel().is_some());
+        channels.clone()
+    }
+
+    fn lock_channels(&self) -> MutexGuard<'_, Vec<ChannelStats>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<ServerStats>> {
@@ -82,12 +108,18 @@ fn page<T>(items: Vec<T>, id: impl Fn(&T) -> i64, start: i64, size: usize) -> (V
 impl AsyncChannelzServicer for ChannelzServicer {
     async fn get_top_channels(
         &self,
-        _request: GetTopChannelsRequest,
+        request: GetTopChannelsRequest,
         _context: &ServicerContext,
     ) -> Result<GetTopChannelsResponse, Status> {
+        let (channels, end) = page(
+            self.channels(),
+            ChannelStats::id,
+            request.start_channel_id,
+            page_size(request.max_results),
+        );
         Ok(GetTopChannelsResponse {
-            channel: Vec::new(),
-            end: true,
+            channel: channels.iter().filter_map(convert::channel).collect(),
+            end,
         })
     }
 
@@ -142,10 +174,19 @@ impl AsyncChannelzServicer for ChannelzServicer {
         request: GetChannelRequest,
         _context: &ServicerContext,
     ) -> Result<GetChannelResponse, Status> {
-        Err(Status::not_found(format!(
-            "no channel with channelz id {} (client channels are not tracked)",
-            request.channel_id
-        )))
+        self.channels()
+            .iter()
+            .find(|channel| channel.id() == request.channel_id)
+            .and_then(convert::channel)
+            .map(|channel| GetChannelResponse {
+                channel: Some(channel),
+            })
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "no tracked channel with channelz id {}",
+                    request.channel_id
+                ))
+            })
     }
 
     async fn get_subchannel(
@@ -154,7 +195,7 @@ impl AsyncChannelzServicer for ChannelzServicer {
         _context: &ServicerContext,
     ) -> Result<GetSubchannelResponse, Status> {
         Err(Status::not_found(format!(
-            "no subchannel with channelz id {} (client channels are not tracked)",
+            "no subchannel with channelz id {} (subchannels are not tracked)",
             request.subchannel_id
         )))
     }

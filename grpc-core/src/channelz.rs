@@ -318,6 +318,90 @@ impl Drop for CallRecord {
     }
 }
 
+/// A client channel's channelz record: its calls. Cheap to clone; see
+/// [`Channel::channelz`](crate::Channel::channelz).
+#[derive(Clone)]
+pub struct ChannelStats {
+    inner: Arc<ChannelStatsInner>,
+}
+
+struct ChannelStatsInner {
+    id: i64,
+    calls: CallCounters,
+    /// The channel, for its target and connectivity (weak: the channel
+    /// owns this record).
+    channel: Weak<crate::channel::ChannelInner>,
+}
+
+impl ChannelStats {
+    pub(crate) fn new(channel: Weak<crate::channel::ChannelInner>) -> ChannelStats {
+        ChannelStats {
+            inner: Arc::new(ChannelStatsInner {
+                id: next_id(),
+                calls: CallCounters::default(),
+                channel,
+            }),
+        }
+    }
+
+    /// The channel's channelz id (unique in the process).
+    pub fn id(&self) -> i64 {
+        self.inner.id
+    }
+
+    /// The calls made on the channel: started, ended with `OK`, ended
+    /// otherwise (including calls that never left, such as an expired
+    /// deadline), and when the last one started.
+    pub fn calls(&self) -> CallCounts {
+        self.inner.calls.snapshot()
+    }
+
+    /// The channel, unless every handle to it was dropped.
+    pub fn channel(&self) -> Option<crate::Channel> {
+        self.inner.channel.upgrade().map(crate::Channel::from_inner)
+    }
+
+    /// Starts counting one call; it counts as failed unless finished.
+    pub(crate) fn call_started(&self) -> ChannelCallRecord {
+        self.inner.calls.start(now_nanos());
+        ChannelCallRecord {
+            stats: self.clone(),
+            finished: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for ChannelStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelStats")
+            .field("id", &self.id())
+            .field("calls", &self.calls())
+            .finish()
+    }
+}
+
+/// One client call being counted; dropped unfinished, it counts as failed.
+pub(crate) struct ChannelCallRecord {
+    stats: ChannelStats,
+    finished: bool,
+}
+
+impl ChannelCallRecord {
+    /// The call ended with `code`.
+    pub(crate) fn finish(mut self, code: Code) {
+        self.finished = true;
+        self.stats.inner.calls.finish(code == Code::Ok);
+    }
+}
+
+impl Drop for ChannelCallRecord {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.stats.inner.calls.finish(false);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,7 @@ def main():
     for name, call in [
         ("server", lambda: stub.GetServer(channelz_pb2.GetServerRequest(server_id=-1))),
         ("socket", lambda: stub.GetSocket(channelz_pb2.GetSocketRequest(socket_id=-1))),
-        ("channel", lambda: stub.GetChannel(channelz_pb2.GetChannelRequest(channel_id=1))),
+        ("channel", lambda: stub.GetChannel(channelz_pb2.GetChannelRequest(channel_id=-1))),
     ]:
         try:
             call()
@@ -47,6 +47,14 @@ def main():
             print("MISSING", name, error.code().name, flush=True)
     top = stub.GetTopChannels(channelz_pb2.GetTopChannelsRequest(), timeout=60)
     print("TOP_CHANNELS", len(top.channel), top.end, flush=True)
+    for listed in top.channel:
+        channel = stub.GetChannel(
+            channelz_pb2.GetChannelRequest(channel_id=listed.ref.channel_id), timeout=60).channel
+        d = channel.data
+        print("CHANNEL", d.calls_started, d.calls_succeeded, d.calls_failed,
+              d.last_call_started_timestamp.seconds > 0,
+              channelz_pb2.ChannelConnectivityState.State.Name(d.state.state), d.target,
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-//! Channelz (`grpc-channelz`) over real sockets: a server serves known
-//! traffic, and grpcio-channelz's stubs read its counts from a second
-//! server's channelz service (so the queries do not count themselves).
+//! Channelz (`grpc-channelz`) over real sockets: a client channel sends
+//! known traffic to a server, and grpcio-channelz's stubs read both sides'
+//! counts from a second server's channelz service (so the queries do not
+//! count themselves).
 
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use grpc_core::channelz::ServerStats;
-use grpc_core::{Code, Server};
+use grpc_core::channelz::CallCounts;
+use grpc_core::{Channel, Code, Server};
 use grpc_health::v1::{HealthCheckRequest, HealthCheckResponse, HealthStub};
 use grpc_reflection::v1::server_reflection_request::MessageRequest;
 use grpc_reflection::v1::{ServerReflectionRequest, ServerReflectionStub};
@@ -25,26 +26,23 @@ fn started(server: &Server) -> String {
     format!("127.0.0.1:{port}")
 }
 
-/// Waits (bounded) until the server has counted `finished` calls as
-/// ended: a call's count is taken just after its status went out.
-fn wait_until_finished(stats: &ServerStats, finished: u64) {
+/// Waits (bounded) until `calls()` has counted `finished` calls as ended:
+/// a call's count is taken just after its status went out (server) or
+/// came in (client).
+fn wait_until_finished(calls: impl Fn() -> CallCounts, finished: u64) {
     for _ in 0..1000 {
-        let calls = stats.calls();
-        if calls.succeeded + calls.failed >= finished {
+        let counts = calls();
+        if counts.succeeded + counts.failed >= finished {
             return;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!(
-        "the server never counted {finished} ended calls: {:?}",
-        stats.calls()
-    );
+    panic!("never counted {finished} ended calls: {:?}", calls());
 }
 
 /// On one connection: 5 Check OK, 2 Check NOT_FOUND, 1 unknown method,
 /// 1 reflection stream with 2 requests that ends OK.
-fn known_traffic(address: &str) {
-    let channel = grpc_core::insecure_channel(address).expect("channel");
+fn known_traffic(channel: &Channel) {
     let health = HealthStub::new(channel.clone());
     let request = |service: &str| HealthCheckRequest {
         service: service.to_owned(),
@@ -63,7 +61,7 @@ fn known_traffic(address: &str) {
     assert_eq!(error.code(), Code::Unimplemented);
 
     let (tx, rx) = mpsc::channel();
-    let mut answers = ServerReflectionStub::new(channel)
+    let mut answers = ServerReflectionStub::new(channel.clone())
         .server_reflection_info()
         .call(rx)
         .expect("reflection stream");
@@ -87,9 +85,21 @@ fn server_counts_match_known_traffic() {
         .serve(&traffic)
         .expect("reflection");
     let traffic_address = started(&traffic);
-    known_traffic(&traffic_address);
+    let client = grpc_core::insecure_channel(&traffic_address).expect("channel");
+    known_traffic(&client);
     let stats = traffic.channelz();
-    wait_until_finished(&stats, 9);
+    wait_until_finished(|| stats.calls(), 9);
+    let client_stats = client.channelz();
+    wait_until_finished(|| client_stats.calls(), 9);
+    let client_calls = client_stats.calls();
+    assert_eq!(
+        (
+            client_calls.started,
+            client_calls.succeeded,
+            client_calls.failed
+        ),
+        (9, 6, 3)
+    );
 
     let calls = stats.calls();
     assert_eq!((calls.started, calls.succeeded, calls.failed), (9, 6, 3));
@@ -103,6 +113,7 @@ fn server_counts_match_known_traffic() {
     let admin = Server::builder().max_workers(2).build();
     let channelz = grpc_channelz::add_channelz_servicer_to_server(&admin);
     channelz.track(&traffic);
+    channelz.track_channel(&client);
     let admin_address = started(&admin);
     let mut command = python_script(target_dir(), "channelz_client.py");
     command.args([admin_address.as_str(), &stats.id().to_string()]);
@@ -118,7 +129,8 @@ fn server_counts_match_known_traffic() {
             "MISSING server NOT_FOUND".to_owned(),
             "MISSING socket NOT_FOUND".to_owned(),
             "MISSING channel NOT_FOUND".to_owned(),
-            "TOP_CHANNELS 0 True".to_owned(),
+            "TOP_CHANNELS 1 True".to_owned(),
+            format!("CHANNEL 9 6 3 True READY {traffic_address}"),
         ]
     );
     admin.stop(None).wait();

@@ -393,7 +393,8 @@ impl Server {
     /// Stops the server (grpcio's `stop(grace)`): new connections and RPCs
     /// are refused at once (GOAWAY, then `UNAVAILABLE`); in-flight RPCs get
     /// `grace` to finish and are cancelled after it; `None` cancels them
-    /// now. Returns a handle to wait on. Idempotent.
+    /// now. Returns a handle to wait on. Idempotent. The first call runs
+    /// the [stop callbacks](Self::add_stop_callback) before anything else.
     pub fn stop(&self, grace: Option<Duration>) -> StopHandle {
         let handle = StopHandle {
             terminated: self.shared.terminated.clone(),

@@ -20,7 +20,8 @@ use crate::codec::Compression;
 use crate::error::Error;
 use crate::runtime::CancelToken;
 use crate::status::Status;
-use crate::transport::goaway::{GoAwayWatch, LastStreamId};
+use crate::transport::client_watch::{ClientWatch, LastStreamId, WireSeen};
+use crate::transport::keepalive::{Keepalive, ping_loop};
 use crate::transport::settings::Http2Settings;
 use state::ConnState;
 use target::Target;
@@ -35,6 +36,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) http2: Http2Settings,
     pub(crate) keepalive_time: Option<Duration>,
     pub(crate) keepalive_timeout: Duration,
+    pub(crate) max_pings_without_data: u32,
     pub(crate) connect_timeout: Duration,
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
@@ -178,8 +180,8 @@ impl Channel {
             let next = {
                 let state = rx.borrow_and_update();
                 match &*state {
-                    ConnState::Ready { sender, goaway, .. } => {
-                        return Ok((sender.clone(), goaway.clone()));
+                    ConnState::Ready { sender, wire, .. } => {
+                        return Ok((sender.clone(), wire.last_stream_id.clone()));
                     }
                     ConnState::Shutdown => return Err(Status::unavailable("Channel is closed")),
                     ConnState::Idle => Next::Connect,
@@ -253,8 +255,8 @@ impl Channel {
             )),
         };
         match result {
-            Ok((sender, connection, goaway)) => {
-                Self::run_connection(inner, sender, connection, goaway).await
+            Ok((sender, connection, wire)) => {
+                Self::run_connection(inner, sender, connection, wire).await
             }
             Err(error) => inner.connect_failed(error),
         }
@@ -264,8 +266,8 @@ impl Channel {
     async fn run_connection(
         inner: Arc<ChannelInner>,
         sender: h2::client::SendRequest<Bytes>,
-        mut connection: h2::client::Connection<GoAwayWatch<crate::transport::io::Io>, Bytes>,
-        goaway: LastStreamId,
+        mut connection: h2::client::Connection<ClientWatch<crate::transport::io::Io>, Bytes>,
+        wire: WireSeen,
     ) {
         let generation = inner
             .generation
@@ -280,7 +282,7 @@ impl Channel {
                 *state = ConnState::Ready {
                     sender,
                     generation,
-                    goaway,
+                    wire: wire.clone(),
                 };
                 true
             } else {
@@ -292,8 +294,12 @@ impl Channel {
         }
         let target = inner.target.clone();
         tracing::debug!(%target, "connected");
-        let keepalive = inner.config.keepalive_time.zip(ping);
-        let timeout = inner.config.keepalive_timeout;
+        let keepalive = inner.config.keepalive_time.map(|interval| Keepalive {
+            interval,
+            timeout: inner.config.keepalive_timeout,
+            limit: Some((wire.data_sent, inner.config.max_pings_without_data)),
+        });
+        let keepalive = keepalive.zip(ping);
         let closed = inner.closed.clone();
         // Only a weak reference while the connection lives, so that dropping
         // every Channel handle closes the connection.
@@ -301,7 +307,7 @@ impl Channel {
         drop(inner);
         let outcome = tokio::select! {
             result = &mut connection => result.err().map(|e| e.to_string()),
-            reason = crate::transport::keepalive::ping_loop(keepalive, timeout) => Some(reason),
+            reason = ping_loop(keepalive) => Some(reason),
             _ = closed.cancelled() => {
                 // In-flight calls see the close and end; then the connection stops.
                 let _ = connection.await;

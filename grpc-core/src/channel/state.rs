@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::Channel;
 use crate::status::{RpcError, Status};
 use crate::sync::Completion;
-use crate::transport::goaway::LastStreamId;
+use crate::transport::client_watch::WireSeen;
 
 /// The connection state machine, one value at a time:
 ///
@@ -29,7 +29,7 @@ pub(crate) enum ConnState {
     Ready {
         sender: h2::client::SendRequest<Bytes>,
         generation: u64,
-        goaway: LastStreamId,
+        wire: WireSeen,
     },
     TransientFailure {
         error: Status,

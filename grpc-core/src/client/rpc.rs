@@ -21,8 +21,8 @@ use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
 use crate::status::Status;
+use crate::transport::client_watch::LastStreamId;
 use crate::transport::flow::send_with_capacity;
-use crate::transport::goaway::LastStreamId;
 use crate::wire::{self, status_map, timeout, trailers};
 
 /// Request messages, already framed.

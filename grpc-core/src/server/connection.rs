@@ -12,7 +12,7 @@ use super::lifetime::StreamCount;
 use super::rpc;
 use crate::error::{Error, Kind};
 use crate::transport::io::Io;
-use crate::transport::keepalive::ping_loop;
+use crate::transport::keepalive::{Keepalive, ping_loop};
 use crate::transport::ping_policy::PingSniffer;
 
 /// How long stragglers get to see their resets before a cancelled
@@ -200,8 +200,12 @@ async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _gu
             }
         };
     tracing::debug!(%peer, "connection accepted");
-    let keepalive = server.config().keepalive_time.zip(connection.ping_pong());
-    let keepalive = ping_loop(keepalive, server.config().keepalive_timeout);
+    let keepalive = server.config().keepalive_time.map(|interval| Keepalive {
+        interval,
+        timeout: server.config().keepalive_timeout,
+        limit: None,
+    });
+    let keepalive = ping_loop(keepalive.zip(connection.ping_pong()));
     tokio::pin!(keepalive);
     let mut phase: watch::Receiver<Phase> = server.phase();
     let mut draining = false;

@@ -62,6 +62,7 @@
 //! ```
 
 mod channel;
+pub mod channelz;
 mod client;
 mod codec;
 pub mod diagnostics;
@@ -90,7 +91,7 @@ pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
 pub use server::{
     Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
-    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
+    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle, WeakServer,
 };
 pub use status::{Code, RpcError, Status};
 

@@ -184,6 +184,7 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _guard: TaskGuard) {
+    let socket = server.channelz().socket_opened(&io, &peer); // channelz
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let handshake = server.config().http2.server().handshake(io);
     let mut connection =
@@ -248,8 +249,9 @@ async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _gu
                     let rpc_server = Arc::clone(&server);
                     let peer = Arc::clone(&peer);
                     let rpc_phase = server.phase();
+                    let socket = socket.clone(); // channelz
                     tokio::spawn(async move {
-                        rpc::serve(request, respond, peer, rpc_server, rpc_phase).await;
+                        rpc::serve(request, respond, peer, rpc_server, rpc_phase, socket).await;
                         drop(guard);
                     });
                 }

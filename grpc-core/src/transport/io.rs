@@ -20,6 +20,14 @@ impl Io {
         stream.set_nodelay(true)?;
         Ok(Io::Tcp(stream))
     }
+
+    /// The local and peer addresses of a TCP stream (`None` for Unix).
+    pub(crate) fn addresses(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
+        match self {
+            Io::Tcp(stream) => (stream.local_addr().ok(), stream.peer_addr().ok()),
+            Io::Unix(_) => (None, None),
+        }
+    }
 }
 
 impl AsyncRead for Io {

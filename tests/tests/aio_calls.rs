@@ -5,14 +5,15 @@
 //! `StreamExt` in scope; call futures capturing a stub temporary).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use grpc_core::{
-    Channel, Code, Metadata, RequestStream, Server, ServiceBuilder, ServicerContext, Status,
-    WithOptions, insecure_channel,
+    CallOptions, Channel, Code, Metadata, RequestStream, Server, ServiceBuilder, ServicerContext,
+    Status, WithOptions, insecure_channel,
 };
-use rustgrpc_tests::{TestServer, echo};
+use rustgrpc_tests::{EchoRequest, TestServer, echo};
 use tokio::sync::Semaphore;
 
 /// A server of small async methods on `String`/`u64` messages.
@@ -287,4 +288,48 @@ async fn bidi_calls_write_and_read_in_turn() {
     let error = call.write(1u64).await.expect_err("cancelled RPC");
     assert_eq!(error.code(), Code::Cancelled, "{error:?}");
     demo.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_fires_on_a_paused_clock() {
+    // Server and channel live on the shared runtime (built outside this
+    // one), so only the call's own timer runs on the paused clock.
+    let (server, stub) = std::thread::spawn(|| {
+        let server = TestServer::start();
+        let stub = server.stub();
+        (server, stub)
+    })
+    .join()
+    .expect("setup thread");
+    stub.unary_call()
+        .call_async(echo("warm"))
+        .await
+        .expect("a call without a deadline");
+
+    // The paused clock runs an hour ahead of the wall clock: a deadline on
+    // the wall clock would already have passed.
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let start = tokio::time::Instant::now();
+    let slow = EchoRequest {
+        sleep_ms: 20_000,
+        ..echo("slow")
+    };
+    let call = stub
+        .unary_call()
+        .with_options(CallOptions::new().timeout(Duration::from_secs(30)))
+        .call_async(slow);
+    assert_eq!(call.time_remaining(), Some(Duration::from_secs(30)));
+    let error = call.await.expect_err("the deadline passes first");
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+    // The deadline fired when the paused clock reached it: the clock
+    // auto-advanced 30 s while the handler kept sleeping.
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "paused-clock wait {waited:?}"
+    );
+    drop(stub);
+    std::thread::spawn(move || drop(server))
+        .join()
+        .expect("teardown thread");
 }

@@ -110,8 +110,7 @@ impl<Req: prost::Message> RequestWriter<Req> {
         };
         // A cancelled RPC takes no more messages, even while its task has
         // not yet seen the cancellation.
-        if self.call.shared().cancel_token().is_cancelled()
-            || sender.send(Ok(frame)).await.is_err()
+        if self.call.shared().cancel_token().is_cancelled() || sender.send(Ok(frame)).await.is_err()
         {
             return Err(self.ended().await);
         }

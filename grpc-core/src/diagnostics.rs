@@ -16,11 +16,9 @@
 //! does not call it and receives the same events.
 //!
 //! ```
-//! fn main() {
-//!     // Before building channels and servers; a no-op unless GRPC_TRACE or
-//!     // GRPC_VERBOSITY is set.
-//!     grpc_core::diagnostics::init_from_env();
-//! }
+//! // First thing in `main`, before building channels and servers; a no-op
+//! // unless GRPC_TRACE or GRPC_VERBOSITY is set.
+//! grpc_core::diagnostics::init_from_env();
 //! ```
 
 use std::sync::OnceLock;

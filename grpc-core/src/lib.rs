@@ -95,8 +95,8 @@ pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
 pub use server::{
-    RequestStream, Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext,
-    StopHandle,
+    Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
+    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
 };
 pub use status::{Code, RpcError, Status};
 

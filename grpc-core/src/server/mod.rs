@@ -6,7 +6,9 @@ mod builder;
 mod connection;
 mod context;
 mod handler;
+mod interceptor;
 mod lifecycle;
+mod lifetime;
 mod pool;
 mod registry;
 mod request_stream;
@@ -16,6 +18,7 @@ mod rpc;
 
 pub use builder::ServerBuilder;
 pub use context::ServicerContext;
+pub use interceptor::{Continuation, HandlerCallDetails, ServerInterceptor};
 pub use lifecycle::{Server, StopHandle};
 pub use registry::{Service, ServiceBuilder};
 pub use request_stream::RequestStream;

@@ -183,6 +183,35 @@ async fn an_in_flight_unary_call_answers_its_call_methods() {
     assert!(!call.is_active());
     assert_eq!(call.await.expect("reply"), "hi!");
 
+    // Call methods awaited from several tasks at once all see the RPC
+    // progress, whichever task the exchange wakes.
+    let call = Arc::new(gate.call_async("shared".to_string()));
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let call = Arc::clone(&call);
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    call.initial_metadata()
+                        .await
+                        .get("stage")
+                        .map(str::to_owned)
+                } else {
+                    Some(call.code().await.name().to_owned())
+                }
+            })
+        })
+        .collect();
+    call.initial_metadata().await;
+    demo.gate.add_permits(1);
+    let seen: Vec<_> = join_all(waiters)
+        .await
+        .into_iter()
+        .map(|seen| seen.expect("task").expect("an answer"))
+        .collect();
+    assert_eq!(seen, ["headers", "OK", "headers", "OK"]);
+    let call = Arc::into_inner(call).expect("the tasks are done");
+    assert_eq!(call.await.expect("reply"), "shared!");
+
     // Awaited directly, without looking at it first.
     demo.gate.add_permits(1);
     assert_eq!(

@@ -16,7 +16,7 @@
 //! does not call it and receives the same events.
 //!
 //! ```
-//! // First thing in `main`, before building channels and servers; a no-op
+//! // At the start of main, before building channels and servers; a no-op
 //! // unless GRPC_TRACE or GRPC_VERBOSITY is set.
 //! grpc_core::diagnostics::init_from_env();
 //! ```

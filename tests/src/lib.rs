@@ -8,6 +8,9 @@
 //!   [`Events`] log tests wait on.
 //! - [`TestServer`]: a real server on a free port, stopped when dropped.
 //! - [`raw`]: bits for HTTP/2-level tests with the `h2` crate.
+//! - [`frames`]: a raw HTTP/2 peer that writes any frame, for attack tests,
+//!   and process gauges (RSS, threads, descriptors).
+//! - [`fault_proxy`]: a TCP proxy that delays, refuses, blackholes or cuts.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -17,6 +20,9 @@ use grpc_core::{
     CallOptions, Channel, Code, Compression, Metadata, RequestStream, Requests, Server,
     ServerBuilder, ServicerContext, Status, StopHandle,
 };
+
+pub mod fault_proxy;
+pub mod frames;
 
 /// The generated `rustgrpc.testing` code.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

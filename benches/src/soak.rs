@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use grpc_core::{CallOptions, Channel, Code, RequestStream, Requests, Server, ServiceBuilder, Status};
+use grpc_core::{
+    CallOptions, Channel, Code, RequestStream, Requests, Server, ServiceBuilder, Status,
+};
 
 use crate::pb::rg::Payload;
 
@@ -218,7 +220,7 @@ pub fn service() -> grpc_core::Service {
             "ClientStreamAsync",
             |mut requests: RequestStream<Payload>, _ctx| async move {
                 let mut all = Vec::new();
-                while let Some(request) = StreamExt::next(&mut requests).await {
+                while let Some(request) = requests.next().await {
                     all.push(request);
                 }
                 summary(all.into_iter())

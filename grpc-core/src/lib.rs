@@ -28,12 +28,18 @@
 //! `with_call_async` (grpcio's `grpc.aio`), awaited on the caller's tokio
 //! runtime. Server-streaming and bidi calls give a [`ResponseStream`], a
 //! [`Stream`] that also answers the call methods (`initial_metadata().await`,
-//! `code().await`, `cancel()`, ...); request streams are any `Stream`.
+//! `code().await`, `cancel()`, ...); request streams are any `Stream`, or
+//! awaited `write()`s on a call started with `start_async` (a
+//! [`StreamUnaryCall`] or [`StreamStreamCall`]). Unary-response calls give
+//! a [`UnaryCall`], the future of the response that also answers the call
+//! methods while in flight. Per-message [`WriteOptions`] (a request sent
+//! uncompressed) work on both faces: [`Writes`] of [`WithOptions`] items.
 //! Dropping a call future or a `ResponseStream` before the end cancels the
 //! RPC on the wire (RST_STREAM CANCEL), and the server sees the cancellation.
 //! On the server, async handlers (`ServiceBuilder::unary_unary_async` & co.,
 //! or a generated `Async<Service>Servicer`) run as tasks next to blocking
-//! ones on the same [`Server`], with the same [`ServicerContext`];
+//! ones on the same [`Server`], with the same [`ServicerContext`], and read
+//! client streams as a [`RequestStream`];
 //! [`Server::serve`] runs a server inside an existing runtime.
 //!
 //! One [`Channel`] serves blocking and async callers at once. A blocking

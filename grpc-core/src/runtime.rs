@@ -183,10 +183,12 @@ impl std::fmt::Debug for CancelToken {
     }
 }
 
-/// Waits until `deadline` when there is one, forever otherwise.
-pub(crate) async fn sleep_until(deadline: Option<std::time::Instant>) {
+/// Waits until `deadline` when there is one, forever otherwise. Deadlines
+/// are on tokio's clock, so a paused test clock (`tokio::time::pause`)
+/// governs them.
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }

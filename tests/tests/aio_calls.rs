@@ -5,14 +5,15 @@
 //! `StreamExt` in scope; call futures capturing a stub temporary).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use grpc_core::{
-    Channel, Code, Metadata, RequestStream, Server, ServiceBuilder, ServicerContext, Status,
-    WithOptions, insecure_channel,
+    CallOptions, Channel, Code, Metadata, RequestStream, Server, ServiceBuilder, ServicerContext,
+    Status, WithOptions, insecure_channel,
 };
-use rustgrpc_tests::{TestServer, echo};
+use rustgrpc_tests::{EchoRequest, TestServer, echo};
 use tokio::sync::Semaphore;
 
 /// A server of small async methods on `String`/`u64` messages.
@@ -182,6 +183,35 @@ async fn an_in_flight_unary_call_answers_its_call_methods() {
     assert!(!call.is_active());
     assert_eq!(call.await.expect("reply"), "hi!");
 
+    // Call methods awaited from several tasks at once all see the RPC
+    // progress, whichever task the exchange wakes.
+    let call = Arc::new(gate.call_async("shared".to_string()));
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let call = Arc::clone(&call);
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    call.initial_metadata()
+                        .await
+                        .get("stage")
+                        .map(str::to_owned)
+                } else {
+                    Some(call.code().await.name().to_owned())
+                }
+            })
+        })
+        .collect();
+    call.initial_metadata().await;
+    demo.gate.add_permits(1);
+    let seen: Vec<_> = join_all(waiters)
+        .await
+        .into_iter()
+        .map(|seen| seen.expect("task").expect("an answer"))
+        .collect();
+    assert_eq!(seen, ["headers", "OK", "headers", "OK"]);
+    let call = Arc::into_inner(call).expect("the tasks are done");
+    assert_eq!(call.await.expect("reply"), "shared!");
+
     // Awaited directly, without looking at it first.
     demo.gate.add_permits(1);
     assert_eq!(
@@ -287,4 +317,48 @@ async fn bidi_calls_write_and_read_in_turn() {
     let error = call.write(1u64).await.expect_err("cancelled RPC");
     assert_eq!(error.code(), Code::Cancelled, "{error:?}");
     demo.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_fires_on_a_paused_clock() {
+    // Server and channel live on the shared runtime (built outside this
+    // one), so only the call's own timer runs on the paused clock.
+    let (server, stub) = std::thread::spawn(|| {
+        let server = TestServer::start();
+        let stub = server.stub();
+        (server, stub)
+    })
+    .join()
+    .expect("setup thread");
+    stub.unary_call()
+        .call_async(echo("warm"))
+        .await
+        .expect("a call without a deadline");
+
+    // The paused clock runs an hour ahead of the wall clock: a deadline on
+    // the wall clock would already have passed.
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let start = tokio::time::Instant::now();
+    let slow = EchoRequest {
+        sleep_ms: 20_000,
+        ..echo("slow")
+    };
+    let call = stub
+        .unary_call()
+        .with_options(CallOptions::new().timeout(Duration::from_secs(30)))
+        .call_async(slow);
+    assert_eq!(call.time_remaining(), Some(Duration::from_secs(30)));
+    let error = call.await.expect_err("the deadline passes first");
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+    // The deadline fired when the paused clock reached it: the clock
+    // auto-advanced 30 s while the handler kept sleeping.
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "paused-clock wait {waited:?}"
+    );
+    drop(stub);
+    std::thread::spawn(move || drop(server))
+        .join()
+        .expect("teardown thread");
 }

@@ -518,3 +518,47 @@ fn the_client_receive_limit_applies_after_decompression() {
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     assert!(err.details().contains("larger than max"), "{err:?}");
 }
+
+#[test]
+fn disable_next_message_compression_works_in_async_handlers() {
+    // The per-message write option of server responses, on the async face:
+    // the second of three gzip responses goes out plain.
+    let server = Server::builder().build();
+    let mut service = grpc_core::ServiceBuilder::new("demo.Async");
+    service.unary_stream_async(
+        "Three",
+        |_: String, ctx: grpc_core::ServicerContext| async move {
+            ctx.set_compression(Compression::Gzip);
+            let responses = (0..3).map(move |index| {
+                if index == 1 {
+                    ctx.disable_next_message_compression();
+                }
+                Ok::<_, grpc_core::Status>("x".repeat(5_000))
+            });
+            Ok(tokio_stream::iter(responses))
+        },
+    );
+    server.add_service(service.build());
+    let port = server.add_insecure_port("127.0.0.1:0").unwrap();
+    server.start().unwrap();
+    let reply = exchange(
+        port,
+        "/demo.Async/Three",
+        &[("grpc-accept-encoding", "gzip")],
+        vec![raw::frame(&String::new())],
+    );
+    assert_eq!(reply.grpc_status(), "0", "{:?}", reply.trailers);
+    assert_eq!(header(&reply.headers, "grpc-encoding"), "gzip");
+    let messages = split_frames(&reply.data);
+    let flags: Vec<bool> = messages.iter().map(|(flag, _)| *flag).collect();
+    assert_eq!(flags, [true, false, true]);
+    for (compressed, payload) in messages {
+        let bytes = if compressed {
+            raw::gunzip(&payload)
+        } else {
+            payload
+        };
+        assert_eq!(String::decode(bytes.as_slice()).unwrap().len(), 5_000);
+    }
+    server.stop(None).wait();
+}

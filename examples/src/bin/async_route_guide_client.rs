@@ -150,8 +150,10 @@ async fn guide_record_route(stub: &RouteGuideStub, features: &[Feature]) -> Resu
 }
 
 async fn guide_route_chat(stub: &RouteGuideStub) -> Result<(), RpcError> {
-    // Requests come from a queue another task feeds...
-    let (tx, rx) = tokio::sync::mpsc::channel::<RouteNote>(2);
+    // A call started with no request stream (grpc.aio's `stub.RouteChat()`):
+    // one task writes the notes...
+    let mut chat = stub.route_chat().start_async();
+    let writer = chat.writer();
     let sender = tokio::spawn(async move {
         let notes = [
             route_note("First message", 0, 0),
@@ -162,21 +164,21 @@ async fn guide_route_chat(stub: &RouteGuideStub) -> Result<(), RpcError> {
         ];
         for note in notes {
             println!("  Sending {:?} at {}", note.message, show(&note));
-            if tx.send(note).await.is_err() {
-                return; // the RPC ended
-            }
+            // Waits while HTTP/2 flow control holds the previous note back.
+            writer.write(note).await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // Dropping tx half-closes the request stream.
+        writer.done_writing(); // half-close
+        Ok::<(), RpcError>(())
     });
-    let requests = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|n| (n, rx)) });
     // ...while this task reads the responses as they come.
-    let mut responses = stub.route_chat().call_async(requests).await?;
-    while let Some(note) = responses.next().await {
+    while let Some(note) = chat.read().await {
         let note = note?;
         println!("  Received message {:?} at {}", note.message, show(&note));
     }
-    let _ = sender.await;
+    if let Ok(Err(error)) = sender.await {
+        println!("  Writing stopped: {error}");
+    }
     Ok(())
 }
 

@@ -2,13 +2,12 @@
 //! request messages, read headers, messages and trailers, all bounded by the
 //! call's deadline and cancellation. Both faces run this same code.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use h2::RecvStream;
 use h2::client::ResponseFuture;
 use http::{HeaderMap, HeaderValue, Request};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::call::CallShared;

@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use super::call::Call;
@@ -18,6 +18,42 @@ enum Driver<Resp> {
     Running(Exchange<Resp>),
     Done(Result<Resp, RpcError>),
     Taken,
+}
+
+/// The exchange and the tasks waiting on it through the call methods.
+struct State<Resp> {
+    driver: Driver<Resp>,
+    /// Made on the first call method that drives the exchange.
+    waiters: Option<Arc<Waiters>>,
+}
+
+/// Every task that drove the exchange through a call method: several
+/// tasks may wait on one call (one for `initial_metadata`, another for
+/// `code`), and whichever the exchange wakes must not be the only one that
+/// hears it, or the others could wait forever.
+#[derive(Default)]
+struct Waiters(Mutex<Vec<Waker>>);
+
+impl Waiters {
+    fn add(&self, waker: &Waker) {
+        let mut wakers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !wakers.iter().any(|known| known.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let wakers = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        for waker in wakers {
+            waker.wake();
+        }
+    }
 }
 
 /// An in-flight unary-response RPC, as grpc.aio's `UnaryUnaryCall`:
@@ -39,7 +75,7 @@ enum Driver<Resp> {
 /// ```
 pub struct UnaryCall<Resp> {
     call: Call,
-    driver: Mutex<Driver<Resp>>,
+    state: Mutex<State<Resp>>,
 }
 
 impl<Resp> UnaryCall<Resp> {
@@ -49,16 +85,25 @@ impl<Resp> UnaryCall<Resp> {
     {
         UnaryCall {
             call,
-            driver: Mutex::new(Driver::Running(Box::pin(exchange))),
+            state: Mutex::new(State {
+                driver: Driver::Running(Box::pin(exchange)),
+                waiters: None,
+            }),
         }
     }
 
-    /// Advances the exchange, keeping its result for the call's awaiter.
+    /// Advances the exchange for a call method, keeping its result for the
+    /// call's awaiter; every task that drives it is woken by its progress.
     fn drive(&self, cx: &mut Context<'_>) {
-        let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Driver::Running(exchange) = &mut *driver
-            && let Poll::Ready(result) = exchange.as_mut().poll(cx)
-        {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let State { driver, waiters } = &mut *state;
+        let Driver::Running(exchange) = driver else {
+            return;
+        };
+        let waiters = Arc::clone(waiters.get_or_insert_with(Arc::default));
+        waiters.add(cx.waker());
+        let waker = Waker::from(waiters);
+        if let Poll::Ready(result) = exchange.as_mut().poll(&mut Context::from_waker(&waker)) {
             *driver = Driver::Done(result);
         }
     }
@@ -164,11 +209,12 @@ impl<Resp> Future for UnaryCall<Resp> {
     type Output = Result<Resp, RpcError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let driver = self
+        let driver = &mut self
             .get_mut()
-            .driver
+            .state
             .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner)
+            .driver;
         let result = match std::mem::replace(driver, Driver::Taken) {
             Driver::Running(mut exchange) => match exchange.as_mut().poll(cx) {
                 Poll::Ready(result) => result,

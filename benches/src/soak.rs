@@ -37,6 +37,8 @@ pub struct SoakConfig {
     /// The server's `max_waiting_handlers` (extra threads for blocking
     /// handlers parked on the network).
     pub max_waiting_handlers: usize,
+    /// The server's `max_ping_strikes`, when not the default.
+    pub max_ping_strikes: Option<u32>,
 }
 
 impl Default for SoakConfig {
@@ -49,6 +51,7 @@ impl Default for SoakConfig {
             sample_every: Duration::from_secs(5),
             max_workers: 64,
             max_waiting_handlers: 128,
+            max_ping_strikes: None,
         }
     }
 }
@@ -568,10 +571,13 @@ fn sample(start: Instant, tally: &Tally) -> Sample {
 
 /// Runs the soak; `progress` sees each sample as it is taken.
 pub fn run(config: SoakConfig, mut progress: impl FnMut(&Sample)) -> Result<SoakReport, String> {
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .max_workers(config.max_workers)
-        .max_waiting_handlers(config.max_waiting_handlers)
-        .build();
+        .max_waiting_handlers(config.max_waiting_handlers);
+    if let Some(strikes) = config.max_ping_strikes {
+        builder = builder.max_ping_strikes(strikes);
+    }
+    let server = builder.build();
     server.add_service(service());
     let port = server
         .add_insecure_port("127.0.0.1:0")

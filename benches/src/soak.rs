@@ -37,6 +37,8 @@ pub struct SoakConfig {
     /// The server's `max_waiting_handlers` (extra threads for blocking
     /// handlers parked on the network).
     pub max_waiting_handlers: usize,
+    /// The server's `max_ping_strikes`, when not the default.
+    pub max_ping_strikes: Option<u32>,
 }
 
 impl Default for SoakConfig {
@@ -49,6 +51,7 @@ impl Default for SoakConfig {
             sample_every: Duration::from_secs(5),
             max_workers: 64,
             max_waiting_handlers: 128,
+            max_ping_strikes: None,
         }
     }
 }
@@ -248,6 +251,8 @@ struct Tally {
     reordered: AtomicU64,
     unexpected: AtomicU64,
     failures: Mutex<Vec<String>>,
+    /// OK-call latencies in 100 µs buckets (the last one catches the rest),
+    /// so a long run's memory stays flat.
     latencies: Mutex<Vec<u64>>,
 }
 
@@ -265,7 +270,11 @@ impl Tally {
                 self.ok.fetch_add(1, Ordering::Relaxed);
                 let micros = started.elapsed().as_micros() as u64;
                 if let Ok(mut latencies) = self.latencies.lock() {
-                    latencies.push(micros);
+                    if latencies.is_empty() {
+                        latencies.resize(LATENCY_BUCKETS, 0);
+                    }
+                    let bucket = (micros / BUCKET_US) as usize;
+                    latencies[bucket.min(LATENCY_BUCKETS - 1)] += 1;
                 }
             }
             Err(status) if fate.allows(status.code()) => {
@@ -531,6 +540,25 @@ fn blocking_caller(
     }
 }
 
+/// Width of a latency bucket.
+const BUCKET_US: u64 = 100;
+/// Buckets up to 60 s.
+const LATENCY_BUCKETS: usize = 600_000;
+
+/// The upper edge (µs) of the bucket holding percentile `q` (0..=1).
+fn bucket_percentile(buckets: &[u64], q: f64) -> u64 {
+    let total: u64 = buckets.iter().sum();
+    let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, count) in buckets.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            return (i as u64 + 1) * BUCKET_US;
+        }
+    }
+    0
+}
+
 fn sample(start: Instant, tally: &Tally) -> Sample {
     Sample {
         at: start.elapsed().as_secs_f64(),
@@ -543,10 +571,13 @@ fn sample(start: Instant, tally: &Tally) -> Sample {
 
 /// Runs the soak; `progress` sees each sample as it is taken.
 pub fn run(config: SoakConfig, mut progress: impl FnMut(&Sample)) -> Result<SoakReport, String> {
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .max_workers(config.max_workers)
-        .max_waiting_handlers(config.max_waiting_handlers)
-        .build();
+        .max_waiting_handlers(config.max_waiting_handlers);
+    if let Some(strikes) = config.max_ping_strikes {
+        builder = builder.max_ping_strikes(strikes);
+    }
+    let server = builder.build();
     server.add_service(service());
     let port = server
         .add_insecure_port("127.0.0.1:0")
@@ -620,12 +651,11 @@ pub fn run(config: SoakConfig, mut progress: impl FnMut(&Sample)) -> Result<Soak
     progress(&last);
     samples.push(last);
 
-    let mut latencies = tally
+    let latencies = tally
         .latencies
         .lock()
         .map(|l| l.clone())
         .unwrap_or_default();
-    latencies.sort_unstable();
     let failures = tally.failures.lock().map(|f| f.clone()).unwrap_or_default();
     Ok(SoakReport {
         ok: tally.ok.load(Ordering::Relaxed),
@@ -637,8 +667,8 @@ pub fn run(config: SoakConfig, mut progress: impl FnMut(&Sample)) -> Result<Soak
         unexpected: failures,
         unexpected_count: tally.unexpected.load(Ordering::Relaxed),
         throughput: calls as f64 / secs.max(0.001),
-        p50_us: crate::percentile(&latencies, 0.50),
-        p99_us: crate::percentile(&latencies, 0.99),
+        p50_us: bucket_percentile(&latencies, 0.50),
+        p99_us: bucket_percentile(&latencies, 0.99),
         samples,
     })
 }

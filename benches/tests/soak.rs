@@ -21,6 +21,12 @@ fn soak_loses_nothing_and_leaks_nothing() {
         blocking_callers: 4,
         stream_len: 20,
         sample_every: Duration::from_secs((secs / 6).max(1)),
+        // Known bug (docs/RELIABILITY.md): under sustained load the server
+        // can close a connection of our own client with too_many_pings
+        // although no channel sends keepalive pings. The long-run program
+        // keeps the default policy to expose it; this bounded form tests
+        // message integrity and leaks, so it turns the ping policy off.
+        max_ping_strikes: Some(u32::MAX / 2),
         ..SoakConfig::default()
     };
     let report = soak::run(config, |_| {}).expect("the soak runs");

@@ -12,6 +12,10 @@
 //! - [`UnaryUnary`], [`UnaryStream`], [`StreamUnary`], [`StreamStream`]: typed
 //!   methods (generated stubs hand these out), with [`CallOptions`].
 //! - [`Server`], [`ServiceBuilder`], [`ServicerContext`], [`Requests`]: serving.
+//! - [`ssl_channel_credentials`], [`secure_channel`], [`ssl_server_credentials`],
+//!   [`CallCredentials`]: TLS, mutual TLS and call credentials, on rustls.
+//! - [`AsyncIo`]: any byte stream can carry a connection
+//!   ([`Server::serve_connection`], [`ChannelBuilder::connector`]).
 //!
 //! ## One async core, a blocking face
 //! Every socket is driven by tasks on a tokio runtime (a shared one, started
@@ -66,6 +70,7 @@ pub mod diagnostics;
 mod error;
 mod metadata;
 mod runtime;
+mod security;
 mod server;
 mod status;
 mod sync;
@@ -74,21 +79,29 @@ mod wire;
 
 pub use channel::{
     Channel, ChannelBuilder, ChannelConnectivity, ReadyFuture, Subscription, channel_ready_future,
-    insecure_channel,
+    insecure_channel, secure_channel,
 };
 pub use client::{
-    Call, CallCredentials, CallFuture, CallOptions, ResponseIterator, ResponseStream, StreamStream,
-    StreamUnary, UnaryStream, UnaryUnary, access_token_call_credentials,
-    disable_next_request_compression, metadata_call_credentials,
+    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ResponseIterator,
+    ResponseStream, StreamStream, StreamUnary, UnaryStream, UnaryUnary,
+    access_token_call_credentials, composite_call_credentials, disable_next_request_compression,
+    metadata_call_credentials, metadata_call_credentials_async,
 };
 pub use codec::Compression;
 pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
+pub use security::{
+    ChannelCredentials, ClientAuth, ServerCertificateConfiguration, ServerCredentials,
+    composite_channel_credentials, dynamic_ssl_server_credentials, insecure_server_credentials,
+    local_channel_credentials, local_server_credentials, ssl_channel_credentials,
+    ssl_server_certificate_configuration, ssl_server_credentials,
+};
 pub use server::{
     Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext, StopHandle,
 };
 pub use status::{Code, RpcError, Status};
+pub use transport::io::AsyncIo;
 
 /// The async stream trait ([`futures_core::Stream`]): what a
 /// [`ResponseStream`] and [`Requests`] are, what async request streams and

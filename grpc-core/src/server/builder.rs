@@ -21,6 +21,7 @@ pub(crate) struct ServerConfig {
     pub(crate) keepalive_timeout: std::time::Duration,
     pub(crate) ping_limits: PingLimits,
     pub(crate) blocking_warning: std::time::Duration,
+    pub(crate) handshake_timeout: std::time::Duration,
 }
 
 /// Builds a [`Server`].
@@ -61,6 +62,7 @@ impl ServerBuilder {
                 keepalive_timeout: std::time::Duration::from_secs(20),
                 ping_limits: PingLimits::default(),
                 blocking_warning: std::time::Duration::from_millis(100),
+                handshake_timeout: std::time::Duration::from_secs(20),
             },
             runtime: None,
         }
@@ -147,6 +149,14 @@ impl ServerBuilder {
     /// the method (default 100 ms).
     pub fn blocking_warning_threshold(mut self, threshold: std::time::Duration) -> Self {
         self.config.blocking_warning = threshold;
+        self
+    }
+
+    /// Longest a connection's security handshake (TLS) may take (default
+    /// 20 s); a client that stalls or sends garbage is dropped after it.
+    /// Each handshake runs in its own task, so it never delays others.
+    pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.handshake_timeout = timeout;
         self
     }
 

@@ -10,7 +10,9 @@ use tokio::sync::watch;
 use super::lifecycle::{Phase, ServerShared, TaskGuard};
 use super::rpc;
 use crate::error::{Error, Kind};
-use crate::transport::io::Io;
+use crate::security::auth::Peer;
+use crate::security::{self, ServerSecurity};
+use crate::transport::io::{AsyncIo, Io};
 use crate::transport::keepalive::ping_loop;
 use crate::transport::ping_policy::PingSniffer;
 
@@ -159,6 +161,7 @@ impl TokioListener {
 /// Accepts connections until the server stops.
 pub(crate) async fn accept_loop(
     listener: TokioListener,
+    security: ServerSecurity,
     server: Arc<ServerShared>,
     _guard: TaskGuard,
 ) {
@@ -169,7 +172,7 @@ pub(crate) async fn accept_loop(
                 Ok((io, peer)) => {
                     let guard = server.task_guard();
                     let server = Arc::clone(&server);
-                    tokio::spawn(serve_connection(io, peer.into(), server, guard));
+                    tokio::spawn(secure_and_serve(io, peer, security.clone(), server, guard));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off briefly.
@@ -182,7 +185,62 @@ pub(crate) async fn accept_loop(
     }
 }
 
-async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _guard: TaskGuard) {
+/// Applies the port's security to a fresh connection (the TLS handshake,
+/// bounded by the handshake timeout, or the local check), then serves it.
+/// Runs in the connection's own task, so a slow handshake delays no one else.
+pub(crate) async fn secure_and_serve<I: AsyncIo>(
+    io: I,
+    address: String,
+    security: ServerSecurity,
+    server: Arc<ServerShared>,
+    guard: TaskGuard,
+) {
+    match security {
+        ServerSecurity::Insecure => {
+            serve_connection(io, Arc::new(Peer::insecure(address)), server, guard).await
+        }
+        ServerSecurity::Local => {
+            if !is_local(&address) {
+                tracing::warn!(peer = %address, "local credentials: refusing a non-local connection");
+                return;
+            }
+            serve_connection(io, Arc::new(Peer::local(address)), server, guard).await
+        }
+        ServerSecurity::Tls(tls) => {
+            let limit = server.config().handshake_timeout;
+            match tokio::time::timeout(limit, security::accept(&tls, io, &address)).await {
+                Ok(Ok((stream, peer))) => {
+                    serve_connection(stream, Arc::new(peer), server, guard).await
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(peer = %address, %error, "TLS handshake failed");
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %address, ?limit, "TLS handshake timed out");
+                }
+            }
+        }
+    }
+}
+
+/// Whether a peer label names a Unix socket or a loopback address.
+fn is_local(address: &str) -> bool {
+    if address.starts_with("unix:") || address.starts_with("unix-abstract:") {
+        return true;
+    }
+    let socket = address
+        .strip_prefix("ipv4:")
+        .or_else(|| address.strip_prefix("ipv6:"))
+        .and_then(|rest| rest.parse::<SocketAddr>().ok());
+    socket.is_some_and(|socket| socket.ip().is_loopback())
+}
+
+async fn serve_connection<I: AsyncIo>(
+    io: I,
+    peer: Arc<Peer>,
+    server: Arc<ServerShared>,
+    _guard: TaskGuard,
+) {
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let mut connection = match server.config().http2.server().handshake(io).await {
         Ok(connection) => connection,

@@ -110,7 +110,11 @@ fn describe_certificate(error: &CertificateError, target: &TlsTarget) -> String 
         CertificateError::NotValidForNameContext { presented, .. } => format!(
             "name mismatch: the server's certificate is not valid for {name:?} \
              (it is valid for {}); use ssl_target_name_override to expect another name",
-            presented.join(", ")
+            presented
+                .iter()
+                .map(|name| bare_name(name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             "expired: the server's certificate has expired".to_owned()
@@ -154,6 +158,14 @@ fn describe_alert(alert: AlertDescription, target: &TlsTarget) -> String {
             "the server supports neither TLS 1.3 nor TLS 1.2 (protocol_version alert)".to_owned()
         }
         other => format!("the server sent a fatal {other:?} alert"),
+    }
+}
+
+/// `DnsName("a.test")` (how rustls lists presented names) as `a.test`.
+fn bare_name(presented: &str) -> &str {
+    match presented.split_once("(\"") {
+        Some((_, rest)) => rest.strip_suffix("\")").unwrap_or(rest),
+        None => presented,
     }
 }
 

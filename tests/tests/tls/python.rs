@@ -1,0 +1,1 @@
+//! Python grpcio over TLS, both ways (placeholder, filled below).

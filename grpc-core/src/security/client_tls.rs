@@ -4,6 +4,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
@@ -37,7 +38,13 @@ impl std::fmt::Debug for TlsTarget {
 /// its absence) says so only after the handshake, and the user should see
 /// that cause rather than a lost connection.
 pub(crate) async fn connect(target: &TlsTarget, io: Io) -> io::Result<Io> {
-    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&target.client.config));
+    let asked = Arc::new(AtomicBool::new(false));
+    let mut config = (*target.client.config).clone();
+    config.client_auth_cert_resolver = Arc::new(NoticeCertificateRequest {
+        inner: Arc::clone(&config.client_auth_cert_resolver),
+        asked: Arc::clone(&asked),
+    });
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let mut stream = connector
         .connect(target.server_name.clone(), io)
         .await
@@ -54,21 +61,79 @@ pub(crate) async fn connect(target: &TlsTarget, io: Io) -> io::Result<Io> {
         return Ok(Io::other(stream));
     }
     let mut first = vec![0; 4096];
-    let read = stream
-        .read(&mut first)
-        .await
-        .map_err(|error| explain(error, target))?;
-    if read == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "TLS handshake failed: the server closed the connection right after the handshake",
-        ));
-    }
+    let read = stream.read(&mut first).await;
+    let asked = asked.load(Ordering::Acquire);
+    let read = match read {
+        Ok(0) => {
+            return Err(closed_after_handshake(
+                io::ErrorKind::UnexpectedEof,
+                asked,
+                target,
+            ));
+        }
+        Ok(read) => read,
+        Err(error) if is_close(&error) => {
+            return Err(closed_after_handshake(error.kind(), asked, target));
+        }
+        Err(error) => return Err(explain(error, target)),
+    };
     first.truncate(read);
     Ok(Io::other(Prefetched {
         prefix: Bytes::from(first),
         inner: stream,
     }))
+}
+
+/// Whether a read error is the peer closing the connection (no alert).
+fn is_close(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// The server hung up right after the handshake, without an alert (as
+/// BoringSSL does when a required client certificate is missing).
+fn closed_after_handshake(kind: io::ErrorKind, asked: bool, target: &TlsTarget) -> io::Error {
+    let cause = match (asked, target.client.has_certificate) {
+        (true, false) => {
+            "no client certificate: the server asked for a client certificate, \
+             this channel has none (pass private_key and certificate_chain to \
+             ssl_channel_credentials), and the server closed the connection"
+        }
+        (true, true) => {
+            "the server closed the connection after the handshake: it probably \
+             rejected the client certificate"
+        }
+        (false, _) => "the server closed the connection right after the handshake",
+    };
+    io::Error::new(kind, format!("TLS handshake failed: {cause}"))
+}
+
+/// Notes that the server asked for a client certificate, then answers as
+/// the channel's own resolver does.
+#[derive(Debug)]
+struct NoticeCertificateRequest {
+    inner: Arc<dyn rustls::client::ResolvesClientCert>,
+    asked: Arc<AtomicBool>,
+}
+
+impl rustls::client::ResolvesClientCert for NoticeCertificateRequest {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, Ordering::Release);
+        self.inner.resolve(root_hint_subjects, schemes)
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
+    }
 }
 
 /// Turns a handshake error into one whose message names the cause.

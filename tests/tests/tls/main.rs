@@ -63,7 +63,7 @@ fn describe(ctx: &ServicerContext) -> String {
     .join("\n")
 }
 
-fn parse(text: &str) -> HashMap<String, String> {
+pub(crate) fn parse(text: &str) -> HashMap<String, String> {
     text.lines()
         .filter_map(|line| line.split_once('='))
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
@@ -71,7 +71,7 @@ fn parse(text: &str) -> HashMap<String, String> {
 }
 
 /// A started server with the test service on one port secured by `creds`.
-fn serve(builder: grpc_core::ServerBuilder, creds: &ServerCredentials) -> (Server, u16) {
+pub(crate) fn serve(builder: grpc_core::ServerBuilder, creds: &ServerCredentials) -> (Server, u16) {
     let server = builder.max_workers(4).build();
     server.add_service(service());
     let port = server
@@ -81,7 +81,11 @@ fn serve(builder: grpc_core::ServerBuilder, creds: &ServerCredentials) -> (Serve
     (server, port)
 }
 
-fn server_creds(pair: &Pair, client_ca: Option<&Ca>, auth: ClientAuth) -> ServerCredentials {
+pub(crate) fn server_creds(
+    pair: &Pair,
+    client_ca: Option<&Ca>,
+    auth: ClientAuth,
+) -> ServerCredentials {
     grpc_core::ssl_server_credentials(
         [(pair.key.as_bytes(), pair.chain.as_bytes())],
         client_ca.map(|ca| ca.pem.as_bytes()),
@@ -90,7 +94,7 @@ fn server_creds(pair: &Pair, client_ca: Option<&Ca>, auth: ClientAuth) -> Server
     .expect("server credentials")
 }
 
-fn client_creds(ca: &Ca, client: Option<&Pair>) -> ChannelCredentials {
+pub(crate) fn client_creds(ca: &Ca, client: Option<&Pair>) -> ChannelCredentials {
     grpc_core::ssl_channel_credentials(
         Some(ca.pem.as_bytes()),
         client.map(|pair| pair.key.as_bytes()),
@@ -99,11 +103,11 @@ fn client_creds(ca: &Ca, client: Option<&Pair>) -> ChannelCredentials {
     .expect("channel credentials")
 }
 
-fn channel(target: &str, creds: &ChannelCredentials) -> Channel {
+pub(crate) fn channel(target: &str, creds: &ChannelCredentials) -> Channel {
     grpc_core::secure_channel(target, creds).expect("channel")
 }
 
-fn whoami(channel: &Channel) -> Result<HashMap<String, String>, RpcError> {
+pub(crate) fn whoami(channel: &Channel) -> Result<HashMap<String, String>, RpcError> {
     whoami_with(channel, CallOptions::new())
 }
 
@@ -121,7 +125,10 @@ fn whoami_with(
 
 /// Asserts an `UNAVAILABLE` whose details contain every one of `needles`.
 #[track_caller]
-fn assert_unavailable(result: Result<HashMap<String, String>, RpcError>, needles: &[&str]) {
+pub(crate) fn assert_unavailable(
+    result: Result<HashMap<String, String>, RpcError>,
+    needles: &[&str],
+) {
     let error = result.expect_err("the call must fail");
     eprintln!("{}: {}", error.code().name(), error.details());
     assert_eq!(error.code(), Code::Unavailable, "{}", error.details());

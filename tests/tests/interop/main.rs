@@ -16,6 +16,7 @@
 
 mod python;
 mod tap;
+mod tls;
 mod tonic_peer;
 
 use std::time::{Duration, Instant};
@@ -64,6 +65,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs every case with our client against `port`.
 fn run_ours(port: u16) -> Vec<(TestCase, Outcome)> {
     let client = InteropClient::new(&format!("127.0.0.1:{port}")).expect("a channel");
+    run_all(&client)
+}
+
+/// Runs every case with `client`.
+fn run_all(client: &InteropClient) -> Vec<(TestCase, Outcome)> {
     TestCase::ALL
         .into_iter()
         .map(|case| (case, client.run(case)))
@@ -71,8 +77,8 @@ fn run_ours(port: u16) -> Vec<(TestCase, Outcome)> {
 }
 
 /// Runs every case with the Python client against `port`.
-fn run_python(python: &PythonEnv, port: u16) -> Vec<(TestCase, Outcome)> {
-    let reported = python.run_client(port);
+fn run_python(python: &PythonEnv, port: u16, extra: &[String]) -> Vec<(TestCase, Outcome)> {
+    let reported = python.run_client_with(port, extra);
     let mut outcomes: Vec<_> = TestCase::ALL
         .into_iter()
         .map(|case| {
@@ -186,7 +192,7 @@ fn interop_matrix() {
     let directions = [
         timed("rustgrpc -> rustgrpc", || run_ours(ours.port)),
         timed("rustgrpc -> grpcio", || run_ours(grpcio.port())),
-        timed("grpcio -> rustgrpc", || run_python(python, ours.port)),
+        timed("grpcio -> rustgrpc", || run_python(python, ours.port, &[])),
         timed("rustgrpc -> tonic", || run_ours(tonic.port())),
         timed("tonic -> rustgrpc", || run_tonic(&runtime, ours.port)),
     ];

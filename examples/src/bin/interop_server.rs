@@ -31,7 +31,7 @@ usage: interop_server [--port N] [--host ADDR]
   --client_ca_file PEM        require client certificates signed by these CAs
   --exit_on_stdin_eof BOOL    stop when standard input closes (default false)";
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(
         USAGE,
         &[

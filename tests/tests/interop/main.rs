@@ -101,8 +101,17 @@ fn run_python(python: &PythonEnv, port: u16, extra: &[String]) -> Vec<(TestCase,
 
 /// Runs every case with the tonic client against `port`.
 fn run_tonic(runtime: &tokio::runtime::Runtime, port: u16) -> Vec<(TestCase, Outcome)> {
+    run_tonic_with(runtime, port, None)
+}
+
+/// [`run_tonic`] over mutual TLS with `tls`.
+fn run_tonic_with(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    tls: Option<&tonic_peer::TonicTls>,
+) -> Vec<(TestCase, Outcome)> {
     runtime.block_on(async {
-        let channel = match tonic_peer::connect(port).await {
+        let channel = match tonic_peer::connect_with(port, tls).await {
             Ok(channel) => channel,
             Err(error) => {
                 return TestCase::ALL

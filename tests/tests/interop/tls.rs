@@ -1,6 +1,7 @@
-//! The interop matrix over mutual TLS: rustgrpc against itself and against
-//! Python grpcio both ways, with certificates generated for the run and
-//! the interop programs' TLS flags (grpc-go's names).
+//! The interop matrix over mutual TLS: rustgrpc against itself, against
+//! Python grpcio and against tonic (rustls), both ways, with certificates
+//! generated for the run and the interop programs' TLS flags (grpc-go's
+//! names).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use rustgrpc_examples::interop::{self, InteropClient};
 mod pki;
 
 use super::python::PythonEnv;
-use super::{Direction, print_matrix, run_all, run_python, timed};
+use super::tonic_peer::{TonicServer, TonicTls};
+use super::{Direction, print_matrix, run_all, run_python, run_tonic_with, runtime, timed};
 
 /// The name every server certificate carries (the interop suite's).
 const SERVER_NAME: &str = "foo.test.google.fr";
@@ -109,11 +111,26 @@ fn interop_matrix_over_mutual_tls() {
         ("client_key_file", &client_key),
     ]);
 
-    let directions: [Direction; 3] = [
+    // tonic's rustls server, requiring client certificates as well.
+    let runtime = runtime();
+    let tonic_tls = |pair: &pki::Pair| TonicTls {
+        ca: ca.pem.clone(),
+        cert: pair.chain.clone(),
+        key: pair.key.clone(),
+        server_name: SERVER_NAME.to_owned(),
+    };
+    let tonic = TonicServer::start_with(&runtime, Some(&tonic_tls(&server_pair)));
+    let tonic_client = tonic_tls(&client_pair);
+
+    let directions: [Direction; 5] = [
         timed("rustgrpc -> rustgrpc", || run_all(&our_client(our_port))),
         timed("rustgrpc -> grpcio", || run_all(&our_client(grpcio.port()))),
         timed("grpcio -> rustgrpc", || {
             run_python(python, our_port, &python_flags)
+        }),
+        timed("rustgrpc -> tonic", || run_all(&our_client(tonic.port()))),
+        timed("tonic -> rustgrpc", || {
+            run_tonic_with(&runtime, our_port, Some(&tonic_client))
         }),
     ];
     print_matrix(&directions);

@@ -98,7 +98,8 @@ pub use security::{
     ssl_server_certificate_configuration, ssl_server_credentials,
 };
 pub use server::{
-    Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext, StopHandle,
+    Continuation, HandlerCallDetails, Requests, Server, ServerBuilder, ServerInterceptor, Service,
+    ServiceBuilder, ServicerContext, StopHandle,
 };
 pub use status::{Code, RpcError, Status};
 pub use transport::io::AsyncIo;

@@ -9,7 +9,7 @@ use h2::client::SendRequest;
 use http::{HeaderMap, Request, StatusCode};
 use prost::Message;
 use rustgrpc_tests::raw::{self, frame, frame_bytes, gunzip, gzip, header, split_frames};
-use rustgrpc_tests::{EchoRequest, EchoResponse, EventKind, TestServer, echo};
+use rustgrpc_tests::{EchoRequest, EchoResponse, EventKind, TAG_KEY, TestServer, echo};
 
 const UNARY: &str = "/rustgrpc.testing.TestService/UnaryCall";
 const CLIENT_STREAMING: &str = "/rustgrpc.testing.TestService/StreamingInputCall";
@@ -559,4 +559,100 @@ fn client_reset_cancels_the_handler() {
         assert_eq!(err.reason(), Some(h2::Reason::CANCEL));
     });
     events.expect("raw-reset", EventKind::SawInactive, PROMPT);
+}
+
+#[test]
+fn an_expired_deadline_is_deadline_exceeded_before_the_handler_runs() {
+    let server = TestServer::start();
+    let port = server.port();
+    run(async {
+        let client = connect(port).await;
+        for timeout in ["0n", "0S", "0H"] {
+            let reply = exchange(
+                &client,
+                request(
+                    port,
+                    UNARY,
+                    &[("grpc-timeout", timeout), (TAG_KEY, timeout)],
+                ),
+                vec![frame(&echo(timeout))],
+            )
+            .await;
+            assert_eq!(reply.grpc_status(), "4", "{timeout}: {reply:?}");
+            assert!(reply.trailers_only, "answered before any response");
+        }
+        // The same request with time left reaches the handler.
+        let reply = exchange(
+            &client,
+            request(port, UNARY, &[("grpc-timeout", "10S"), (TAG_KEY, "10S")]),
+            vec![frame(&echo("10S"))],
+        )
+        .await;
+        assert_eq!(reply.grpc_status(), "0", "{reply:?}");
+    });
+    assert_eq!(server.events().count("10S", EventKind::Started), 1);
+    for timeout in ["0n", "0S", "0H"] {
+        assert_eq!(
+            server.events().count(timeout, EventKind::Started),
+            0,
+            "the handler never ran for {timeout}"
+        );
+    }
+}
+
+#[test]
+fn the_server_caps_concurrent_streams_per_connection() {
+    let default = TestServer::start();
+    let capped = TestServer::start_with(Server::builder().max_concurrent_streams(3));
+    run(async {
+        for (server, expected) in [(&default, 200), (&capped, 3)] {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
+                .await
+                .unwrap();
+            let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            // The server's SETTINGS arrive with the first exchange.
+            let reply = exchange(
+                &client,
+                request(server.port(), UNARY, &[]),
+                vec![frame(&echo("settings"))],
+            )
+            .await;
+            assert_eq!(reply.grpc_status(), "0");
+            assert_eq!(client.current_max_send_streams(), expected);
+        }
+    });
+}
+
+#[test]
+fn a_connection_that_never_completes_the_preface_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server =
+        TestServer::start_with(Server::builder().handshake_timeout(Duration::from_millis(300)));
+    let port = server.port();
+    run(async {
+        let mut half = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        half.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        // The server closes the socket: the read ends (EOF or reset)
+        // instead of waiting forever.
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match half.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a half-sent preface held the connection");
+        // Others are served all along.
+        let client = connect(port).await;
+        let reply = exchange(&client, request(port, UNARY, &[]), vec![frame(&echo("ok"))]).await;
+        assert_eq!(reply.grpc_status(), "0");
+    });
 }

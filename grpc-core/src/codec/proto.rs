@@ -14,6 +14,12 @@ pub(crate) fn encode_frame<M: prost::Message>(
     max_len: usize,
 ) -> Result<Bytes, Status> {
     let len = message.encoded_len();
+    // Checked before anything is allocated: an uncompressed message over
+    // the limit, or any message the 4-byte prefix cannot describe.
+    if !compression.is_compressing() {
+        check_send_len(len, max_len)?;
+    }
+    check_send_len(len, MAX_FRAMED_LEN)?;
     let mut buf = BytesMut::with_capacity(HEADER_LEN + len);
     buf.resize(HEADER_LEN, 0);
     message
@@ -36,13 +42,22 @@ fn finish_frame(
         buf = compressed;
     }
     let len = buf.len() - HEADER_LEN;
+    check_send_len(len, max_len.min(MAX_FRAMED_LEN))?;
+    framing::patch_header(&mut buf, compression.is_compressing(), len);
+    Ok(buf.freeze())
+}
+
+/// The largest message the 4-byte length prefix can describe.
+const MAX_FRAMED_LEN: usize = u32::MAX as usize;
+
+/// `RESOURCE_EXHAUSTED` for a message over `max_len`, before it is framed.
+fn check_send_len(len: usize, max_len: usize) -> Result<(), Status> {
     if len > max_len {
         return Err(Status::resource_exhausted(format!(
             "Sent message larger than max ({len} vs. {max_len})"
         )));
     }
-    framing::patch_header(&mut buf, compression.is_compressing(), len);
-    Ok(buf.freeze())
+    Ok(())
 }
 
 /// Decompresses (if flagged) and decodes one received message.
@@ -109,5 +124,37 @@ mod tests {
             unpack(raw, Compression::Identity, 10).unwrap_err().code(),
             crate::Code::Internal
         );
+    }
+
+    /// Claims to be 5 GiB long; encoding it would be a bug.
+    #[derive(Debug, Default)]
+    struct Huge;
+
+    impl prost::Message for Huge {
+        fn encode_raw(&self, _buf: &mut impl bytes::BufMut) {
+            panic!("a message over 4 GiB must be refused before it is encoded");
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: prost::encoding::WireType,
+            buf: &mut impl bytes::Buf,
+            ctx: prost::encoding::DecodeContext,
+        ) -> Result<(), prost::DecodeError> {
+            prost::encoding::skip_field(wire_type, tag, buf, ctx)
+        }
+        fn encoded_len(&self) -> usize {
+            5 << 30
+        }
+        fn clear(&mut self) {}
+    }
+
+    #[test]
+    fn messages_the_prefix_cannot_describe_are_refused_before_encoding() {
+        for compression in [Compression::Identity, Compression::Gzip] {
+            let status = encode_frame(&Huge, compression, usize::MAX).unwrap_err();
+            assert_eq!(status.code(), crate::Code::ResourceExhausted);
+            assert!(status.details().contains("larger than max"), "{status:?}");
+        }
     }
 }

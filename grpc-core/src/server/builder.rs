@@ -2,6 +2,7 @@
 
 use tokio::runtime::Handle;
 
+use super::interceptor::{Interceptors, ServerInterceptor};
 use super::lifecycle::Server;
 use crate::channel::DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH;
 use crate::codec::Compression;
@@ -12,6 +13,7 @@ use crate::transport::settings::Http2Settings;
 #[derive(Clone, Debug)]
 pub(crate) struct ServerConfig {
     pub(crate) max_workers: usize,
+    pub(crate) max_waiting_handlers: usize,
     pub(crate) maximum_concurrent_rpcs: Option<usize>,
     pub(crate) max_receive_message_length: usize,
     pub(crate) max_send_message_length: usize,
@@ -22,7 +24,17 @@ pub(crate) struct ServerConfig {
     pub(crate) ping_limits: PingLimits,
     pub(crate) blocking_warning: std::time::Duration,
     pub(crate) handshake_timeout: std::time::Duration,
+    pub(crate) interceptors: Interceptors,
 }
+
+/// Blocking handlers that may wait for their next request without holding
+/// a worker slot, by default.
+const DEFAULT_MAX_WAITING_HANDLERS: usize = 256;
+
+/// How long a new connection may take to send the HTTP/2 preface and its
+/// first SETTINGS before it is closed (gRPC core allows 120 s for the
+/// whole handshake; a preface needs far less).
+const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Builds a [`Server`].
 ///
@@ -53,6 +65,7 @@ impl ServerBuilder {
         ServerBuilder {
             config: ServerConfig {
                 max_workers: (cpus + 4).min(32),
+                max_waiting_handlers: DEFAULT_MAX_WAITING_HANDLERS,
                 maximum_concurrent_rpcs: None,
                 max_receive_message_length: DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
                 max_send_message_length: usize::MAX,
@@ -62,7 +75,8 @@ impl ServerBuilder {
                 keepalive_timeout: std::time::Duration::from_secs(20),
                 ping_limits: PingLimits::default(),
                 blocking_warning: std::time::Duration::from_millis(100),
-                handshake_timeout: std::time::Duration::from_secs(20),
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                interceptors: Interceptors::default(),
             },
             runtime: None,
         }
@@ -71,6 +85,28 @@ impl ServerBuilder {
     /// Threads that run blocking handlers (at least 1).
     pub fn max_workers(mut self, workers: usize) -> Self {
         self.config.max_workers = workers.max(1);
+        self
+    }
+
+    /// Blocking handlers that may wait on the network without holding one
+    /// of the [`max_workers`](Self::max_workers) slots (default 256).
+    ///
+    /// `max_workers` bounds handlers running *your code*. A client-streaming
+    /// or bidi handler blocked in `Requests::next()` until the client sends
+    /// its next message gives its slot to other RPCs and waits on a thread
+    /// of its own; this caps how many such threads exist. Past the cap a
+    /// waiting handler keeps its slot. (Server-streaming handlers whose
+    /// client is slow to read never hold a thread while they wait: their
+    /// iterator is drawn again once the stream has room.)
+    pub fn max_waiting_handlers(mut self, handlers: usize) -> Self {
+        self.config.max_waiting_handlers = handlers;
+        self
+    }
+
+    /// Adds a server interceptor (grpcio's `interceptors=`); the first one
+    /// added is the outermost. See [`ServerInterceptor`].
+    pub fn interceptor(mut self, interceptor: impl ServerInterceptor) -> Self {
+        self.config.interceptors = self.config.interceptors.with(interceptor);
         self
     }
 
@@ -99,6 +135,26 @@ impl ServerBuilder {
     /// the client accepts it; handlers can override per RPC.
     pub fn compression(mut self, compression: Compression) -> Self {
         self.config.compression = compression;
+        self
+    }
+
+    /// Streams one connection may have open at once
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`, grpcio's
+    /// `grpc.max_concurrent_streams`; default 200, at least 1). A client
+    /// over the limit waits for a stream to end (or has its stream refused
+    /// if it ignores the setting): every open stream costs the server a
+    /// task and up to one message of buffered request bytes.
+    pub fn max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.config.http2.max_concurrent_streams = streams.max(1);
+        self
+    }
+
+    /// How long a new connection may take to complete the HTTP/2 (and,
+    /// on secure ports, TLS) handshake before it is closed (default 20 s):
+    /// a client that sends half a preface and then nothing holds a socket
+    /// only this long.
+    pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.handshake_timeout = timeout;
         self
     }
 
@@ -149,14 +205,6 @@ impl ServerBuilder {
     /// the method (default 100 ms).
     pub fn blocking_warning_threshold(mut self, threshold: std::time::Duration) -> Self {
         self.config.blocking_warning = threshold;
-        self
-    }
-
-    /// Longest a connection's security handshake (TLS) may take (default
-    /// 20 s); a client that stalls or sends garbage is dropped after it.
-    /// Each handshake runs in its own task, so it never delays others.
-    pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.config.handshake_timeout = timeout;
         self
     }
 

@@ -242,13 +242,19 @@ async fn serve_connection<I: AsyncIo>(
     _guard: TaskGuard,
 ) {
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
-    let mut connection = match server.config().http2.server().handshake(io).await {
-        Ok(connection) => connection,
-        Err(error) => {
-            tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
-            return;
-        }
-    };
+    let handshake = server.config().http2.server().handshake(io);
+    let mut connection =
+        match tokio::time::timeout(server.config().handshake_timeout, handshake).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "HTTP/2 handshake timed out: no complete preface");
+                return;
+            }
+        };
     tracing::debug!(%peer, "connection accepted");
     let keepalive = server.config().keepalive_time.zip(connection.ping_pong());
     let keepalive = ping_loop(keepalive, server.config().keepalive_timeout);

@@ -1,10 +1,11 @@
-//! Typed handlers turned into one erased shape: a function that decodes
-//! the input, calls the user's code, and sends every response and the final
-//! status to the RPC task. Blocking handlers run on a worker thread, async
-//! handlers as a task; both speak to the RPC task the same way.
+//! Typed handlers turned into one erased shape: a future that decodes the
+//! input, calls the user's code, and sends every response and the final
+//! status to the RPC task. A blocking handler's future is polled on the
+//! worker pool (it runs user code that may block), an async handler's as a
+//! task; both are the same code and speak to the RPC task the same way.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -19,7 +20,6 @@ use super::requests::Requests;
 use crate::codec::Compression;
 use crate::codec::framing::RawMessage;
 use crate::codec::proto::{decode_message, encode_frame};
-use crate::runtime::wait;
 use crate::status::{Code, Status};
 
 /// The request side of an RPC as the handler receives it.
@@ -45,14 +45,14 @@ impl MethodKind {
     }
 }
 
-/// The future of one async handler run.
-pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// One handler run: its output is the final status the handler produced.
+pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = Status> + Send + 'static>>;
 
 /// Runs one RPC to completion.
 #[derive(Clone)]
 pub(crate) enum Handler {
-    /// Called on a worker thread of the pool.
-    Blocking(Arc<dyn Fn(Input, ServicerContext) + Send + Sync + 'static>),
+    /// Its future runs user code, so it is polled on the worker pool.
+    Blocking(Arc<dyn Fn(Input, ServicerContext) -> HandlerFuture + Send + Sync + 'static>),
     /// Its future is spawned as a task.
     Async(Arc<dyn Fn(Input, ServicerContext) -> HandlerFuture + Send + Sync + 'static>),
 }
@@ -110,16 +110,7 @@ fn frame_message<Resp: prost::Message>(
 }
 
 /// Encodes and queues one response; `Ok(false)` when the RPC is already over.
-fn send_message<Resp: prost::Message>(
-    ctx: &ServicerContext,
-    message: &Resp,
-) -> Result<bool, Status> {
-    let outbound = frame_message(ctx, message)?;
-    Ok(wait(ctx.outbound().send(outbound)).is_ok())
-}
-
-/// [`send_message`] for async handlers.
-async fn send_message_async<Resp: prost::Message>(
+async fn send_message<Resp: prost::Message>(
     ctx: &ServicerContext,
     message: &Resp,
 ) -> Result<bool, Status> {
@@ -180,32 +171,12 @@ impl Batch {
     }
 }
 
-/// Draws a response iterator, stopping as soon as the RPC is over.
-fn send_all<Resp, I>(ctx: &ServicerContext, responses: I) -> Result<(), Status>
-where
-    Resp: prost::Message,
-    I: Iterator<Item = Result<Resp, Status>>,
-{
-    let mut batch = Batch::new();
-    for item in responses {
-        if !ctx.is_active() {
-            return Ok(());
-        }
-        if batch.push(ctx, frame_message(ctx, &item?)?)
-            && let Some(outbound) = batch.take()
-            && wait(ctx.outbound().send(outbound)).is_err()
-        {
-            return Ok(());
-        }
-    }
-    if let Some(outbound) = batch.take() {
-        let _ = wait(ctx.outbound().send(outbound));
-    }
-    Ok(())
-}
-
-/// An async response stream drawn until it ends or the RPC is over.
-async fn send_all_async<Resp, S>(ctx: &ServicerContext, responses: S) -> Result<(), Status>
+/// A response stream drawn until it ends or the RPC is over. A blocking
+/// handler's iterator comes here as a stream that is always ready: drawn
+/// on a worker, it gives the worker back whenever the queue to the stream
+/// is full (a client that does not read), and is drawn again once the
+/// queue has room.
+async fn send_all<Resp, S>(ctx: &ServicerContext, responses: S) -> Result<(), Status>
 where
     Resp: prost::Message,
     S: Stream<Item = Result<Resp, Status>>,
@@ -240,25 +211,10 @@ fn panic_status(ctx: &ServicerContext, panic: Box<dyn std::any::Any + Send>) -> 
     Status::unknown(format!("Exception calling application: {message}"))
 }
 
-/// The final status to queue, unless the RPC already ended (deadline,
-/// cancellation or stop answered the client).
-fn finish_event(ctx: &ServicerContext, result: Result<(), Status>) -> Option<Outbound> {
-    ctx.is_active()
-        .then(|| Outbound::Finish(ctx.final_status(result)))
-}
-
-/// Runs `body`, turning a panic into `UNKNOWN` as grpcio turns exceptions,
-/// then sends the final status.
-fn run_and_finish(ctx: &ServicerContext, body: impl FnOnce() -> Result<(), Status>) {
-    let result =
-        catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(panic_status(ctx, panic)));
-    if let Some(finish) = finish_event(ctx, result) {
-        let _ = wait(ctx.outbound().send(finish));
-    }
-}
-
-/// [`run_and_finish`] for async handlers.
-fn run_and_finish_async<B>(ctx: ServicerContext, body: B) -> HandlerFuture
+/// Runs `body`, turning a panic into `UNKNOWN` as grpcio turns exceptions;
+/// the future's output is the status the handler ended with (what the RPC
+/// sends, unless it ended first).
+fn run_and_finish<B>(ctx: ServicerContext, body: B) -> HandlerFuture
 where
     B: Future<Output = Result<(), Status>> + Send + 'static,
 {
@@ -267,9 +223,7 @@ where
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(panic_status(&ctx, panic)));
-        if let Some(finish) = finish_event(&ctx, result) {
-            let _ = ctx.outbound().send(finish).await;
-        }
+        ctx.final_status(result)
     })
 }
 
@@ -279,10 +233,13 @@ where
     Resp: prost::Message + 'static,
     F: Fn(Req, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
 {
+    let f = Arc::new(f);
     Handler::Blocking(Arc::new(move |input, ctx| {
-        run_and_finish(&ctx, || {
-            let response = f(decode_one(input, &ctx)?, &ctx)?;
-            send_message(&ctx, &response).map(drop)
+        let f = Arc::clone(&f);
+        let body_ctx = ctx.clone();
+        run_and_finish(ctx, async move {
+            let response = f(decode_one(input, &body_ctx)?, &body_ctx)?;
+            send_message(&body_ctx, &response).await.map(drop)
         })
     }))
 }
@@ -294,10 +251,13 @@ where
     I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
     F: Fn(Req, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
 {
+    let f = Arc::new(f);
     Handler::Blocking(Arc::new(move |input, ctx| {
-        run_and_finish(&ctx, || {
-            let responses = f(decode_one(input, &ctx)?, &ctx)?;
-            send_all(&ctx, responses)
+        let f = Arc::clone(&f);
+        let body_ctx = ctx.clone();
+        run_and_finish(ctx, async move {
+            let responses = f(decode_one(input, &body_ctx)?, &body_ctx)?;
+            send_all(&body_ctx, futures_util::stream::iter(responses)).await
         })
     }))
 }
@@ -308,10 +268,13 @@ where
     Resp: prost::Message + 'static,
     F: Fn(Requests<Req>, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
 {
+    let f = Arc::new(f);
     Handler::Blocking(Arc::new(move |input, ctx| {
-        run_and_finish(&ctx, || {
-            let response = f(requests(input, &ctx), &ctx)?;
-            send_message(&ctx, &response).map(drop)
+        let f = Arc::clone(&f);
+        let body_ctx = ctx.clone();
+        run_and_finish(ctx, async move {
+            let response = f(requests(input, &body_ctx), &body_ctx)?;
+            send_message(&body_ctx, &response).await.map(drop)
         })
     }))
 }
@@ -323,10 +286,13 @@ where
     I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
     F: Fn(Requests<Req>, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
 {
+    let f = Arc::new(f);
     Handler::Blocking(Arc::new(move |input, ctx| {
-        run_and_finish(&ctx, || {
-            let responses = f(requests(input, &ctx), &ctx)?;
-            send_all(&ctx, responses)
+        let f = Arc::clone(&f);
+        let body_ctx = ctx.clone();
+        run_and_finish(ctx, async move {
+            let responses = f(requests(input, &body_ctx), &body_ctx)?;
+            send_all(&body_ctx, futures_util::stream::iter(responses)).await
         })
     }))
 }
@@ -341,9 +307,9 @@ where
     Handler::Async(Arc::new(move |input, ctx| {
         let call = decode_one(input, &ctx).map(|request| f(request, ctx.clone()));
         let body_ctx = ctx.clone();
-        run_and_finish_async(ctx, async move {
+        run_and_finish(ctx, async move {
             let response = call?.await?;
-            send_message_async(&body_ctx, &response).await.map(drop)
+            send_message(&body_ctx, &response).await.map(drop)
         })
     }))
 }
@@ -359,9 +325,9 @@ where
     Handler::Async(Arc::new(move |input, ctx| {
         let call = decode_one(input, &ctx).map(|request| f(request, ctx.clone()));
         let body_ctx = ctx.clone();
-        run_and_finish_async(ctx, async move {
+        run_and_finish(ctx, async move {
             let responses = call?.await?;
-            send_all_async(&body_ctx, responses).await
+            send_all(&body_ctx, responses).await
         })
     }))
 }
@@ -376,9 +342,9 @@ where
     Handler::Async(Arc::new(move |input, ctx| {
         let call = f(requests(input, &ctx), ctx.clone());
         let body_ctx = ctx.clone();
-        run_and_finish_async(ctx, async move {
+        run_and_finish(ctx, async move {
             let response = call.await?;
-            send_message_async(&body_ctx, &response).await.map(drop)
+            send_message(&body_ctx, &response).await.map(drop)
         })
     }))
 }
@@ -394,9 +360,9 @@ where
     Handler::Async(Arc::new(move |input, ctx| {
         let call = f(requests(input, &ctx), ctx.clone());
         let body_ctx = ctx.clone();
-        run_and_finish_async(ctx, async move {
+        run_and_finish(ctx, async move {
             let responses = call.await?;
-            send_all_async(&body_ctx, responses).await
+            send_all(&body_ctx, responses).await
         })
     }))
 }

@@ -194,7 +194,7 @@ impl Server {
 
     pub(crate) fn from_config(config: ServerConfig, handle: Handle) -> Server {
         let (phase, _) = watch::channel(Phase::NotStarted);
-        let pool = WorkerPool::new(config.max_workers);
+        let pool = WorkerPool::new(config.max_workers, config.max_waiting_handlers);
         Server {
             shared: Arc::new(ServerShared {
                 config,

@@ -6,6 +6,7 @@ mod builder;
 mod connection;
 mod context;
 mod handler;
+mod interceptor;
 mod lifecycle;
 mod pool;
 mod registry;
@@ -15,6 +16,7 @@ mod rpc;
 
 pub use builder::ServerBuilder;
 pub use context::ServicerContext;
+pub use interceptor::{Continuation, HandlerCallDetails, ServerInterceptor};
 pub use lifecycle::{Server, StopHandle};
 pub use registry::{Service, ServiceBuilder};
 pub use requests::Requests;

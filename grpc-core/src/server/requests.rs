@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use tokio::sync::mpsc;
 
 use super::context::ServicerContext;
+use super::pool::park;
 use crate::codec::framing::RawMessage;
 use crate::codec::proto::decode_message;
 use crate::runtime::wait;
@@ -116,7 +117,9 @@ impl<T: prost::Message + Default> Iterator for Requests<T> {
         if self.done {
             return None;
         }
-        let received = wait(self.messages.recv());
+        // Waiting for the client is not running user code: the worker's
+        // slot goes to other RPCs meanwhile.
+        let received = park(|| wait(self.messages.recv()));
         self.item(received)
     }
 }

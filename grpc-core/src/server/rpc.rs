@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::context::{Outbound, RpcInfo, ServicerContext};
-use super::handler::{Handler, Input, MethodEntry};
+use super::handler::{Handler, HandlerFuture, Input, MethodEntry};
+use super::interceptor::Innermost;
 use super::lifecycle::{Phase, ServerShared};
 use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
@@ -81,6 +82,10 @@ pub(crate) async fn serve(
             }
         },
     };
+    if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+        // `grpc-timeout: 0n` and the like: the client has already given up.
+        return reject(respond, &Status::deadline_exceeded("Deadline Exceeded"));
+    }
     let request_encoding = match parts.headers.get(wire::GRPC_ENCODING) {
         None => Compression::Identity,
         Some(value) => match value.to_str().ok().and_then(Compression::from_name) {
@@ -183,38 +188,7 @@ async fn run(
         }
     };
 
-    // Blocking handlers go to the worker pool; an async handler runs as a
-    // task of its own (measured faster than polling it inside this loop),
-    // aborted if the RPC ends first.
-    let _async_handler = match &entry.handler {
-        Handler::Blocking(handler) => {
-            let worker_ctx = ctx.clone();
-            let handler = Arc::clone(handler);
-            let queued_at = Instant::now();
-            server.pool().submit(Box::new(move || {
-                let waited = queued_at.elapsed();
-                if waited >= QUEUE_WAIT_WARNING {
-                    tracing::warn!(
-                        method = worker_ctx.method(),
-                        waited_ms = waited.as_millis() as u64,
-                        "RPC waited for a free worker: every worker was busy (raise max_workers or bound the load with maximum_concurrent_rpcs)"
-                    );
-                }
-                if worker_ctx.is_active() {
-                    handler(input, worker_ctx);
-                }
-            }));
-            None
-        }
-        Handler::Async(handler) => {
-            let watched = WatchPolls {
-                future: handler(input, ctx.clone()),
-                method: Arc::clone(&entry.path),
-                threshold: server.config().blocking_warning,
-            };
-            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
-        }
-    };
+    let _async_handler = dispatch(server, entry, input, ctx);
 
     let mut pending: Option<Bytes> = None;
     let mut encoding = Compression::Identity;
@@ -250,9 +224,10 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        // The ends of the RPC come first: a handler that keeps the queue
+        // full must not keep its deadline or a cancellation from firing.
         let event = tokio::select! {
             biased;
-            event = next => event,
             _ = &mut stall_timer, if pending.is_some() && !stall_reported => {
                 stall_reported = true;
                 tracing::warn!(
@@ -279,6 +254,7 @@ async fn run(
                 responder.reset(h2::Reason::CANCEL);
                 return Code::Cancelled;
             }
+            event = next => event,
             step = reading => match step {
                 ReadStep::More => continue,
                 ReadStep::End => {
@@ -358,6 +334,116 @@ async fn run(
             }
         }
     }
+}
+
+/// Starts the handler: with no interceptors, a blocking handler's future
+/// is polled by the worker pool and an async handler runs as a task of its
+/// own (measured faster than polling it inside the RPC loop), aborted when
+/// the RPC ends first. Interceptors run on a task of their own around it.
+fn dispatch(
+    server: &ServerShared,
+    entry: &MethodEntry,
+    input: Input,
+    ctx: &ServicerContext,
+) -> Option<AbortOnDrop> {
+    let interceptors = &server.config().interceptors;
+    if !interceptors.is_empty() {
+        let handler = handler_run(server, entry, input);
+        let chain = interceptors.clone();
+        let chain_ctx = ctx.clone();
+        // Not aborted with the RPC: the chain sees how the call ended.
+        tokio::spawn(send_final(
+            async move { chain.run(chain_ctx, handler).await },
+            ctx.clone(),
+        ));
+        return None;
+    }
+    match &entry.handler {
+        Handler::Blocking(handler) => {
+            let run = on_worker(handler(input, ctx.clone()), ctx.clone());
+            server.pool().spawn(Box::pin(send_final(run, ctx.clone())));
+            None
+        }
+        Handler::Async(handler) => {
+            let watched = WatchPolls {
+                future: handler(input, ctx.clone()),
+                method: Arc::clone(&entry.path),
+                threshold: server.config().blocking_warning,
+            };
+            let task = tokio::spawn(send_final(watched, ctx.clone()));
+            Some(AbortOnDrop(task.abort_handle()))
+        }
+    }
+}
+
+/// The handler as the end of an interceptor chain: started as without
+/// interceptors, its status awaited; if the RPC ends first, the status the
+/// client was sent (and the handler is stopped).
+fn handler_run(server: &ServerShared, entry: &MethodEntry, input: Input) -> Innermost {
+    let handler = entry.handler.clone();
+    let pool = server.pool().clone();
+    let method = Arc::clone(&entry.path);
+    let threshold = server.config().blocking_warning;
+    Box::new(move |ctx: ServicerContext| {
+        Box::pin(async move {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let _async_handler = match handler {
+                Handler::Blocking(handler) => {
+                    let run = on_worker(handler(input, ctx.clone()), ctx.clone());
+                    pool.spawn(Box::pin(async move {
+                        let _ = done_tx.send(run.await);
+                    }));
+                    None
+                }
+                Handler::Async(handler) => {
+                    let watched = WatchPolls {
+                        future: handler(input, ctx.clone()),
+                        method,
+                        threshold,
+                    };
+                    let task = tokio::spawn(async move {
+                        let _ = done_tx.send(watched.await);
+                    });
+                    Some(AbortOnDrop(task.abort_handle()))
+                }
+            };
+            tokio::select! {
+                done = done_rx => done.unwrap_or_else(|_| {
+                    Status::internal("the handler ended without a status")
+                }),
+                code = ctx.ended() => Status::new(code, "the RPC ended before its handler returned"),
+            }
+        })
+    })
+}
+
+/// Runs a handler (or a chain around it) and queues the status it ended
+/// with, unless the RPC has already ended.
+async fn send_final(run: impl Future<Output = Status>, ctx: ServicerContext) {
+    let status = run.await;
+    if ctx.is_active() {
+        let _ = ctx.outbound().send(Outbound::Finish(status)).await;
+    }
+}
+
+/// A blocking handler's run as the pool polls it: skipped when the RPC
+/// ended while it waited for a worker, and logged when that wait was long.
+fn on_worker(handler: HandlerFuture, ctx: ServicerContext) -> HandlerFuture {
+    let queued_at = Instant::now();
+    Box::pin(async move {
+        let waited = queued_at.elapsed();
+        if waited >= QUEUE_WAIT_WARNING {
+            tracing::warn!(
+                method = ctx.method(),
+                waited_ms = waited.as_millis() as u64,
+                "RPC waited for a free worker: every worker was busy (raise max_workers or bound the load with maximum_concurrent_rpcs)"
+            );
+        }
+        if !ctx.is_active() {
+            return Status::cancelled("the RPC ended before a worker was free");
+        }
+        handler.await
+    })
 }
 
 /// How long a response may wait for the peer's window before it is logged.

@@ -1,16 +1,18 @@
 //! Enforcing a minimum interval between client PINGs, as gRPC servers do:
-//! a passive reader of the incoming HTTP/2 frame headers counts PINGs that
-//! arrive too close together with no data in between ("ping strikes"); past
-//! the allowed strikes the server sends GOAWAY `ENHANCE_YOUR_CALM`
-//! (grpcio's "too_many_pings").
+//! a passive reader of the HTTP/2 frame headers in both directions counts
+//! PINGs that arrive too close together with no data or headers moving in
+//! between, either way ("ping strikes"); past the allowed strikes the
+//! server sends GOAWAY `ENHANCE_YOUR_CALM` (grpcio's "too_many_pings").
+//! Data the *server* sends forgives pings as well, as in gRPC core and
+//! grpc-go: clients send BDP pings while they receive a stream.
 //!
 //! h2 answers PINGs itself and does not surface them, hence the sniffing:
 //! it only reads frame headers as they pass, never alters a byte.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -65,7 +67,8 @@ impl PingWatch {
     }
 }
 
-/// Counts strikes from the frame types seen.
+/// Counts strikes from the frames seen in both directions. Owned by the
+/// sniffer, which sees every byte, so it needs no lock.
 struct Strikes {
     limits: PingLimits,
     last_ping: Option<Instant>,
@@ -73,29 +76,28 @@ struct Strikes {
 }
 
 impl Strikes {
-    /// Records a frame; true when the limits are now broken.
-    fn on_frame(&mut self, kind: u8, flags: u8, now: Instant) -> bool {
-        match kind {
-            FRAME_DATA | FRAME_HEADERS => {
-                self.strikes = 0;
-                self.last_ping = None;
-                false
-            }
-            FRAME_PING if flags & FLAG_ACK == 0 => {
-                if let Some(last) = self.last_ping
-                    && now.duration_since(last) < self.limits.min_interval
-                {
-                    self.strikes += 1;
-                }
-                self.last_ping = Some(now);
-                self.strikes > self.limits.max_strikes
-            }
-            _ => false,
+    /// Data or headers moved (either way): pings are welcome again, as
+    /// gRPC core and grpc-go reset strikes whenever the server sends them
+    /// (a client receiving a stream sends BDP pings as data arrives).
+    fn on_activity(&mut self) {
+        self.strikes = 0;
+        self.last_ping = None;
+    }
+
+    /// Records a PING from the peer; true when the limits are now broken.
+    fn on_ping(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last_ping
+            && now.duration_since(last) < self.limits.min_interval
+        {
+            self.strikes += 1;
         }
+        self.last_ping = Some(now);
+        self.strikes > self.limits.max_strikes
     }
 }
 
-/// Where the parser is in the byte stream.
+/// Where a frame scanner is in one direction of the byte stream.
+#[derive(Clone, Copy)]
 enum Position {
     /// Inside the client connection preface.
     Preface { left: usize },
@@ -108,11 +110,103 @@ enum Position {
     Payload { left: usize },
 }
 
-/// An I/O stream whose incoming bytes are watched for PING abuse.
+/// The type and flags of one frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FrameHead {
+    kind: u8,
+    flags: u8,
+}
+
+/// Finds frame headers in one direction of an HTTP/2 byte stream, however
+/// the bytes are chunked; payloads are skipped, never copied.
+struct FrameScanner {
+    position: Position,
+}
+
+impl FrameScanner {
+    /// Bytes a client sends: the preface, then frames.
+    fn after_preface() -> FrameScanner {
+        FrameScanner {
+            position: Position::Preface { left: PREFACE_LEN },
+        }
+    }
+
+    /// Bytes a server sends: frames from the first byte.
+    fn frames() -> FrameScanner {
+        FrameScanner {
+            position: FRAME_START,
+        }
+    }
+
+    /// Calls `seen` for every frame header completed by `bytes`.
+    fn scan(&mut self, mut bytes: &[u8], mut seen: impl FnMut(FrameHead)) {
+        while !bytes.is_empty() {
+            let (taken, next, head) = step(self.position, bytes);
+            bytes = &bytes[taken..];
+            self.position = next;
+            if let Some(head) = head {
+                seen(head);
+            }
+        }
+    }
+}
+
+const FRAME_START: Position = Position::Header {
+    bytes: [0; FRAME_HEADER_LEN],
+    have: 0,
+};
+
+/// One scanning step: how many bytes it consumed, the next position, and
+/// the frame header it completed, if any.
+fn step(position: Position, bytes: &[u8]) -> (usize, Position, Option<FrameHead>) {
+    match position {
+        Position::Preface { left } | Position::Payload { left } => {
+            let take = left.min(bytes.len());
+            let next = match (left - take, position) {
+                (0, _) => FRAME_START,
+                (left, Position::Preface { .. }) => Position::Preface { left },
+                (left, _) => Position::Payload { left },
+            };
+            (take, next, None)
+        }
+        Position::Header {
+            bytes: mut header,
+            have,
+        } => {
+            let take = (FRAME_HEADER_LEN - have).min(bytes.len());
+            header[have..have + take].copy_from_slice(&bytes[..take]);
+            let have = have + take;
+            if have < FRAME_HEADER_LEN {
+                return (
+                    take,
+                    Position::Header {
+                        bytes: header,
+                        have,
+                    },
+                    None,
+                );
+            }
+            let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+            let head = FrameHead {
+                kind: header[3],
+                flags: header[4],
+            };
+            let next = match length {
+                0 => FRAME_START,
+                left => Position::Payload { left },
+            };
+            (take, next, Some(head))
+        }
+    }
+}
+
+/// An I/O stream whose frames are watched for PING abuse: the client's
+/// PINGs are counted, and data or headers in either direction forgive them.
 pub(crate) struct PingSniffer<T> {
     inner: T,
-    position: Position,
-    strikes: Arc<Mutex<Strikes>>,
+    inbound: FrameScanner,
+    outbound: FrameScanner,
+    strikes: Strikes,
     watch: Arc<PingWatch>,
 }
 
@@ -123,75 +217,41 @@ impl<T> PingSniffer<T> {
         let watch = Arc::new(PingWatch::default());
         let sniffer = PingSniffer {
             inner,
-            position: Position::Preface { left: PREFACE_LEN },
-            strikes: Arc::new(Mutex::new(Strikes {
+            inbound: FrameScanner::after_preface(),
+            outbound: FrameScanner::frames(),
+            strikes: Strikes {
                 limits,
                 last_ping: None,
                 strikes: 0,
-            })),
+            },
             watch: Arc::clone(&watch),
         };
         (sniffer, watch)
     }
 
-    fn observe(&mut self, mut bytes: &[u8]) {
+    /// Bytes the peer sent.
+    fn observe(&mut self, bytes: &[u8]) {
         let now = Instant::now();
-        while !bytes.is_empty() {
-            match &mut self.position {
-                Position::Preface { left } => {
-                    let take = (*left).min(bytes.len());
-                    bytes = &bytes[take..];
-                    *left -= take;
-                    if *left == 0 {
-                        self.position = Position::Header {
-                            bytes: [0; FRAME_HEADER_LEN],
-                            have: 0,
-                        };
-                    }
-                }
-                Position::Header {
-                    bytes: header,
-                    have,
-                } => {
-                    let take = (FRAME_HEADER_LEN - *have).min(bytes.len());
-                    header[*have..*have + take].copy_from_slice(&bytes[..take]);
-                    *have += take;
-                    bytes = &bytes[take..];
-                    if *have == FRAME_HEADER_LEN {
-                        let length =
-                            u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
-                        let (kind, flags) = (header[3], header[4]);
-                        let broken = self
-                            .strikes
-                            .lock()
-                            .map(|mut strikes| strikes.on_frame(kind, flags, now))
-                            .unwrap_or(false);
-                        if broken && !self.watch.violated.swap(true, Ordering::AcqRel) {
-                            self.watch.notify.notify_waiters();
-                        }
-                        self.position = if length == 0 {
-                            Position::Header {
-                                bytes: [0; FRAME_HEADER_LEN],
-                                have: 0,
-                            }
-                        } else {
-                            Position::Payload { left: length }
-                        };
-                    }
-                }
-                Position::Payload { left } => {
-                    let take = (*left).min(bytes.len());
-                    bytes = &bytes[take..];
-                    *left -= take;
-                    if *left == 0 {
-                        self.position = Position::Header {
-                            bytes: [0; FRAME_HEADER_LEN],
-                            have: 0,
-                        };
-                    }
-                }
-            }
+        let strikes = &mut self.strikes;
+        let mut broken = false;
+        self.inbound.scan(bytes, |head| match head.kind {
+            FRAME_DATA | FRAME_HEADERS => strikes.on_activity(),
+            FRAME_PING if head.flags & FLAG_ACK == 0 => broken |= strikes.on_ping(now),
+            _ => {}
+        });
+        if broken && !self.watch.violated.swap(true, Ordering::AcqRel) {
+            self.watch.notify.notify_waiters();
         }
+    }
+
+    /// Bytes we sent.
+    fn observe_sent(&mut self, bytes: &[u8]) {
+        let strikes = &mut self.strikes;
+        self.outbound.scan(bytes, |head| {
+            if matches!(head.kind, FRAME_DATA | FRAME_HEADERS) {
+                strikes.on_activity();
+            }
+        });
     }
 }
 
@@ -217,7 +277,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PingSniffer<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(written)) = polled {
+            this.observe_sent(&buf[..written]);
+        }
+        polled
     }
 
     fn poll_write_vectored(
@@ -225,7 +290,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PingSniffer<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut written)) = polled {
+            for buf in bufs {
+                let take = written.min(buf.len());
+                this.observe_sent(&buf[..take]);
+                written -= take;
+                if written == 0 {
+                    break;
+                }
+            }
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -294,5 +371,47 @@ mod tests {
             s.observe(&frame(FRAME_DATA, 0, b"hello"));
         }
         assert!(!s.watch.violated.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn data_the_server_sends_forgives_pings() {
+        // A client that only receives (server streaming) sends a BDP ping
+        // per burst of data; the server's DATA frames clear the strikes.
+        let limits = PingLimits {
+            min_interval: Duration::from_secs(60),
+            max_strikes: 1,
+        };
+        let mut s = sniffer(limits);
+        s.observe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        let data = frame(FRAME_DATA, 0, &[9; 40]);
+        for _ in 0..50 {
+            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
+            // The server's data, chunked unevenly as writes may be.
+            let (a, b) = data.split_at(7);
+            s.observe_sent(a);
+            s.observe_sent(b);
+        }
+        assert!(!s.watch.violated.load(Ordering::Acquire));
+        // Without data between them, pings are strikes again.
+        for _ in 0..3 {
+            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
+        }
+        assert!(s.watch.violated.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn control_frames_the_server_sends_do_not_forgive_pings() {
+        let limits = PingLimits {
+            min_interval: Duration::from_secs(60),
+            max_strikes: 1,
+        };
+        let mut s = sniffer(limits);
+        s.observe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        for _ in 0..3 {
+            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
+            s.observe_sent(&frame(FRAME_PING, FLAG_ACK, &[0; 8]));
+            s.observe_sent(&frame(0x8, 0, &[0, 0, 1, 0])); // WINDOW_UPDATE
+        }
+        assert!(s.watch.violated.load(Ordering::Acquire));
     }
 }

@@ -11,7 +11,18 @@ pub(crate) struct Http2Settings {
     pub(crate) max_frame_size: u32,
     /// Largest header list we accept.
     pub(crate) max_header_list_size: u32,
+    /// Streams a peer may open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// sent by servers only.
+    pub(crate) max_concurrent_streams: u32,
 }
+
+/// Streams one client connection may hold open on a server by default
+/// (hyper's and tonic's value): each costs a task and up to one message
+/// of buffered bytes.
+pub(crate) const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
+
+/// Streams a client opens before it learns the server's limit.
+const INITIAL_MAX_SEND_STREAMS: usize = 100;
 
 impl Default for Http2Settings {
     fn default() -> Http2Settings {
@@ -20,6 +31,7 @@ impl Default for Http2Settings {
             connection_window: 2 << 20,
             max_frame_size: 16 << 10,
             max_header_list_size: 16 << 10,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
         }
     }
 }
@@ -32,6 +44,11 @@ impl Http2Settings {
             .initial_connection_window_size(self.connection_window)
             .max_frame_size(self.max_frame_size)
             .max_header_list_size(self.max_header_list_size)
+            // Until the server's SETTINGS arrive, open no more streams than
+            // RFC 9113 suggests every server allows; h2 would assume no
+            // limit, and a burst of calls on a fresh connection would get
+            // REFUSED_STREAM from a server that caps streams.
+            .initial_max_send_streams(INITIAL_MAX_SEND_STREAMS)
             .enable_push(false);
         builder
     }
@@ -42,7 +59,8 @@ impl Http2Settings {
             .initial_window_size(self.stream_window)
             .initial_connection_window_size(self.connection_window)
             .max_frame_size(self.max_frame_size)
-            .max_header_list_size(self.max_header_list_size);
+            .max_header_list_size(self.max_header_list_size)
+            .max_concurrent_streams(self.max_concurrent_streams);
         builder
     }
 }

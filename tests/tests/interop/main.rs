@@ -15,6 +15,7 @@
 //! cell must pass. `docs/interop.md` explains where the peers differ.
 
 mod python;
+mod reliability;
 mod tap;
 mod tls;
 mod tonic_peer;

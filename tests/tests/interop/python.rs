@@ -196,6 +196,37 @@ impl PythonEnv {
 }
 
 impl PythonEnv {
+    /// Runs `tests/python/<script>` with `args` to the end (killed after
+    /// [`CLIENT_LIMIT`]) and returns the lines it printed.
+    pub(crate) fn run_script(&self, script: &str, args: &[String]) -> Vec<String> {
+        let mut child = self
+            .command(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a Python script");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let lines: Vec<String> = BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect();
+            let _ = tx.send(lines);
+        });
+        let lines = match rx.recv_timeout(CLIENT_LIMIT) {
+            Ok(lines) => lines,
+            Err(_) => {
+                let _ = child.kill();
+                vec![format!("killed after {CLIENT_LIMIT:?}")]
+            }
+        };
+        let _ = child.wait();
+        lines
+    }
+
     /// What grpcio's client says to a 5 MiB response (compressed or not)
     /// from the server at `127.0.0.1:port`: `OK` or `CODE details`.
     pub(crate) fn oversized_response(&self, port: u16, compressed: bool) -> String {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rustls::ClientConfig;
 
+use super::client_tls::NoticeCertificateRequest;
 use super::pem;
 use super::provider;
 use super::server::certified_key;
@@ -117,6 +118,9 @@ pub fn ssl_channel_credentials(
         }
     };
     config.alpn_protocols = vec![provider::ALPN_H2.to_vec()];
+    config.client_auth_cert_resolver = Arc::new(NoticeCertificateRequest {
+        inner: Arc::clone(&config.client_auth_cert_resolver),
+    });
     Ok(ChannelCredentials {
         security: ChannelSecurity::Tls(Arc::new(TlsClient {
             config: Arc::new(config),

@@ -1,10 +1,10 @@
 //! The client side of TLS over any [`Io`]: the handshake, ALPN, and errors
 //! that tell a user which of the usual causes it was.
 
+use std::cell::Cell;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
@@ -38,13 +38,13 @@ impl std::fmt::Debug for TlsTarget {
 /// its absence) says so only after the handshake, and the user should see
 /// that cause rather than a lost connection.
 pub(crate) async fn connect(target: &TlsTarget, io: Io) -> io::Result<Io> {
-    let asked = Arc::new(AtomicBool::new(false));
-    let mut config = (*target.client.config).clone();
-    config.client_auth_cert_resolver = Arc::new(NoticeCertificateRequest {
-        inner: Arc::clone(&config.client_auth_cert_resolver),
-        asked: Arc::clone(&asked),
-    });
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    CERTIFICATE_REQUESTED
+        .scope(Cell::new(false), handshake(target, io))
+        .await
+}
+
+async fn handshake(target: &TlsTarget, io: Io) -> io::Result<Io> {
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&target.client.config));
     let mut stream = connector
         .connect(target.server_name.clone(), io)
         .await
@@ -62,7 +62,7 @@ pub(crate) async fn connect(target: &TlsTarget, io: Io) -> io::Result<Io> {
     }
     let mut first = vec![0; 4096];
     let read = stream.read(&mut first).await;
-    let asked = asked.load(Ordering::Acquire);
+    let asked = CERTIFICATE_REQUESTED.try_with(Cell::get).unwrap_or(false);
     let read = match read {
         Ok(0) => {
             return Err(closed_after_handshake(
@@ -113,12 +113,19 @@ fn closed_after_handshake(kind: io::ErrorKind, asked: bool, target: &TlsTarget) 
     io::Error::new(kind, format!("TLS handshake failed: {cause}"))
 }
 
+tokio::task_local! {
+    /// Set when the server of the handshake running in this task asked for
+    /// a client certificate. (Per connection, while the resolver stays the
+    /// same object: rustls resumes a session only with the resolver that
+    /// made it.)
+    static CERTIFICATE_REQUESTED: Cell<bool>;
+}
+
 /// Notes that the server asked for a client certificate, then answers as
 /// the channel's own resolver does.
 #[derive(Debug)]
-struct NoticeCertificateRequest {
-    inner: Arc<dyn rustls::client::ResolvesClientCert>,
-    asked: Arc<AtomicBool>,
+pub(crate) struct NoticeCertificateRequest {
+    pub(crate) inner: Arc<dyn rustls::client::ResolvesClientCert>,
 }
 
 impl rustls::client::ResolvesClientCert for NoticeCertificateRequest {
@@ -127,7 +134,7 @@ impl rustls::client::ResolvesClientCert for NoticeCertificateRequest {
         root_hint_subjects: &[&[u8]],
         schemes: &[rustls::SignatureScheme],
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.asked.store(true, Ordering::Release);
+        let _ = CERTIFICATE_REQUESTED.try_with(|asked| asked.set(true));
         self.inner.resolve(root_hint_subjects, schemes)
     }
 

@@ -874,3 +874,25 @@ fn readme_example() {
         "hello, [b\"client.example\"] (Bearer s3cret)"
     );
 }
+
+#[test]
+fn a_second_connection_resumes_the_tls_session() {
+    let ca = Ca::new("test ca");
+    let (server, port) = serve(
+        Server::builder(),
+        &server_creds(
+            &ca.leaf("server", &["localhost"]),
+            None,
+            ClientAuth::Optional,
+        ),
+    );
+    let target = format!("localhost:{port}");
+    let credentials = client_creds(&ca, None);
+    let first = channel(&target, &credentials);
+    assert_eq!(whoami(&first).unwrap()["reused"], "false");
+    first.close();
+    // Same credentials, new connection: the session ticket is reused.
+    let second = channel(&target, &credentials);
+    assert_eq!(whoami(&second).unwrap()["reused"], "true");
+    server.stop(None).wait();
+}

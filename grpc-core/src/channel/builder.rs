@@ -109,6 +109,44 @@ impl ChannelBuilder {
         self
     }
 
+    /// Connects to `server` in this process over in-memory pipes instead
+    /// of sockets: each connection is a fresh pipe that `server` serves as
+    /// a port with `credentials` would (for tests, and for in-process
+    /// services). The server must be started; it may have no ports.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use grpc_core::{ChannelBuilder, Server, ServiceBuilder, Status};
+    /// let server = Server::builder().build();
+    /// let mut service = ServiceBuilder::new("demo.Echo");
+    /// service.unary_unary("Echo", |text: String, _ctx| Ok::<_, Status>(text));
+    /// server.add_service(service.build());
+    /// server.start()?;
+    /// let channel = ChannelBuilder::new("localhost")
+    ///     .in_memory(&server, &grpc_core::insecure_server_credentials())
+    ///     .build()?;
+    /// let echo = channel.unary_unary::<String, String>("/demo.Echo/Echo");
+    /// assert_eq!(echo.call_async("hi".to_string()).await?, "hi");
+    /// server.stop(None).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn in_memory(self, server: &crate::Server, credentials: &crate::ServerCredentials) -> Self {
+        /// Bytes each direction of a pipe buffers (one HTTP/2 frame and more).
+        const PIPE_BUFFER: usize = 256 * 1024;
+        let server = server.clone();
+        let credentials = credentials.clone();
+        self.connector(move || {
+            let (client_end, server_end) = tokio::io::duplex(PIPE_BUFFER);
+            let served = server.serve_connection(server_end, "memory", &credentials);
+            async move {
+                served
+                    .map(|()| client_end)
+                    .map_err(|error| std::io::Error::new(std::io::ErrorKind::NotConnected, error))
+            }
+        })
+    }
+
     /// Opens each connection's byte stream with `connect` instead of a
     /// socket to the target (which then only names the `:authority`): an
     /// in-memory pipe, a proxy tunnel, a socket with custom options. TLS,

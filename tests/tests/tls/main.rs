@@ -896,3 +896,38 @@ fn a_second_connection_resumes_the_tls_session() {
     assert_eq!(whoami(&second).unwrap()["reused"], "true");
     server.stop(None).wait();
 }
+
+#[test]
+fn in_memory_channels_reach_a_server_without_ports_with_and_without_tls() {
+    let ca = Ca::new("test ca");
+    let server = Server::builder().build();
+    server.add_service(service());
+    server.start().expect("a server without ports starts");
+    let plain = ChannelBuilder::new("localhost")
+        .in_memory(&server, &grpc_core::insecure_server_credentials())
+        .build()
+        .unwrap();
+    let info = whoami(&plain).expect("an in-memory call");
+    assert_eq!(
+        (info["security"].as_str(), info["peer"].as_str()),
+        ("insecure", "memory")
+    );
+    let tls = server_creds(
+        &ca.leaf("server", &["memory.test"]),
+        None,
+        ClientAuth::Optional,
+    );
+    let secure = ChannelBuilder::new("memory.test")
+        .secure(&client_creds(&ca, None))
+        .in_memory(&server, &tls)
+        .build()
+        .unwrap();
+    assert_eq!(whoami(&secure).expect("TLS in memory")["security"], "ssl");
+    server.stop(None).wait();
+    // A stopped server refuses new pipes: the call says why.
+    let late = ChannelBuilder::new("localhost")
+        .in_memory(&server, &grpc_core::insecure_server_credentials())
+        .build()
+        .unwrap();
+    assert_unavailable(whoami(&late), &["serve_connection needs a started server"]);
+}

@@ -14,6 +14,7 @@ use super::ChannelConfig;
 use super::target::Address;
 use crate::security::ChannelSecurity;
 use crate::security::client_tls;
+use crate::transport::client_watch::{ClientWatch, WireSeen};
 use crate::transport::io::{AsyncIo, Io};
 
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Io>> + Send>>;
@@ -47,11 +48,12 @@ impl std::fmt::Debug for Connector {
 /// drives the socket (to be spawned).
 pub(crate) type Connected = (
     h2::client::SendRequest<Bytes>,
-    h2::client::Connection<Io, Bytes>,
+    h2::client::Connection<ClientWatch<Io>, Bytes>,
+    WireSeen,
 );
 
 /// Opens the byte stream (trying every resolved address), secures it, and
-/// runs the HTTP/2 handshake.
+/// runs the HTTP/2 handshake over it, watching the (decrypted) frames.
 pub(crate) async fn connect(address: &Address, config: &ChannelConfig) -> io::Result<Connected> {
     let io = match &config.connector {
         Some(connector) => (connector.0)().await?,
@@ -62,12 +64,14 @@ pub(crate) async fn connect(address: &Address, config: &ChannelConfig) -> io::Re
         (ChannelSecurity::Local, _) => check_local(io)?,
         _ => io,
     };
-    config
+    let (io, seen) = ClientWatch::new(io);
+    let (sender, connection) = config
         .http2
         .client()
-        .handshake::<Io, Bytes>(io)
+        .handshake::<ClientWatch<Io>, Bytes>(io)
         .await
-        .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))
+        .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))?;
+    Ok((sender, connection, seen))
 }
 
 /// Local credentials: only Unix sockets and loopback TCP (a user

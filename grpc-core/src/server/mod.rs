@@ -8,6 +8,7 @@ mod context;
 mod handler;
 mod interceptor;
 mod lifecycle;
+mod lifetime;
 mod pool;
 mod registry;
 mod requests;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python environment the interop tests talk to: a virtualenv
-# with grpcio and grpcio-tools from PyPI, and the grpc.testing stubs
+# with grpcio, grpcio-tools and grpcio-status from PyPI, and the grpc.testing stubs
 # generated from proto/grpc/testing/*.proto with grpcio-tools' protoc.
 #
 #   scripts/python-env.sh [TARGET_DIR]      (default: <repo>/target)
@@ -13,13 +13,15 @@ set -euo pipefail
 
 GRPCIO_VERSION=1.85.1
 GRPCIO_TOOLS_VERSION=1.85.1
+# rpc_status (google.rpc.Status details) for the rich-error tests.
+GRPCIO_STATUS_VERSION=1.85.1
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${1:-$root/target}"
 venv="$target/py-venv"
 gen="$target/py-interop-gen"
 stamp="$venv/.rustgrpc-installed"
-want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION"
+want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION grpcio-status==$GRPCIO_STATUS_VERSION"
 mkdir -p "$target"
 
 # One installer at a time (tests may start in parallel).

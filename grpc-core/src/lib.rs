@@ -11,7 +11,9 @@
 //! - [`Channel`], [`ChannelBuilder`], [`insecure_channel`]: the client connection.
 //! - [`UnaryUnary`], [`UnaryStream`], [`StreamUnary`], [`StreamStream`]: typed
 //!   methods (generated stubs hand these out), with [`CallOptions`].
-//! - [`Server`], [`ServiceBuilder`], [`ServicerContext`], [`Requests`]: serving.
+//! - [`Server`], [`ServiceBuilder`], [`ServicerContext`]: serving; client
+//!   streams arrive as [`Requests`] (an `Iterator`, blocking handlers) or a
+//!   [`RequestStream`] (a `Stream`, async handlers).
 //! - [`ssl_channel_credentials`], [`secure_channel`], [`ssl_server_credentials`],
 //!   [`CallCredentials`]: TLS, mutual TLS and call credentials, on rustls.
 //! - [`AsyncIo`]: any byte stream can carry a connection
@@ -82,10 +84,11 @@ pub use channel::{
     insecure_channel, secure_channel,
 };
 pub use client::{
-    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ResponseIterator,
-    ResponseStream, StreamStream, StreamUnary, UnaryStream, UnaryUnary,
-    access_token_call_credentials, composite_call_credentials, disable_next_request_compression,
-    metadata_call_credentials, metadata_call_credentials_async,
+    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, IntoRequestStream,
+    IntoRequests, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
+    StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
+    Writes, access_token_call_credentials, composite_call_credentials, metadata_call_credentials,
+    metadata_call_credentials_async,
 };
 pub use codec::Compression;
 pub use error::Error;
@@ -98,14 +101,14 @@ pub use security::{
     ssl_server_certificate_configuration, ssl_server_credentials,
 };
 pub use server::{
-    Continuation, HandlerCallDetails, Requests, Server, ServerBuilder, ServerInterceptor, Service,
-    ServiceBuilder, ServicerContext, StopHandle,
+    Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
+    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
 };
 pub use status::{Code, RpcError, Status};
 pub use transport::io::AsyncIo;
 
 /// The async stream trait ([`futures_core::Stream`]): what a
-/// [`ResponseStream`] and [`Requests`] are, what async request streams and
+/// [`ResponseStream`] and a [`RequestStream`] are, what async request streams and
 /// server-streaming async handlers provide, and what generated async
 /// servicers name, re-exported so that they need no extra dependency.
 pub use futures_core::Stream;

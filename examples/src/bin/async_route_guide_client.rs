@@ -188,6 +188,8 @@ fn show(note: &RouteNote) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let usage = format!("{USAGE}{}", tls::CLIENT_USAGE);
     let args = Args::parse(&usage, &[&["target", "db"], tls::CLIENT_OPTIONS].concat());
     let target = args.get("target").unwrap_or("localhost:50051");

@@ -43,6 +43,8 @@ fn report(what: &str, error: &RpcError) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let usage = format!("{USAGE}{}", tls::CLIENT_USAGE);
     let args = Args::parse(&usage, &[&["target", "name"], tls::CLIENT_OPTIONS].concat());
     let target = args.get("target").unwrap_or("localhost:50051");

@@ -162,6 +162,8 @@ impl GreeterServicer for Greeter {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let usage = format!("{USAGE}{}", tls::SERVER_USAGE);
     let args = Args::parse(&usage, &[&["port", "host"], tls::SERVER_OPTIONS].concat());
     let credentials = tls::server_credentials_from(&args)?;

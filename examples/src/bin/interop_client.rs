@@ -31,6 +31,8 @@ usage: interop_client [--server_host H] [--server_port N] [--test_case NAME]
   --client_key_file PEM      its private key";
 
 fn main() {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(
         USAGE,
         &[

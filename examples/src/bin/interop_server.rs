@@ -32,6 +32,8 @@ usage: interop_server [--port N] [--host ADDR]
   --exit_on_stdin_eof BOOL    stop when standard input closes (default false)";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(
         USAGE,
         &[

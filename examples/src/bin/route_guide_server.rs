@@ -25,6 +25,8 @@ usage: route_guide_server [--port N] [--db PATH] [--workers N] [--tls ...]
 ";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let usage = format!("{USAGE}{}", tls::SERVER_USAGE);
     let args = Args::parse(
         &usage,

@@ -268,7 +268,6 @@ impl ChannelBuilder {
 
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
-        crate::diagnostics::init_from_env();
         let parsed = target::parse(&self.target)?;
         let authority_text = self
             .default_authority

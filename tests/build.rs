@@ -1,11 +1,16 @@
 //! Generates the `rustgrpc.testing` messages, stubs and servicer traits, and
 //! tonic's client and server for `grpc.testing` (the interop suite's tonic
-//! peer), in a directory of their own so the two generators never meet.
+//! peer), in a directory of their own so the two generators never meet;
+//! and the reflection tests' `rustgrpc.reflection_test` with its descriptors.
 
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
     grpc_codegen::configure().compile_protos(&["../proto/testing.proto"], &["../proto"])?;
+    // The reflection tests' service, with its descriptors embedded.
+    grpc_codegen::configure()
+        .descriptor_set(grpc_codegen::DescriptorSet::Embed)
+        .compile_protos(&["../proto/reflection_test/demo.proto"], &["../proto"])?;
 
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let tonic_dir = out_dir.join("tonic");

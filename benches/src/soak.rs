@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use grpc_core::{CallOptions, Channel, Code, Requests, Server, ServiceBuilder, Status};
+use grpc_core::{
+    CallOptions, Channel, Code, RequestStream, Requests, Server, ServiceBuilder, Status,
+};
 
 use crate::pb::rg::Payload;
 
@@ -216,7 +218,7 @@ pub fn service() -> grpc_core::Service {
         })
         .stream_unary_async(
             "ClientStreamAsync",
-            |mut requests: Requests<Payload>, _ctx| async move {
+            |mut requests: RequestStream<Payload>, _ctx| async move {
                 let mut all = Vec::new();
                 while let Some(request) = StreamExt::next(&mut requests).await {
                     all.push(request);
@@ -226,7 +228,7 @@ pub fn service() -> grpc_core::Service {
         )
         .stream_stream_async(
             "BidiAsync",
-            |requests: Requests<Payload>, _ctx| async move { Ok::<_, Status>(requests) },
+            |requests: RequestStream<Payload>, _ctx| async move { Ok::<_, Status>(requests) },
         );
     service.build()
 }

@@ -10,7 +10,7 @@ use prost::Message;
 use prost_types::FileDescriptorSet;
 
 use crate::generate::{self, Selection};
-use crate::options::{CodegenOptions, Emit, Face, WellKnownTypes};
+use crate::options::{CodegenOptions, DescriptorSet, Emit, Face, WellKnownTypes};
 
 /// Starts configuring code generation; finish with
 /// [`Builder::compile_protos`].
@@ -116,6 +116,14 @@ impl Builder {
     #[must_use]
     pub fn well_known_types(mut self, source: WellKnownTypes) -> Self {
         self.options = self.options.well_known_types(source);
+        self
+    }
+
+    /// Embeds each package's encoded descriptors as `FILE_DESCRIPTOR_SET`,
+    /// for server reflection; see [`CodegenOptions::descriptor_set`].
+    #[must_use]
+    pub fn descriptor_set(mut self, descriptor_set: DescriptorSet) -> Self {
+        self.options = self.options.descriptor_set(descriptor_set);
         self
     }
 
@@ -317,6 +325,7 @@ mod tests {
             .face(Face::Blocking)
             .include_file("mod.rs")
             .well_known_types(WellKnownTypes::Compile)
+            .descriptor_set(DescriptorSet::Embed)
             .out_dir("out")
             .file_descriptor_set_path("fds.bin")
             .extern_path(".google.protobuf", "::prost_types")
@@ -329,6 +338,7 @@ mod tests {
             .face(Face::Blocking)
             .include_file("mod.rs")
             .well_known_types(WellKnownTypes::Compile)
+            .descriptor_set(DescriptorSet::Embed)
             .extern_path(".google.protobuf", "::prost_types")
             .type_attribute(".", "#[derive(Eq)]")
             .message_attribute(".a.B", "#[non_exhaustive]")

@@ -21,8 +21,8 @@ use prost_types::{DescriptorProto, FileDescriptorProto};
 use quote::quote;
 
 use crate::naming::{self, Scope};
-use crate::options::CodegenOptions;
-use crate::{Error, ServiceGenerator, docs};
+use crate::options::{CodegenOptions, DescriptorSet};
+use crate::{Error, ServiceGenerator, descriptors, docs};
 
 /// File name prost-build uses for files without a `package`.
 const DEFAULT_PACKAGE_FILENAME: &str = "_";
@@ -89,6 +89,10 @@ pub(crate) fn generate(
             .or_insert_with(|| file.package().to_owned());
     }
     let scopes = package_scopes(&files);
+    let descriptor_sets = match options.selected_descriptor_set() {
+        DescriptorSet::Embed => descriptors::encoded_sets(&files, module_of)?,
+        DescriptorSet::Omit => BTreeMap::new(),
+    };
 
     let emit = options.emitted();
     if !emit.includes_messages() {
@@ -132,7 +136,11 @@ pub(crate) fn generate(
     let mut out = Vec::with_capacity(modules.len() + 1);
     for (module, raw) in &modules {
         let name = module.to_file_name_or(DEFAULT_PACKAGE_FILENAME);
-        let content = finish(raw).map_err(|error| {
+        let mut raw = raw.clone();
+        if let Some(bytes) = descriptor_sets.get(module) {
+            raw.push_str(&descriptors::constant(bytes));
+        }
+        let content = finish(&raw).map_err(|error| {
             Error::new(format!(
                 "internal error: the generated code for `{name}` does not parse ({error}); \
                  please report this with the .proto files"

@@ -24,6 +24,10 @@
 //! `call_async` on the same callable). [`Face`] chooses the servicers:
 //! both by default, or only one of them.
 //!
+//! With [`DescriptorSet::Embed`], each package file also holds
+//! `pub const FILE_DESCRIPTOR_SET: &[u8]`, the encoded descriptors of its
+//! proto files and their imports, for server reflection.
+//!
 //! One file is written per proto package (`pkg.rs`, `_.rs` for files
 //! without a package), and optionally an include file that nests them in
 //! `pub mod`s by package ([`CodegenOptions::include_file`]).
@@ -114,6 +118,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 mod builder;
+mod descriptors;
 mod docs;
 mod emit;
 mod generate;
@@ -123,7 +128,7 @@ mod options;
 pub mod plugin;
 
 pub use builder::{Builder, compile_protos, configure};
-pub use options::{CodegenOptions, Emit, Face, PARAMETERS, WellKnownTypes};
+pub use options::{CodegenOptions, DescriptorSet, Emit, Face, PARAMETERS, WellKnownTypes};
 
 use naming::Scope;
 

@@ -198,6 +198,46 @@ impl WellKnownTypes {
     }
 }
 
+/// Whether each package file also embeds the descriptors of its proto
+/// files, for server reflection.
+///
+/// With [`Embed`](Self::Embed) every generated package file holds
+///
+/// ```text
+/// pub const FILE_DESCRIPTOR_SET: &[u8] = b"...";
+/// ```
+///
+/// the encoded `google.protobuf.FileDescriptorSet` of the package's proto
+/// files and of every file they import (transitively), imports first,
+/// without source info (comments), which is what the `grpc-reflection`
+/// crate serves: `grpc_reflection::Builder::new().register(helloworld::FILE_DESCRIPTOR_SET)`.
+/// The build.rs and plugin paths embed the same bytes.
+///
+/// ```
+/// use grpc_codegen::{CodegenOptions, DescriptorSet};
+/// let options = CodegenOptions::from_plugin_parameter("descriptor_set=embed")?;
+/// assert_eq!(options, CodegenOptions::new().descriptor_set(DescriptorSet::Embed));
+/// assert_eq!(CodegenOptions::new().selected_descriptor_set(), DescriptorSet::Omit);
+/// # Ok::<(), grpc_codegen::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DescriptorSet {
+    /// No descriptors in the generated code (the default).
+    #[default]
+    Omit,
+    /// A `FILE_DESCRIPTOR_SET` constant in every package file.
+    Embed,
+}
+
+impl DescriptorSet {
+    fn name(self) -> &'static str {
+        match self {
+            DescriptorSet::Omit => "omit",
+            DescriptorSet::Embed => "embed",
+        }
+    }
+}
+
 /// The plugin parameters, as `(syntax, meaning)`; the same options have
 /// setters on [`CodegenOptions`] and [`Builder`](crate::Builder).
 pub const PARAMETERS: &[(&str, &str)] = &[
@@ -223,6 +263,12 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     (
         "well_known_types=prost_types|compile",
         "google.protobuf types from the prost-types crate (default) or generated",
+    ),
+    (
+        "descriptor_set=omit|embed",
+        "embed: every package file also gets `pub const FILE_DESCRIPTOR_SET: &[u8]`, \
+         the encoded descriptors of its files and their imports, for server reflection \
+         (default: omit)",
     ),
     (
         "type_attribute=PROTO_PATH=ATTRIBUTE",
@@ -259,6 +305,7 @@ pub struct CodegenOptions {
     include_file: Option<String>,
     extern_paths: Vec<(String, String)>,
     well_known_types: WellKnownTypes,
+    descriptor_set: DescriptorSet,
     type_attributes: Vec<(String, String)>,
     message_attributes: Vec<(String, String)>,
     field_attributes: Vec<(String, String)>,
@@ -318,6 +365,14 @@ impl CodegenOptions {
         self
     }
 
+    /// Embeds each package's encoded descriptors as `FILE_DESCRIPTOR_SET`
+    /// (plugin: `descriptor_set=`; default [`DescriptorSet::Omit`]).
+    #[must_use]
+    pub fn descriptor_set(mut self, descriptor_set: DescriptorSet) -> Self {
+        self.descriptor_set = descriptor_set;
+        self
+    }
+
     /// Adds `attribute` to generated messages and enums matching `path`
     /// (plugin: `type_attribute=`; see
     /// [`prost_build::Config::type_attribute`]).
@@ -360,6 +415,11 @@ impl CodegenOptions {
     /// The servicer faces that are generated.
     pub fn selected_face(&self) -> Face {
         self.face
+    }
+
+    /// Whether the descriptors are embedded.
+    pub fn selected_descriptor_set(&self) -> DescriptorSet {
+        self.descriptor_set
     }
 
     /// The include file name, if one is written.
@@ -437,6 +497,13 @@ impl CodegenOptions {
                 "extern_path" => {
                     let (proto, rust) = path_pair(item, value, "<proto path>=<rust path>")?;
                     options = options.extern_path(proto, rust);
+                }
+                "descriptor_set" => {
+                    once(&mut seen, "descriptor_set")?;
+                    options.descriptor_set = [DescriptorSet::Omit, DescriptorSet::Embed]
+                        .into_iter()
+                        .find(|choice| choice.name() == value)
+                        .ok_or_else(|| invalid(item, "descriptor_set must be omit or embed"))?;
                 }
                 "type_attribute" => {
                     let (path, attribute) = path_pair(item, value, "<proto path>=<attribute>")?;
@@ -625,7 +692,7 @@ mod tests {
     fn every_parameter_has_a_typed_setter() {
         let parsed = parse(
             "emit=client+server,face=blocking,include_file=mod.rs,\
-             extern_path=.acme=::acme,well_known_types=compile,\
+             extern_path=.acme=::acme,well_known_types=compile,descriptor_set=embed,\
              type_attribute=.=#[derive(Eq\\, Hash)],message_attribute=.a.B=#[non_exhaustive],\
              field_attribute=.a.B.c=#[allow(dead_code)]",
         );
@@ -635,12 +702,13 @@ mod tests {
             .include_file("mod.rs")
             .extern_path(".acme", "::acme")
             .well_known_types(WellKnownTypes::Compile)
+            .descriptor_set(DescriptorSet::Embed)
             .type_attribute(".", "#[derive(Eq, Hash)]")
             .message_attribute(".a.B", "#[non_exhaustive]")
             .field_attribute(".a.B.c", "#[allow(dead_code)]");
         assert_eq!(parsed, Ok(typed));
         // One help line per key the parser knows.
-        assert_eq!(PARAMETERS.len(), 8);
+        assert_eq!(PARAMETERS.len(), 9);
     }
 
     #[test]
@@ -663,6 +731,11 @@ mod tests {
                 "parameter `face` is given more than once",
             ),
             ("face=fast", "face must be blocking, async or both"),
+            ("descriptor_set=yes", "descriptor_set must be omit or embed"),
+            (
+                "descriptor_set=embed,descriptor_set=omit",
+                "parameter `descriptor_set` is given more than once",
+            ),
             (
                 "well_known_types=maybe",
                 "well_known_types must be prost_types or compile",

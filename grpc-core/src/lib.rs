@@ -66,6 +66,7 @@
 //! ```
 
 mod channel;
+pub mod channelz;
 mod client;
 mod codec;
 pub mod diagnostics;
@@ -102,7 +103,7 @@ pub use security::{
 };
 pub use server::{
     Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
-    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
+    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle, WeakServer,
 };
 pub use status::{Code, RpcError, Status};
 pub use transport::io::AsyncIo;

@@ -11,6 +11,7 @@
 //! - [`frames`]: a raw HTTP/2 peer that writes any frame, for attack tests,
 //!   and process gauges (RSS, threads, descriptors).
 //! - [`fault_proxy`]: a TCP proxy that delays, refuses, blackholes or cuts.
+//! - [`peers`]: the Python and buf peers of the health and reflection tests.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,6 +24,7 @@ use grpc_core::{
 
 pub mod fault_proxy;
 pub mod frames;
+pub mod peers;
 
 /// The generated `rustgrpc.testing` code.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

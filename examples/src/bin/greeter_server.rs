@@ -10,6 +10,9 @@
 //! Every method shows part of the [`ServicerContext`]: invocation metadata,
 //! peer, deadline, initial and trailing metadata, `abort`, `set_code` /
 //! `set_details`, response compression, `is_active` and `add_callback`.
+//!
+//! It also serves health checking and server reflection; explore it with
+//! `buf curl --protocol grpc --http2-prior-knowledge --list-methods http://localhost:50051`.
 
 use std::thread;
 use std::time::Duration;
@@ -17,7 +20,8 @@ use std::time::Duration;
 use grpc_core::{Code, Compression, Metadata, Requests, Server, ServicerContext, Status};
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::helloworld::{
-    GreeterServicer, HelloReply, HelloRequest, add_greeter_servicer_to_server,
+    self, GreeterServicer, HelloReply, HelloRequest, add_greeter_servicer_to_server,
+    greeter_service,
 };
 use rustgrpc_examples::tls;
 
@@ -175,6 +179,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .maximum_concurrent_rpcs(100)
         .build();
     add_greeter_servicer_to_server(Greeter, &server);
+    // Health checking ("" is SERVING; stop() turns everything NOT_SERVING
+    // first) and reflection (v1 and v1alpha), so that probes, grpcurl and
+    // `buf curl` work without the protos.
+    let health = grpc_health::add_health_servicer_to_server(&server);
+    health.set(greeter_service::NAME, grpc_health::ServingStatus::Serving);
+    grpc_reflection::Builder::new()
+        .register(helloworld::FILE_DESCRIPTOR_SET)
+        .register(grpc_health::v1::FILE_DESCRIPTOR_SET)
+        .serve(&server)?;
 
     let bound = match args.get("host") {
         Some(host) => server.add_secure_port(&format!("{host}:{port}"), &credentials)?,

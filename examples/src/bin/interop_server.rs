@@ -9,7 +9,8 @@
 //!
 //! Prints `listening on port N` once it serves (with `--port 0`, N is the
 //! port picked), and serves until Ctrl-C or stdin closes when
-//! `--exit_on_stdin_eof true` (how test harnesses stop it).
+//! `--exit_on_stdin_eof true` (how test harnesses stop it). It also serves
+//! health checking and server reflection.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -57,6 +58,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         grpc_core::insecure_server_credentials()
     };
     let server = interop::server(Server::builder());
+    // Health checking and reflection, as in greeter_server.
+    let health = grpc_health::add_health_servicer_to_server(&server);
+    health.set(
+        interop::pb::test_service_service::NAME,
+        grpc_health::ServingStatus::Serving,
+    );
+    grpc_reflection::Builder::new()
+        .register(interop::pb::FILE_DESCRIPTOR_SET)
+        .register(grpc_health::v1::FILE_DESCRIPTOR_SET)
+        .serve(&server)?;
     let bound = match args.get("host") {
         Some(host) => server.add_secure_port(&format!("{host}:{port}"), &credentials)?,
         None => server

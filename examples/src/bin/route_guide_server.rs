@@ -1,5 +1,6 @@
 //! The route guide server (grpcio's `route_guide_server.py`): serves the
-//! [`RouteGuide`] servicer over a JSON feature database until Ctrl-C.
+//! [`RouteGuide`] servicer over a JSON feature database until Ctrl-C, with
+//! health checking and server reflection.
 //!
 //! ```text
 //! cargo run -p rustgrpc-examples --bin route_guide_server -- --port 50051
@@ -12,7 +13,9 @@ use std::time::Duration;
 use grpc_core::Server;
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::route_guide::{RouteGuide, default_db_path, load_db};
-use rustgrpc_examples::routeguide::add_route_guide_servicer_to_server;
+use rustgrpc_examples::routeguide::{
+    self, add_route_guide_servicer_to_server, route_guide_service,
+};
 use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
@@ -42,6 +45,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_workers(args.get_or("workers", 10))
         .build();
     add_route_guide_servicer_to_server(RouteGuide::new(features), &server);
+    // Health checking and reflection, as in greeter_server.
+    let health = grpc_health::add_health_servicer_to_server(&server);
+    health.set(
+        route_guide_service::NAME,
+        grpc_health::ServingStatus::Serving,
+    );
+    grpc_reflection::Builder::new()
+        .register(routeguide::FILE_DESCRIPTOR_SET)
+        .register(grpc_health::v1::FILE_DESCRIPTOR_SET)
+        .serve(&server)?;
     let bound = server
         .add_secure_port(&format!("[::]:{port}"), &credentials)
         .or_else(|_| server.add_secure_port(&format!("0.0.0.0:{port}"), &credentials))?;

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) const INCLUDE_FILE: &str = "_includes.rs";
 
 /// The plugin parameter equivalent to [`builder`].
-pub(crate) const PLUGIN_PARAMETER: &str = "include_file=_includes.rs";
+pub(crate) const PLUGIN_PARAMETER: &str = "include_file=_includes.rs,descriptor_set=embed";
 
 /// `grpc-codegen/`, from any crate of the workspace.
 pub(crate) fn codegen_dir() -> PathBuf {
@@ -50,7 +50,9 @@ pub(crate) fn protos() -> Vec<PathBuf> {
 
 /// The build.rs configuration of the suite.
 pub(crate) fn builder() -> grpc_codegen::Builder {
-    grpc_codegen::configure().include_file(INCLUDE_FILE)
+    grpc_codegen::configure()
+        .include_file(INCLUDE_FILE)
+        .descriptor_set(grpc_codegen::DescriptorSet::Embed)
 }
 
 /// A fresh, empty directory under the system temp dir.

@@ -82,6 +82,8 @@ pub(crate) struct ChannelInner {
     closed: CancelToken,
     backoff: std::sync::Mutex<Duration>,
     generation: std::sync::atomic::AtomicU64,
+    /// Call counters (`grpc_core::channelz`).
+    pub(crate) channelz: crate::channelz::ChannelStats,
 }
 
 /// Creates a channel to `target` without transport security; no connection
@@ -130,7 +132,8 @@ impl Channel {
         let (state, _) = watch::channel(ConnState::Idle);
         let backoff = config.initial_backoff;
         Channel {
-            inner: Arc::new(ChannelInner {
+            inner: Arc::new_cyclic(|weak| ChannelInner {
+                channelz: crate::channelz::ChannelStats::new(weak.clone()),
                 target,
                 parsed,
                 authority,
@@ -142,6 +145,22 @@ impl Channel {
                 generation: std::sync::atomic::AtomicU64::new(0),
             }),
         }
+    }
+
+    pub(crate) fn from_inner(inner: Arc<ChannelInner>) -> Channel {
+        Channel { inner }
+    }
+
+    /// The channel's channelz record: calls started, succeeded and failed,
+    /// and when the last one started; the `grpc-channelz` crate serves it.
+    ///
+    /// ```
+    /// let channel = grpc_core::insecure_channel("localhost:1")?;
+    /// assert_eq!(channel.channelz().calls().started, 0);
+    /// # Ok::<(), grpc_core::Error>(())
+    /// ```
+    pub fn channelz(&self) -> crate::channelz::ChannelStats {
+        self.inner.channelz.clone()
     }
 
     /// The target string the channel was created with.

@@ -83,6 +83,19 @@ pub(crate) async fn run(
     outgoing: Outgoing,
     delivery: Delivery<'_>,
 ) -> Status {
+    let counted = invocation.channel.inner().channelz.call_started(); // channelz
+    let status = run_counted(invocation, call, outgoing, delivery).await;
+    counted.finish(status.code()); // channelz
+    status
+}
+
+/// [`run`] without the channelz count.
+async fn run_counted(
+    invocation: Invocation<'_>,
+    call: &CallShared,
+    outgoing: Outgoing,
+    delivery: Delivery<'_>,
+) -> Status {
     // A deadline that has already passed fails the call without sending it
     // (the timer below only fires on the next tick, by which time a fast
     // exchange could have completed).

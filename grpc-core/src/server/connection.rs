@@ -173,7 +173,8 @@ pub(crate) async fn accept_loop(
                 Ok((io, peer)) => {
                     let guard = server.task_guard();
                     let server = Arc::clone(&server);
-                    tokio::spawn(secure_and_serve(io, peer, security.clone(), server, guard));
+                    let sockets = io.addresses();
+                    tokio::spawn(secure_and_serve(io, peer, sockets, security.clone(), server, guard));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off briefly.
@@ -192,26 +193,34 @@ pub(crate) async fn accept_loop(
 pub(crate) async fn secure_and_serve<I: AsyncIo>(
     io: I,
     address: String,
+    sockets: SocketAddrs,
     security: ServerSecurity,
     server: Arc<ServerShared>,
     guard: TaskGuard,
 ) {
     match security {
         ServerSecurity::Insecure => {
-            serve_connection(io, Arc::new(Peer::insecure(address)), server, guard).await
+            serve_connection(
+                io,
+                sockets,
+                Arc::new(Peer::insecure(address)),
+                server,
+                guard,
+            )
+            .await
         }
         ServerSecurity::Local => {
             if !is_local(&address) {
                 tracing::warn!(peer = %address, "local credentials: refusing a non-local connection");
                 return;
             }
-            serve_connection(io, Arc::new(Peer::local(address)), server, guard).await
+            serve_connection(io, sockets, Arc::new(Peer::local(address)), server, guard).await
         }
         ServerSecurity::Tls(tls) => {
             let limit = server.config().handshake_timeout;
             match tokio::time::timeout(limit, security::accept(&tls, io, &address)).await {
                 Ok(Ok((stream, peer))) => {
-                    serve_connection(stream, Arc::new(peer), server, guard).await
+                    serve_connection(stream, sockets, Arc::new(peer), server, guard).await
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(peer = %address, %error, "TLS handshake failed");
@@ -236,12 +245,19 @@ fn is_local(address: &str) -> bool {
     socket.is_some_and(|socket| socket.ip().is_loopback())
 }
 
+/// The local and remote socket addresses of a connection, when it has them.
+pub(crate) type SocketAddrs = (Option<SocketAddr>, Option<SocketAddr>);
+
 async fn serve_connection<I: AsyncIo>(
     io: I,
+    sockets: SocketAddrs,
     peer: Arc<Peer>,
     server: Arc<ServerShared>,
     _guard: TaskGuard,
 ) {
+    let socket = server
+        .channelz()
+        .add_socket(sockets.0, sockets.1, &peer.address); // channelz
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let handshake = server.config().http2.server().handshake(io);
     let mut connection =
@@ -306,8 +322,9 @@ async fn serve_connection<I: AsyncIo>(
                     let rpc_server = Arc::clone(&server);
                     let peer = Arc::clone(&peer);
                     let rpc_phase = server.phase();
+                    let socket = socket.clone(); // channelz
                     tokio::spawn(async move {
-                        rpc::serve(request, respond, peer, rpc_server, rpc_phase).await;
+                        rpc::serve(request, respond, peer, rpc_server, rpc_phase, socket).await;
                         drop(guard);
                     });
                 }

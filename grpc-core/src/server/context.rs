@@ -43,6 +43,8 @@ pub(crate) struct RpcInfo {
     pub(crate) response_compression: Compression,
     pub(crate) max_receive_message_length: usize,
     pub(crate) max_send_message_length: usize,
+    /// The connection's channelz counters.
+    pub(crate) socket: crate::channelz::SocketStats,
 }
 
 /// The per-RPC context handed to every handler call.
@@ -425,7 +427,9 @@ impl ServicerContext {
     }
 
     /// The encoding for the next message, and what the headers announce.
+    /// Called once per response message, which channelz counts as sent.
     pub(crate) fn next_message_encoding(&self) -> (Compression, Compression) {
+        self.info().socket.message_sent();
         let mut state = self.state();
         let headers = match state.headers_encoding {
             Some(encoding) => encoding,

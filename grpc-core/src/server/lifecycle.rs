@@ -7,8 +7,8 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -65,7 +65,16 @@ pub(crate) struct ServerShared {
     live_tasks: AtomicUsize,
     idle: tokio::sync::Notify,
     terminated: Completion<()>,
+    /// Run once, by the first `stop`, before anything is refused.
+    stop_callbacks: Mutex<Vec<StopCallback>>,
+    /// Set (under the `stop_callbacks` lock) by the first `stop`.
+    stop_requested: AtomicBool,
+    /// Call and socket counters (`grpc_core::channelz`).
+    channelz: crate::channelz::ServerStats,
 }
+
+/// A callback registered with [`Server::add_stop_callback`].
+type StopCallback = Box<dyn FnOnce() + Send>;
 
 /// Held while an RPC counts against `maximum_concurrent_rpcs`.
 pub(crate) struct RpcPermit<'a> {
@@ -127,6 +136,14 @@ impl ServerShared {
 
     pub(crate) fn phase(&self) -> watch::Receiver<Phase> {
         self.phase.subscribe()
+    }
+
+    pub(crate) fn channelz(&self) -> &crate::channelz::ServerStats {
+        &self.channelz
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop_requested.load(Ordering::Acquire)
     }
 
     async fn all_tasks_done(&self) {
@@ -208,6 +225,9 @@ impl Server {
                 live_tasks: AtomicUsize::new(0),
                 idle: tokio::sync::Notify::new(),
                 terminated: Completion::new(),
+                stop_callbacks: Mutex::new(Vec::new()),
+                stop_requested: AtomicBool::new(false),
+                channelz: crate::channelz::ServerStats::new(),
             }),
         }
     }
@@ -228,6 +248,84 @@ impl Server {
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
             .add(service);
+    }
+
+    /// The names (`package.Service`) of the services registered so far,
+    /// sorted; server reflection lists them.
+    pub fn service_names(&self) -> Vec<String> {
+        self.shared
+            .registry
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .service_names()
+    }
+
+    /// Runs `callback` once, when [`stop`](Self::stop) is first called and
+    /// before the server refuses anything: the moment to tell load
+    /// balancers to drain (the health service flips every status to
+    /// `NOT_SERVING` here). Callbacks run in the order they were added, on
+    /// the thread that calls `stop`, so they must be quick. Added after the
+    /// first `stop`, `callback` runs at once.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let server = grpc_core::Server::builder().build();
+    /// let told = Arc::new(AtomicBool::new(false));
+    /// let flag = Arc::clone(&told);
+    /// server.add_stop_callback(move || flag.store(true, Ordering::SeqCst));
+    /// server.stop(None).wait();
+    /// assert!(told.load(Ordering::SeqCst));
+    /// ```
+    pub fn add_stop_callback(&self, callback: impl FnOnce() + Send + 'static) {
+        let previous = {
+            let mut callbacks = self
+                .shared
+                .stop_callbacks
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            if self.shared.stopping() {
+                Some(callback)
+            } else {
+                callbacks.push(Box::new(callback));
+                None
+            }
+        };
+        if let Some(callback) = previous {
+            callback();
+        }
+    }
+
+    /// The server's channelz record: calls received (started, succeeded,
+    /// failed, last started) and its open connections with their streams
+    /// and messages; the `grpc-channelz` crate serves it.
+    pub fn channelz(&self) -> crate::channelz::ServerStats {
+        self.shared.channelz.clone()
+    }
+
+    /// A handle that does not keep the server alive, for services that
+    /// need to look at the server they are registered with (a strong
+    /// `Server` inside a registered service would never be freed).
+    pub fn downgrade(&self) -> WeakServer {
+        WeakServer {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
+    /// Runs the stop callbacks (once).
+    fn run_stop_callbacks(&self) {
+        let callbacks = {
+            let mut callbacks = self
+                .shared
+                .stop_callbacks
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            self.shared.stop_requested.store(true, Ordering::Release);
+            std::mem::take(&mut *callbacks)
+        };
+        for callback in callbacks {
+            callback();
+        }
     }
 
     /// Binds `address` (`[::]:50051`, `127.0.0.1:0`, `localhost:0`,
@@ -302,6 +400,7 @@ impl Server {
         self.shared.handle.spawn(secure_and_serve(
             io,
             peer.to_owned(),
+            (None, None),
             credentials.security.clone(),
             server,
             guard,
@@ -368,11 +467,13 @@ impl Server {
     /// Stops the server (grpcio's `stop(grace)`): new connections and RPCs
     /// are refused at once (GOAWAY, then `UNAVAILABLE`); in-flight RPCs get
     /// `grace` to finish and are cancelled after it; `None` cancels them
-    /// now. Returns a handle to wait on. Idempotent.
+    /// now. Returns a handle to wait on. Idempotent. The first call runs
+    /// the [stop callbacks](Self::add_stop_callback) before anything else.
     pub fn stop(&self, grace: Option<Duration>) -> StopHandle {
         let handle = StopHandle {
             terminated: self.shared.terminated.clone(),
         };
+        self.run_stop_callbacks();
         let previous = *self.shared.phase.borrow();
         match previous {
             Phase::NotStarted => {
@@ -475,6 +576,28 @@ impl Server {
     /// RPCs in progress (admitted and not yet finished).
     pub fn active_rpcs(&self) -> usize {
         self.shared.active_rpcs.load(Ordering::Acquire)
+    }
+}
+
+/// A [`Server`] handle that does not keep it alive (see
+/// [`Server::downgrade`]).
+#[derive(Clone)]
+pub struct WeakServer {
+    shared: Weak<ServerShared>,
+}
+
+impl WeakServer {
+    /// The server, unless it has been dropped.
+    pub fn upgrade(&self) -> Option<Server> {
+        self.shared.upgrade().map(|shared| Server { shared })
+    }
+}
+
+impl std::fmt::Debug for WeakServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakServer")
+            .field("alive", &(self.shared.strong_count() > 0))
+            .finish()
     }
 }
 

@@ -19,7 +19,7 @@ mod rpc;
 pub use builder::ServerBuilder;
 pub use context::ServicerContext;
 pub use interceptor::{Continuation, HandlerCallDetails, ServerInterceptor};
-pub use lifecycle::{Server, StopHandle};
+pub use lifecycle::{Server, StopHandle, WeakServer};
 pub use registry::{Service, ServiceBuilder};
 pub use request_stream::RequestStream;
 pub use requests::Requests;

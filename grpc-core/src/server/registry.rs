@@ -1,7 +1,7 @@
 //! The method registry: [`ServiceBuilder`] collects typed handlers into a
 //! [`Service`], which the server looks up by method path.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -235,13 +235,19 @@ impl ServiceBuilder {
 #[derive(Default)]
 pub(crate) struct Registry {
     methods: HashMap<String, Arc<MethodEntry>>,
+    services: BTreeSet<String>,
 }
 
 impl Registry {
     pub(crate) fn add(&mut self, service: Service) {
+        self.services.insert(service.name.clone());
         for (path, entry) in service.into_methods() {
             self.methods.insert(path, entry);
         }
+    }
+
+    pub(crate) fn service_names(&self) -> Vec<String> {
+        self.services.iter().cloned().collect()
     }
 
     pub(crate) fn lookup(&self, path: &str) -> Option<&Arc<MethodEntry>> {

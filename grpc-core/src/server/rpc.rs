@@ -44,7 +44,9 @@ pub(crate) async fn serve(
     peer: Arc<Peer>,
     server: Arc<ServerShared>,
     mut phase: watch::Receiver<Phase>,
+    socket: crate::channelz::SocketStats,
 ) {
+    let call = socket.call_started(); // channelz: counts as failed unless finished below
     let (parts, body) = request.into_parts();
     if parts.method != http::Method::POST {
         return reject_http(respond, http::StatusCode::METHOD_NOT_ALLOWED);
@@ -119,6 +121,7 @@ pub(crate) async fn serve(
         response_compression: config.compression,
         max_receive_message_length: config.max_receive_message_length,
         max_send_message_length: config.max_send_message_length,
+        socket,
     };
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let ctx = ServicerContext::new(info, out_tx);
@@ -127,6 +130,7 @@ pub(crate) async fn serve(
         .instrument(span.clone())
         .await;
     ctx.terminate(code);
+    call.finish(code); // channelz
     span.in_scope(|| {
         tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
     });
@@ -180,7 +184,10 @@ async fn run(
             }
         };
         match outcome {
-            Ok(message) => (Input::One(message), None),
+            Ok(message) => {
+                ctx.info().socket.message_received(); // channelz
+                (Input::One(message), None)
+            }
             Err(status) => {
                 responder.finish(&status);
                 return status.code();
@@ -256,7 +263,10 @@ async fn run(
             }
             event = next => event,
             step = reading => match step {
-                ReadStep::More => continue,
+                ReadStep::More => {
+                    ctx.info().socket.message_received(); // channelz
+                    continue;
+                }
                 ReadStep::End => {
                     inbound = None; // the handler's Requests ends
                     continue;

@@ -47,6 +47,14 @@ impl Io {
     pub(crate) fn other(stream: impl AsyncIo) -> Io {
         Io::Other(Box::new(stream))
     }
+
+    /// The local and peer addresses of a TCP stream (`None` for Unix).
+    pub(crate) fn addresses(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
+        match self {
+            Io::Tcp(stream) => (stream.local_addr().ok(), stream.peer_addr().ok()),
+            Io::Unix(_) | Io::Other(_) => (None, None),
+        }
+    }
 }
 
 impl AsyncRead for Io {

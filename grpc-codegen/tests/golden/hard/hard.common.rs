@@ -97,3 +97,7 @@ pub struct Path {
     #[prost(double, optional, tag = "3")]
     pub length: ::core::option::Option<f64>,
 }
+/// The encoded `google.protobuf.FileDescriptorSet` of this package's
+/// proto files and of every file they import (imports first, no
+/// source info): register it with server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x8E\x03\n\x12common/types.proto\x12\x0Bhard.common\"\xA2\x02\n\x05Point\x12\x0C\n\x01x\x18\x01 \x01(\x05R\x01x\x12\x0C\n\x01y\x18\x02 \x01(\x05R\x01y\x12.\n\x05label\x18\x03 \x01(\x0B2\x18.hard.common.Point.LabelR\x05label\x12\x14\n\x04note\x18\x04 \x01(\tH\0R\x04note\x12\x10\n\x02id\x18\x05 \x01(\x03H\0R\x02id\x12\x1F\n\x08nickname\x18\x06 \x01(\tH\x01R\x08nickname\x88\x01\x01\x1An\n\x05Label\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x124\n\x05style\x18\x02 \x01(\x0B2\x1E.hard.common.Point.Label.StyleR\x05style\x1A\x1B\n\x05Style\x12\x12\n\x04bold\x18\x01 \x01(\x08R\x04boldB\x07\n\x05extraB\x0B\n\t_nickname*>\n\x05Color\x12\x15\n\x11COLOR_UNSPECIFIED\x10\0\x12\r\n\tCOLOR_RED\x10\x01\x12\x0F\n\x0BCOLOR_GREEN\x10\x02b\x06proto3\n\xC3\x01\n\x11common/more.proto\x12\x0Bhard.common\x1A\x12common/types.proto\"\x84\x01\n\x04Path\x12*\n\x06points\x18\x01 \x03(\x0B2\x12.hard.common.PointR\x06points\x12(\n\x05color\x18\x02 \x01(\x0E2\x12.hard.common.ColorR\x05color\x12\x1B\n\x06length\x18\x03 \x01(\x01H\0R\x06length\x88\x01\x01B\t\n\x07_lengthb\x06proto3";

@@ -537,3 +537,7 @@ pub fn add_async_mixed_servicer_to_server<S: AsyncMixedServicer>(
         );
     server.add_service(service.build());
 }
+/// The encoded `google.protobuf.FileDescriptorSet` of this package's
+/// proto files and of every file they import (imports first, no
+/// source info): register it with server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xB0\x03\n\ndocs.proto\x12\thard.docs\"X\n\x04Note\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x1B\n\x06author\x18\x02 \x01(\tH\0R\x06author\x88\x01\x01\x12\x14\n\x03old\x18\x03 \x01(\tB\x02\x18\x01R\x03oldB\t\n\x07_author2\xCD\x01\n\nDocumented\x12,\n\x03Old\x12\x0F.hard.docs.Note\x1A\x0F.hard.docs.Note\"\x03\x88\x02\x01\x12+\n\x07Current\x12\x0F.hard.docs.Note\x1A\x0F.hard.docs.Note\x120\n\x0CBlankComment\x12\x0F.hard.docs.Note\x1A\x0F.hard.docs.Note\x12-\n\tNoComment\x12\x0F.hard.docs.Note\x1A\x0F.hard.docs.Note\x1A\x03\x88\x02\x012e\n\x05Mixed\x12/\n\x06Legacy\x12\x0F.hard.docs.Note\x1A\x0F.hard.docs.Note\"\x03\x88\x02\x01\x12+\n\x07Current\x12\x0F.hard.docs.Note\x1A\x0F.hard.docs.Noteb\x06proto3";

@@ -156,3 +156,7 @@ pub fn add_async_archive_servicer_to_server<S: AsyncArchiveServicer>(
         );
     server.add_service(service.build());
 }
+/// The encoded `google.protobuf.FileDescriptorSet` of this package's
+/// proto files and of every file they import (imports first, no
+/// source info): register it with server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xAA\x02\n\x0Clegacy.proto\x12\x0Bhard.legacy\"\xCE\x01\n\x06Record\x12\x10\n\x03key\x18\x01 \x02(\tR\x03key\x12\x17\n\x05count\x18\x02 \x01(\x05:\x017R\x05count\x12\x18\n\x07comment\x18\x03 \x01(\tR\x07comment\x12\x16\n\x06values\x18\x04 \x03(\x03R\x06values\x123\n\x04kind\x18\x05 \x01(\x0E2\x18.hard.legacy.Record.Kind:\x05FANCYR\x04kind\x12\x14\n\x03old\x18\x06 \x01(\tB\x02\x18\x01R\x03old\"\x1C\n\x04Kind\x12\t\n\x05PLAIN\x10\0\x12\t\n\x05FANCY\x10\x012<\n\x07Archive\x121\n\x05Store\x12\x13.hard.legacy.Record\x1A\x13.hard.legacy.Record";

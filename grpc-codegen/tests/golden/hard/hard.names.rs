@@ -805,3 +805,7 @@ pub fn add_async_servicer_servicer_to_server<S: AsyncServicerServicer>(
     let service = ::grpc_core::ServiceBuilder::new(servicer_service::NAME);
     server.add_service(service.build());
 }
+/// The encoded `google.protobuf.FileDescriptorSet` of this package's
+/// proto files and of every file they import (imports first, no
+/// source info): register it with server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xAF\x05\n\x0Bnames.proto\x12\nhard.names\"\x16\n\x04Item\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\"\x1B\n\tThingStub\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\"$\n\x12AsyncThingServicer\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\"]\n\x0CThingService\x124\n\x05inner\x18\x01 \x01(\x0B2\x1E.hard.names.ThingService.InnerR\x05inner\x1A\x17\n\x05Inner\x12\x0E\n\x02on\x18\x01 \x01(\x08R\x02on2\x97\x02\n\x05Thing\x12,\n\x06GetFoo\x12\x10.hard.names.Item\x1A\x10.hard.names.Item\x12-\n\x07get_foo\x12\x10.hard.names.Item\x1A\x10.hard.names.Item\x12-\n\x07GET_FOO\x12\x10.hard.names.Item\x1A\x10.hard.names.Item\x12)\n\x03New\x12\x10.hard.names.Item\x1A\x10.hard.names.Item\x12+\n\x05Clone\x12\x10.hard.names.Item\x1A\x10.hard.names.Item\x12*\n\x04Name\x12\x10.hard.names.Item\x1A\x10.hard.names.Item28\n\x05thing\x12/\n\x04Ping\x12\x10.hard.names.Item\x1A\x15.hard.names.ThingStub25\n\x06Server\x12+\n\x05Serve\x12\x10.hard.names.Item\x1A\x10.hard.names.Item22\n\x04Stub\x12*\n\x04Call\x12\x10.hard.names.Item\x1A\x10.hard.names.Item2\x07\n\x05Empty2\n\n\x08Servicerb\x06proto3";

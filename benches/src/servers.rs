@@ -149,6 +149,79 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
     }
 }
 
+/// A TLS server's certificate chain and private key (PEM).
+#[derive(Clone, Debug)]
+pub struct TlsPem {
+    /// The certificate chain.
+    pub chain: String,
+    /// The private key.
+    pub key: String,
+}
+
+/// Starts `imp` on `127.0.0.1:0` over TLS with `pem` (rustgrpc's rustls
+/// TLS, or tonic's `tls-ring`); the bare h2 server has no TLS.
+pub fn start_tls(imp: ServerImpl, pem: &TlsPem) -> io::Result<RunningServer> {
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    match imp {
+        ServerImpl::RustgrpcBlocking | ServerImpl::RustgrpcAsync => {
+            let credentials = grpc_core::ssl_server_credentials(
+                [(pem.key.as_bytes(), pem.chain.as_bytes())],
+                None,
+                grpc_core::ClientAuth::Optional,
+            )
+            .map_err(io::Error::other)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let server = runtime.block_on(async {
+                let server = grpc_core::Server::builder().build();
+                if imp == ServerImpl::RustgrpcAsync {
+                    rg::add_async_bench_servicer_to_server(AsyncBench, &server);
+                } else {
+                    rg::add_bench_servicer_to_server(BlockingBench, &server);
+                }
+                server
+            });
+            let port = server
+                .add_secure_port(&addr.to_string(), &credentials)
+                .map_err(io::Error::other)?;
+            server.start().map_err(io::Error::other)?;
+            Ok(RunningServer {
+                port,
+                server: Some(server),
+                _runtime: Some(runtime),
+            })
+        }
+        ServerImpl::Tonic => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let incoming = runtime.block_on(async {
+                tonic::transport::server::TcpIncoming::bind(addr)
+                    .map(|incoming| incoming.with_nodelay(Some(true)))
+            })?;
+            let port = incoming.local_addr()?.port();
+            let tls = tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(&pem.chain, &pem.key));
+            let builder = tonic::transport::Server::builder()
+                .tls_config(tls)
+                .map_err(io::Error::other)?;
+            runtime.spawn(async move {
+                let mut builder = builder;
+                let result = builder
+                    .add_service(tn::bench_server::BenchServer::new(TonicBench))
+                    .serve_with_incoming(incoming)
+                    .await;
+                if let Err(error) = result {
+                    eprintln!("tonic server: {error}");
+                }
+            });
+            Ok(RunningServer {
+                port,
+                server: None,
+                _runtime: Some(runtime),
+            })
+        }
+        ServerImpl::H2Bare => Err(io::Error::other("the bare h2 server has no TLS")),
+    }
+}
+
 fn zeros(size: u32) -> Vec<u8> {
     vec![0; size as usize]
 }

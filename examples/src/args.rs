@@ -1,5 +1,6 @@
 //! A hand-rolled command-line parser, just enough for the examples:
-//! `--name value` or `--name=value` options, and `--help`.
+//! `--name value` or `--name=value` options, bare `--flag` for
+//! `--flag true`, and `--help`.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -36,7 +37,7 @@ impl Args {
         options: &[&str],
     ) -> Result<Option<Args>, String> {
         let mut values = HashMap::new();
-        let mut args = args.into_iter();
+        let mut args = args.into_iter().peekable();
         while let Some(arg) = args.next() {
             if arg == "--help" || arg == "-h" {
                 return Ok(None);
@@ -46,12 +47,12 @@ impl Args {
             };
             let (name, value) = match option.split_once('=') {
                 Some((name, value)) => (name.to_owned(), value.to_owned()),
-                None => {
-                    let value = args
-                        .next()
-                        .ok_or_else(|| format!("--{option} needs a value"))?;
-                    (option.to_owned(), value)
-                }
+                // A bare `--flag` (followed by another option or nothing)
+                // means `--flag true`.
+                None => match args.next_if(|next| !next.starts_with("--")) {
+                    Some(value) => (option.to_owned(), value),
+                    None => (option.to_owned(), "true".to_owned()),
+                },
             };
             if !options.contains(&name.as_str()) {
                 return Err(format!("unknown option --{name}"));
@@ -109,7 +110,9 @@ mod tests {
     fn help_and_errors() {
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--bogus", "1"]).is_err());
-        assert!(parse(&["--port"]).is_err());
+        let bare = parse(&["--port", "--name", "x"]).unwrap().unwrap();
+        assert_eq!(bare.get("port"), Some("true"));
+        assert_eq!(bare.get("name"), Some("x"));
         assert!(parse(&["positional"]).is_err());
     }
 }

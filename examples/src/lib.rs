@@ -9,6 +9,7 @@
 //! - [`interop`]: the standard gRPC interop suite (`grpc.testing`): the
 //!   servicer `interop_server` serves and the cases `interop_client` runs.
 //! - [`args`]: the tiny command-line parser the binaries share.
+//! - [`tls`]: TLS credentials from PEM files for the `--tls` flags.
 //!
 //! The programs themselves are in `src/bin/`; see the crate's README.
 
@@ -25,3 +26,4 @@ pub mod routeguide {
 pub mod args;
 pub mod interop;
 pub mod route_guide;
+pub mod tls;

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::status::Code;
-use crate::transport::io::Io;
 
 /// Channelz ids are unique in the process, as the protocol asks.
 fn next_id() -> i64 {
@@ -148,14 +147,9 @@ impl ServerStats {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Registers a new connection; it leaves the list when the last handle
-    /// to it is dropped.
-    pub(crate) fn socket_opened(&self, io: &Io, peer: &str) -> SocketStats {
-        let (local, remote) = io.addresses();
-        self.add_socket(local, remote, peer)
-    }
-
-    fn add_socket(
+    /// Registers a new connection (its addresses, when it has them); it
+    /// leaves the list when the last handle to it is dropped.
+    pub(crate) fn add_socket(
         &self,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,

@@ -26,6 +26,7 @@ pub(crate) enum Kind {
     Io,
     BadState,
     Runtime,
+    InvalidCredentials,
 }
 
 impl Error {
@@ -75,6 +76,13 @@ impl Error {
     /// The async runtime could not be created or was used wrongly.
     pub fn is_runtime(&self) -> bool {
         self.kind == Kind::Runtime
+    }
+
+    /// Certificates, keys or credentials could not be used: bad PEM, a key
+    /// that does not parse or does not match its certificate, an empty
+    /// trust store.
+    pub fn is_invalid_credentials(&self) -> bool {
+        self.kind == Kind::InvalidCredentials
     }
 }
 

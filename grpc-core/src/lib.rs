@@ -14,6 +14,10 @@
 //! - [`Server`], [`ServiceBuilder`], [`ServicerContext`]: serving; client
 //!   streams arrive as [`Requests`] (an `Iterator`, blocking handlers) or a
 //!   [`RequestStream`] (a `Stream`, async handlers).
+//! - [`ssl_channel_credentials`], [`secure_channel`], [`ssl_server_credentials`],
+//!   [`CallCredentials`]: TLS, mutual TLS and call credentials, on rustls.
+//! - [`AsyncIo`]: any byte stream can carry a connection
+//!   ([`Server::serve_connection`], [`ChannelBuilder::connector`]).
 //!
 //! ## One async core, a blocking face
 //! Every socket is driven by tasks on a tokio runtime (a shared one, started
@@ -75,6 +79,7 @@ pub mod diagnostics;
 mod error;
 mod metadata;
 mod runtime;
+mod security;
 mod server;
 mod status;
 mod sync;
@@ -83,23 +88,31 @@ mod wire;
 
 pub use channel::{
     Channel, ChannelBuilder, ChannelConnectivity, ReadyFuture, Subscription, channel_ready_future,
-    insecure_channel,
+    insecure_channel, secure_channel,
 };
 pub use client::{
-    Call, CallCredentials, CallFuture, CallOptions, IntoRequestStream, IntoRequests, RequestWriter,
-    ResponseIterator, ResponseStream, StreamStream, StreamStreamCall, StreamUnary, StreamUnaryCall,
-    UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions, Writes,
-    access_token_call_credentials, metadata_call_credentials,
+    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, IntoRequestStream,
+    IntoRequests, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
+    StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
+    Writes, access_token_call_credentials, composite_call_credentials, metadata_call_credentials,
+    metadata_call_credentials_async,
 };
 pub use codec::Compression;
 pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
+pub use security::{
+    ChannelCredentials, ClientAuth, ServerCertificateConfiguration, ServerCredentials,
+    composite_channel_credentials, dynamic_ssl_server_credentials, insecure_server_credentials,
+    local_channel_credentials, local_server_credentials, ssl_channel_credentials,
+    ssl_server_certificate_configuration, ssl_server_credentials,
+};
 pub use server::{
     Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
     ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle, WeakServer,
 };
 pub use status::{Code, RpcError, Status};
+pub use transport::io::AsyncIo;
 
 /// The async stream trait ([`futures_core::Stream`]): what a
 /// [`ResponseStream`] and a [`RequestStream`] are, what async request streams and

@@ -88,14 +88,47 @@ class Pipe:
         return iter(self._queue.get, None)
 
 
+def _read(path):
+    if not path:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+class Security:
+    """Plaintext, or TLS from the interop flags (grpc-go's names)."""
+
+    def __init__(self, args):
+        self.tls = args.use_tls == "true"
+        self.options = []
+        if self.tls:
+            self.credentials = grpc.ssl_channel_credentials(
+                _read(args.ca_file),
+                _read(args.client_key_file),
+                _read(args.client_cert_file),
+            )
+            if args.server_host_override:
+                self.options.append(
+                    ("grpc.ssl_target_name_override", args.server_host_override)
+                )
+
+    def channel(self, target, options=(), aio=False):
+        module = grpc.aio if aio else grpc
+        options = list(options) + self.options
+        if self.tls:
+            return module.secure_channel(target, self.credentials, options=options)
+        return module.insecure_channel(target, options=options)
+
+
 class Client:
-    def __init__(self, target):
+    def __init__(self, target, security):
         self.target = target
-        self.channel = grpc.insecure_channel(target)
+        self.security = security
+        self.channel = security.channel(target)
         self.stub = test_pb2_grpc.TestServiceStub(self.channel)
         # A channel that hands compressed responses over undecompressed,
         # so the compressed flag of each can be checked.
-        self.raw_channel = grpc.insecure_channel(target, options=[NO_DECOMPRESSION])
+        self.raw_channel = security.channel(target, options=[NO_DECOMPRESSION])
 
     def close(self):
         self.channel.close()
@@ -180,7 +213,7 @@ class Client:
         # WriteFlag.no_compress.
         from grpc._cython import cygrpc
 
-        async with grpc.aio.insecure_channel(self.target) as channel:
+        async with self.security.channel(self.target, aio=True) as channel:
             stub = test_pb2_grpc.TestServiceStub(channel)
             call = stub.StreamingInputCall(
                 timeout=TIMEOUT, compression=STREAM_REQUEST_COMPRESSION
@@ -402,11 +435,15 @@ def main():
     parser.add_argument("--server_host", default="localhost")
     parser.add_argument("--server_port", type=int, default=10000)
     parser.add_argument("--test_case", default="large_unary", choices=["all"] + CASES)
-    parser.add_argument("--use_tls", default="false", choices=["false"])
+    parser.add_argument("--use_tls", default="false", choices=["true", "false"])
+    parser.add_argument("--ca_file")
+    parser.add_argument("--server_host_override")
+    parser.add_argument("--client_cert_file")
+    parser.add_argument("--client_key_file")
     args = parser.parse_args()
 
     cases = CASES if args.test_case == "all" else [args.test_case]
-    client = Client(f"{args.server_host}:{args.server_port}")
+    client = Client(f"{args.server_host}:{args.server_port}", Security(args))
     failed = 0
     for case in cases:
         try:

@@ -198,7 +198,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=10000)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--use_tls", default="false", choices=["false"])
+    parser.add_argument("--use_tls", default="false", choices=["true", "false"])
+    parser.add_argument("--tls_cert_file")
+    parser.add_argument("--tls_key_file")
+    parser.add_argument("--client_ca_file", help="require client certificates from these CAs")
     parser.add_argument(
         "--inspect_compression",
         default="true",
@@ -210,7 +213,21 @@ def main():
     options = [NO_DECOMPRESSION] if args.inspect_compression == "true" else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=options)
     server.add_generic_rpc_handlers((_handlers(),))
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    address = f"{args.host}:{args.port}"
+    if args.use_tls == "true":
+        def read(path):
+            with open(path, "rb") as handle:
+                return handle.read()
+
+        client_ca = read(args.client_ca_file) if args.client_ca_file else None
+        credentials = grpc.ssl_server_credentials(
+            [(read(args.tls_key_file), read(args.tls_cert_file))],
+            root_certificates=client_ca,
+            require_client_auth=client_ca is not None,
+        )
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     server.start()
     print(f"listening on port {port}", flush=True)
 

@@ -10,17 +10,19 @@
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
-use grpc_core::{CallOptions, ChannelBuilder, Compression, Metadata, RpcError};
+use grpc_core::{CallOptions, Compression, Metadata, RpcError};
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::helloworld::{GreeterStub, HelloRequest};
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 async_greeter_client: calls a greeter server every way grpc.aio can
 
-usage: async_greeter_client [--target HOST:PORT] [--name NAME]
+usage: async_greeter_client [--target HOST:PORT] [--name NAME] [--tls ...]
   --target T   server address (default localhost:50051); also dns:///h:p,
                ipv4:a.b.c.d:p, ipv6:[::1]:p, unix:/path, unix-abstract:name
-  --name NAME  who to greet (default world)";
+  --name NAME  who to greet (default world)
+";
 
 fn request(name: &str) -> HelloRequest {
     HelloRequest {
@@ -42,13 +44,14 @@ fn report(what: &str, error: &RpcError) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["target", "name"]);
+    let usage = format!("{USAGE}{}", tls::CLIENT_USAGE);
+    let args = Args::parse(&usage, &[&["target", "name"], tls::CLIENT_OPTIONS].concat());
     let target = args.get("target").unwrap_or("localhost:50051");
     let name = args.get("name").unwrap_or("world");
 
     // Built inside the runtime, the channel's connection runs on it, and so
     // do the async calls: no thread hop per call.
-    let channel = ChannelBuilder::new(target)
+    let channel = tls::channel_builder_from(&args, target)?
         .primary_user_agent("async-greeter-client/0.1")
         .build()?;
     // grpc.aio's `await channel.channel_ready()`, with a 5 s limit.

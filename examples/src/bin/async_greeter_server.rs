@@ -23,13 +23,15 @@ use rustgrpc_examples::args::Args;
 use rustgrpc_examples::helloworld::{
     AsyncGreeterServicer, HelloReply, HelloRequest, add_async_greeter_servicer_to_server,
 };
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 async_greeter_server: serves helloworld.Greeter with async handlers until Ctrl-C
 
-usage: async_greeter_server [--port N] [--host ADDR]
+usage: async_greeter_server [--port N] [--host ADDR] [--tls ...]
   --port N      port to listen on (default 50051; 0 picks a free one)
-  --host ADDR   address to bind (default [::], falling back to 0.0.0.0)";
+  --host ADDR   address to bind (default [::], falling back to 0.0.0.0)
+";
 
 struct Greeter;
 
@@ -143,7 +145,9 @@ impl AsyncGreeterServicer for Greeter {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["port", "host"]);
+    let usage = format!("{USAGE}{}", tls::SERVER_USAGE);
+    let args = Args::parse(&usage, &[&["port", "host"], tls::SERVER_OPTIONS].concat());
+    let credentials = tls::server_credentials_from(&args)?;
     let port: u16 = args.get_or("port", 50051);
 
     // Built inside the runtime, the server runs its connections and the
@@ -152,11 +156,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     add_async_greeter_servicer_to_server(Greeter, &server);
 
     let bound = match args.get("host") {
-        Some(host) => server.add_insecure_port(&format!("{host}:{port}"))?,
+        Some(host) => server.add_secure_port(&format!("{host}:{port}"), &credentials)?,
         // "[::]" accepts IPv4 and IPv6 where the host has IPv6; else IPv4 only.
         None => server
-            .add_insecure_port(&format!("[::]:{port}"))
-            .or_else(|_| server.add_insecure_port(&format!("0.0.0.0:{port}")))?,
+            .add_secure_port(&format!("[::]:{port}"), &credentials)
+            .or_else(|_| server.add_secure_port(&format!("0.0.0.0:{port}"), &credentials))?,
     };
     println!("Server started, listening on {bound} (Ctrl-C to stop)");
 

@@ -15,13 +15,15 @@ use rustgrpc_examples::route_guide::{
     default_db_path, format_point, load_db, point, rectangle, route_note,
 };
 use rustgrpc_examples::routeguide::{Feature, Point, RouteGuideStub, RouteNote};
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 async_route_guide_client: runs GetFeature, ListFeatures, RecordRoute and RouteChat, async
 
-usage: async_route_guide_client [--target HOST:PORT] [--db PATH]
+usage: async_route_guide_client [--target HOST:PORT] [--db PATH] [--tls ...]
   --target T   server address (default localhost:50051)
-  --db PATH    database to pick route points from (default: the bundled one)";
+  --db PATH    database to pick route points from (default: the bundled one)
+";
 
 async fn guide_get_one_feature(stub: &RouteGuideStub, point: Point) -> Result<(), RpcError> {
     let feature = stub.get_feature().call_async(point).await?;
@@ -190,11 +192,12 @@ fn show(note: &RouteNote) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["target", "db"]);
+    let usage = format!("{USAGE}{}", tls::CLIENT_USAGE);
+    let args = Args::parse(&usage, &[&["target", "db"], tls::CLIENT_OPTIONS].concat());
     let target = args.get("target").unwrap_or("localhost:50051");
     let features = load_db(args.get_or("db", default_db_path()))?;
 
-    let channel = grpc_core::insecure_channel(target)?;
+    let channel = tls::channel_builder_from(&args, target)?.build()?;
     match tokio::time::timeout(
         Duration::from_secs(5),
         grpc_core::channel_ready_future(&channel),

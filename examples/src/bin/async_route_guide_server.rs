@@ -20,15 +20,17 @@ use rustgrpc_examples::routeguide::{
     AsyncRouteGuideServicer, Feature, Point, Rectangle, RouteNote, RouteSummary,
     add_async_route_guide_servicer_to_server,
 };
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 async_route_guide_server: serves routeguide.RouteGuide with async handlers until Ctrl-C
 
-usage: async_route_guide_server [--port N] [--db PATH] [--workers N]
+usage: async_route_guide_server [--port N] [--db PATH] [--workers N] [--tls ...]
   --port N      port to listen on (default 50051; 0 picks a free one)
   --db PATH     feature database (default examples/data/route_guide_db.json)
   --workers N   worker threads for blocking handlers (default 10; the async
-                handlers here run as tasks on the runtime instead)";
+                handlers here run as tasks on the runtime instead)
+";
 
 /// The async servicer: the same answers as the blocking `RouteGuide`.
 struct AsyncRouteGuide {
@@ -136,7 +138,12 @@ impl AsyncRouteGuideServicer for AsyncRouteGuide {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["port", "db", "workers"]);
+    let usage = format!("{USAGE}{}", tls::SERVER_USAGE);
+    let args = Args::parse(
+        &usage,
+        &[&["port", "db", "workers"], tls::SERVER_OPTIONS].concat(),
+    );
+    let credentials = tls::server_credentials_from(&args)?;
     let port: u16 = args.get_or("port", 50051);
     let db = args.get_or("db", default_db_path());
     let features = load_db(&db)?;
@@ -152,8 +159,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &server,
     );
     let bound = server
-        .add_insecure_port(&format!("[::]:{port}"))
-        .or_else(|_| server.add_insecure_port(&format!("0.0.0.0:{port}")))?;
+        .add_secure_port(&format!("[::]:{port}"), &credentials)
+        .or_else(|_| server.add_secure_port(&format!("0.0.0.0:{port}"), &credentials))?;
     println!("Server started, listening on {bound} (Ctrl-C to stop)");
 
     let shutdown = async {

@@ -4,23 +4,27 @@
 //!
 //! ```text
 //! cargo run -p rustgrpc-examples --bin greeter_client -- --target localhost:50051 --name you
+//! cargo run -p rustgrpc-examples --bin greeter_client -- --target localhost:50051 \
+//!     --tls --ca ca.pem [--cert client.pem --key client.key] [--token secret]
 //! ```
 
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use grpc_core::{CallOptions, ChannelBuilder, Compression, Metadata, RpcError};
+use grpc_core::{CallOptions, Compression, Metadata, RpcError};
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::helloworld::{GreeterStub, HelloRequest};
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 greeter_client: calls a greeter server every way grpcio can
 
-usage: greeter_client [--target HOST:PORT] [--name NAME]
+usage: greeter_client [--target HOST:PORT] [--name NAME] [--tls ...]
   --target T   server address (default localhost:50051); also dns:///h:p,
                ipv4:a.b.c.d:p, ipv6:[::1]:p, unix:/path, unix-abstract:name
-  --name NAME  who to greet (default world)";
+  --name NAME  who to greet (default world)
+";
 
 fn request(name: &str) -> HelloRequest {
     HelloRequest {
@@ -41,19 +45,17 @@ fn report(what: &str, error: &RpcError) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["target", "name"]);
+    let usage = format!("{USAGE}{}", tls::CLIENT_USAGE);
+    let args = Args::parse(&usage, &[&["target", "name"], tls::CLIENT_OPTIONS].concat());
     let target = args.get("target").unwrap_or("localhost:50051");
     let name = args.get("name").unwrap_or("world");
 
     // A channel connects lazily; ChannelBuilder carries grpcio's channel options.
-    let channel = ChannelBuilder::new(target)
+    let channel = tls::channel_builder_from(&args, target)?
         .primary_user_agent("greeter-client/0.1")
         .max_receive_message_length(16 << 20)
         .keepalive_time(Duration::from_secs(30))
         .build()?;
-    // Secure channels come with TLS support, later:
-    //   let creds = grpc_core::ssl_channel_credentials(Some(root_pem), None, None)?;
-    //   let channel = grpc_core::secure_channel("greeter.example.com:443", creds)?;
 
     // Wait for the connection up front, as grpcio's channel_ready_future.
     if let Err(error) =
@@ -140,8 +142,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(Err(e)) = replies.find(Result::is_err) {
         report("  stream with 150 ms timeout", &e); // DEADLINE_EXCEEDED
     }
-    // Call credentials need a secure channel: on this insecure one the call
-    // fails with UNAVAILABLE, as in grpcio.
+    // Call credentials need a secure channel: on an insecure one the call
+    // fails with UNAVAILABLE, as in grpcio; over --tls it goes through.
     let with_token =
         CallOptions::new().credentials(grpc_core::access_token_call_credentials("secret-token"));
     if let Err(e) = stub
@@ -149,7 +151,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_options(with_token)
         .call(request(name))
     {
-        report("  access token on an insecure channel", &e);
+        report("  access token", &e);
+    } else {
+        println!("  access token: sent over TLS");
     }
 
     channel.close();

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! cargo run -p rustgrpc-examples --bin greeter_server -- --port 50051
+//! cargo run -p rustgrpc-examples --bin greeter_server -- --port 50051 \
+//!     --tls --cert server.pem --key server.key [--client_ca ca.pem]
 //! ```
 //!
 //! Every method shows part of the [`ServicerContext`]: invocation metadata,
@@ -21,13 +23,15 @@ use rustgrpc_examples::helloworld::{
     self, GreeterServicer, HelloReply, HelloRequest, add_greeter_servicer_to_server,
     greeter_service,
 };
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 greeter_server: serves helloworld.Greeter until Ctrl-C
 
-usage: greeter_server [--port N] [--host ADDR]
+usage: greeter_server [--port N] [--host ADDR] [--tls --cert PEM --key PEM [--client_ca PEM]]
   --port N      port to listen on (default 50051; 0 picks a free one)
-  --host ADDR   address to bind (default [::], falling back to 0.0.0.0)";
+  --host ADDR   address to bind (default [::], falling back to 0.0.0.0)
+";
 
 struct Greeter;
 
@@ -164,7 +168,9 @@ impl GreeterServicer for Greeter {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["port", "host"]);
+    let usage = format!("{USAGE}{}", tls::SERVER_USAGE);
+    let args = Args::parse(&usage, &[&["port", "host"], tls::SERVER_OPTIONS].concat());
+    let credentials = tls::server_credentials_from(&args)?;
     let port: u16 = args.get_or("port", 50051);
 
     // grpcio: grpc.server(futures.ThreadPoolExecutor(max_workers=10), maximum_concurrent_rpcs=100)
@@ -184,15 +190,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .serve(&server)?;
 
     let bound = match args.get("host") {
-        Some(host) => server.add_insecure_port(&format!("{host}:{port}"))?,
+        Some(host) => server.add_secure_port(&format!("{host}:{port}"), &credentials)?,
         // "[::]" accepts IPv4 and IPv6 where the host has IPv6; else IPv4 only.
         None => server
-            .add_insecure_port(&format!("[::]:{port}"))
-            .or_else(|_| server.add_insecure_port(&format!("0.0.0.0:{port}")))?,
+            .add_secure_port(&format!("[::]:{port}"), &credentials)
+            .or_else(|_| server.add_secure_port(&format!("0.0.0.0:{port}"), &credentials))?,
     };
-    // TLS is not supported yet; a secure server will use
-    // grpc_core::ssl_server_credentials(&[(key_pem, chain_pem)], None, false)
-    // with server.add_secure_port(..).
     server.start()?;
     println!("Server started, listening on {bound} (Ctrl-C to stop)");
 

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! cargo run -p rustgrpc-examples --bin route_guide_client -- --target localhost:50051
+//! cargo run -p rustgrpc-examples --bin route_guide_client -- --target localhost:50051 \
+//!     --tls --ca ca.pem [--cert client.pem --key client.key]
 //! ```
 
 use std::sync::mpsc;
@@ -15,13 +17,15 @@ use rustgrpc_examples::route_guide::{
     default_db_path, format_point, load_db, point, rectangle, route_note,
 };
 use rustgrpc_examples::routeguide::{Feature, Point, RouteGuideStub, RouteNote};
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 route_guide_client: runs GetFeature, ListFeatures, RecordRoute and RouteChat
 
-usage: route_guide_client [--target HOST:PORT] [--db PATH]
+usage: route_guide_client [--target HOST:PORT] [--db PATH] [--tls ...]
   --target T   server address (default localhost:50051)
-  --db PATH    database to pick route points from (default: the bundled one)";
+  --db PATH    database to pick route points from (default: the bundled one)
+";
 
 fn guide_get_one_feature(stub: &RouteGuideStub, point: Point) -> Result<(), RpcError> {
     let feature = stub.get_feature().call(point)?;
@@ -180,11 +184,12 @@ fn show(note: &RouteNote) -> String {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["target", "db"]);
+    let usage = format!("{USAGE}{}", tls::CLIENT_USAGE);
+    let args = Args::parse(&usage, &[&["target", "db"], tls::CLIENT_OPTIONS].concat());
     let target = args.get("target").unwrap_or("localhost:50051");
     let features = load_db(args.get_or("db", default_db_path()))?;
 
-    let channel = grpc_core::insecure_channel(target)?;
+    let channel = tls::channel_builder_from(&args, target)?.build()?;
     grpc_core::channel_ready_future(&channel)
         .result(Some(Duration::from_secs(5)))
         .map_err(|error| format!("cannot reach {target}: {error}"))?;

@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! cargo run -p rustgrpc-examples --bin route_guide_server -- --port 50051
+//! cargo run -p rustgrpc-examples --bin route_guide_server -- --port 50051 \
+//!     --tls --cert server.pem --key server.key [--client_ca ca.pem]
 //! ```
 
 use std::time::Duration;
@@ -14,19 +16,26 @@ use rustgrpc_examples::route_guide::{RouteGuide, default_db_path, load_db};
 use rustgrpc_examples::routeguide::{
     self, add_route_guide_servicer_to_server, route_guide_service,
 };
+use rustgrpc_examples::tls;
 
 const USAGE: &str = "\
 route_guide_server: serves routeguide.RouteGuide until Ctrl-C
 
-usage: route_guide_server [--port N] [--db PATH] [--workers N]
+usage: route_guide_server [--port N] [--db PATH] [--workers N] [--tls ...]
   --port N      port to listen on (default 50051; 0 picks a free one)
   --db PATH     feature database (default examples/data/route_guide_db.json)
-  --workers N   worker threads for the blocking handlers (default 10)";
+  --workers N   worker threads for the blocking handlers (default 10)
+";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
     grpc_core::diagnostics::init_from_env();
-    let args = Args::parse(USAGE, &["port", "db", "workers"]);
+    let usage = format!("{USAGE}{}", tls::SERVER_USAGE);
+    let args = Args::parse(
+        &usage,
+        &[&["port", "db", "workers"], tls::SERVER_OPTIONS].concat(),
+    );
+    let credentials = tls::server_credentials_from(&args)?;
     let port: u16 = args.get_or("port", 50051);
     let db = args.get_or("db", default_db_path());
     let features = load_db(&db)?;
@@ -47,8 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .register(grpc_health::v1::FILE_DESCRIPTOR_SET)
         .serve(&server)?;
     let bound = server
-        .add_insecure_port(&format!("[::]:{port}"))
-        .or_else(|_| server.add_insecure_port(&format!("0.0.0.0:{port}")))?;
+        .add_secure_port(&format!("[::]:{port}"), &credentials)
+        .or_else(|_| server.add_secure_port(&format!("0.0.0.0:{port}"), &credentials))?;
     server.start()?;
     println!("Server started, listening on {bound} (Ctrl-C to stop)");
 

@@ -46,7 +46,7 @@ pub type CaseError = String;
 /// ```
 #[derive(Clone, Debug)]
 pub struct InteropClient {
-    target: String,
+    builder: ChannelBuilder,
     channel: Channel,
     stub: TestServiceStub,
 }
@@ -54,9 +54,16 @@ pub struct InteropClient {
 impl InteropClient {
     /// A client for the server at `target` (`host:port` or any target form).
     pub fn new(target: &str) -> Result<InteropClient, grpc_core::Error> {
-        let channel = grpc_core::insecure_channel(target)?;
+        InteropClient::with_builder(ChannelBuilder::new(target))
+    }
+
+    /// A client on channels made by `builder` (e.g. one with TLS
+    /// credentials); cases that need a channel of their own build it from
+    /// the same builder.
+    pub fn with_builder(builder: ChannelBuilder) -> Result<InteropClient, grpc_core::Error> {
+        let channel = builder.clone().build()?;
         Ok(InteropClient {
-            target: target.to_owned(),
+            builder,
             stub: TestServiceStub::new(channel.clone()),
             channel,
         })
@@ -179,7 +186,9 @@ impl InteropClient {
 
     fn client_compressed_streaming(&self) -> Result<(), CaseError> {
         // A channel whose calls compress by default; the probe opts out.
-        let channel = ChannelBuilder::new(&self.target)
+        let channel = self
+            .builder
+            .clone()
             .compression(STREAM_REQUEST_COMPRESSION)
             .build()
             .map_err(|error| format!("channel: {error}"))?;

@@ -4,9 +4,13 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+use super::connect::Connector;
 use super::{Channel, ChannelConfig, target};
 use crate::codec::Compression;
 use crate::error::{Error, Kind};
+use crate::security::client_tls::TlsTarget;
+use crate::security::{ChannelCredentials, ChannelSecurity};
+use crate::transport::io::AsyncIo;
 use crate::transport::settings::Http2Settings;
 
 /// The default receive limit: 4 MiB, as in every gRPC implementation.
@@ -41,6 +45,10 @@ pub struct ChannelBuilder {
     initial_backoff: Duration,
     max_backoff: Duration,
     runtime: Option<Handle>,
+    credentials: Option<ChannelCredentials>,
+    ssl_target_name_override: Option<String>,
+    default_authority: Option<String>,
+    connector: Option<Connector>,
 }
 
 impl ChannelBuilder {
@@ -60,7 +68,108 @@ impl ChannelBuilder {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(120),
             runtime: None,
+            credentials: None,
+            ssl_target_name_override: None,
+            default_authority: None,
+            connector: None,
         }
+    }
+
+    /// Secures the channel with `credentials` (see
+    /// [`secure_channel`](crate::secure_channel)); without it the channel is
+    /// plaintext.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), grpc_core::Error> {
+    /// let ca = std::fs::read("ca.pem").unwrap();
+    /// let credentials = grpc_core::ssl_channel_credentials(Some(&ca), None, None)?;
+    /// let channel = grpc_core::ChannelBuilder::new("10.0.0.7:50051")
+    ///     .secure(&credentials)
+    ///     .ssl_target_name_override("api.internal.example")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn secure(mut self, credentials: &ChannelCredentials) -> Self {
+        self.credentials = Some(credentials.clone());
+        self
+    }
+
+    /// The name the server's TLS certificate must be valid for, and the
+    /// name asked for with SNI, instead of the target's host
+    /// (`grpc.ssl_target_name_override`; for tests and odd deployments).
+    pub fn ssl_target_name_override(mut self, name: impl Into<String>) -> Self {
+        self.ssl_target_name_override = Some(name.into());
+        self
+    }
+
+    /// The `:authority` sent with every call instead of the target's
+    /// `host:port` (`grpc.default_authority`); on TLS channels its host is
+    /// also the name checked, unless
+    /// [`ssl_target_name_override`](Self::ssl_target_name_override) is set.
+    pub fn default_authority(mut self, authority: impl Into<String>) -> Self {
+        self.default_authority = Some(authority.into());
+        self
+    }
+
+    /// Connects to `server` in this process over in-memory pipes instead
+    /// of sockets: each connection is a fresh pipe that `server` serves as
+    /// a port with `credentials` would (for tests, and for in-process
+    /// services). The server must be started; it may have no ports.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use grpc_core::{ChannelBuilder, Server, ServiceBuilder, Status};
+    /// let server = Server::builder().build();
+    /// let mut service = ServiceBuilder::new("demo.Echo");
+    /// service.unary_unary("Echo", |text: String, _ctx| Ok::<_, Status>(text));
+    /// server.add_service(service.build());
+    /// server.start()?;
+    /// let channel = ChannelBuilder::new("localhost")
+    ///     .in_memory(&server, &grpc_core::insecure_server_credentials())
+    ///     .build()?;
+    /// let echo = channel.unary_unary::<String, String>("/demo.Echo/Echo");
+    /// assert_eq!(echo.call_async("hi".to_string()).await?, "hi");
+    /// server.stop(None).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn in_memory(self, server: &crate::Server, credentials: &crate::ServerCredentials) -> Self {
+        /// Bytes each direction of a pipe buffers (one HTTP/2 frame and more).
+        const PIPE_BUFFER: usize = 256 * 1024;
+        let server = server.clone();
+        let credentials = credentials.clone();
+        self.connector(move || {
+            let (client_end, server_end) = tokio::io::duplex(PIPE_BUFFER);
+            let served = server.serve_connection(server_end, "memory", &credentials);
+            async move {
+                served
+                    .map(|()| client_end)
+                    .map_err(|error| std::io::Error::new(std::io::ErrorKind::NotConnected, error))
+            }
+        })
+    }
+
+    /// Opens each connection's byte stream with `connect` instead of a
+    /// socket to the target (which then only names the `:authority`): an
+    /// in-memory pipe, a proxy tunnel, a socket with custom options. TLS,
+    /// when configured, runs over the stream it returns.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), grpc_core::Error> {
+    /// let channel = grpc_core::ChannelBuilder::new("localhost:50051")
+    ///     .connector(|| tokio::net::TcpStream::connect("127.0.0.1:50051"))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connector<F, Fut, I>(mut self, connect: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::io::Result<I>> + Send + 'static,
+        I: AsyncIo,
+    {
+        self.connector = Some(Connector::new(connect));
+        self
     }
 
     /// Largest message the client accepts (default 4 MiB); bigger ones end
@@ -160,13 +269,37 @@ impl ChannelBuilder {
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
         let parsed = target::parse(&self.target)?;
-        let authority: http::uri::Authority = parsed.authority.parse().map_err(|error| {
+        let authority_text = self
+            .default_authority
+            .as_deref()
+            .unwrap_or(&parsed.authority);
+        let authority: http::uri::Authority = authority_text.parse().map_err(|error| {
             Error::new(
                 Kind::InvalidTarget,
-                format!("invalid target {:?}: bad authority", self.target),
+                format!(
+                    "invalid target {:?}: bad authority {authority_text:?}",
+                    self.target
+                ),
             )
             .with_source(error)
         })?;
+        let (security, call_credentials) = match self.credentials {
+            Some(credentials) => (credentials.security, credentials.call),
+            None => (ChannelSecurity::Insecure, None),
+        };
+        let tls = match &security {
+            ChannelSecurity::Tls(client) => {
+                let name = self
+                    .ssl_target_name_override
+                    .as_deref()
+                    .unwrap_or_else(|| authority.host());
+                Some(TlsTarget {
+                    client: std::sync::Arc::clone(client),
+                    server_name: server_name(name)?,
+                })
+            }
+            _ => None,
+        };
         if !(16_384..=16_777_215).contains(&self.http2.max_frame_size) {
             return Err(Error::new(
                 Kind::InvalidArgument,
@@ -205,6 +338,11 @@ impl ChannelBuilder {
             connect_timeout: self.connect_timeout,
             initial_backoff: self.initial_backoff,
             max_backoff: self.max_backoff,
+            scheme: if tls.is_some() { "https" } else { "http" },
+            security,
+            tls,
+            call_credentials,
+            connector: self.connector,
         };
         Ok(Channel::from_parts(
             self.target,
@@ -214,4 +352,17 @@ impl ChannelBuilder {
             handle,
         ))
     }
+}
+
+/// The name a TLS server's certificate must carry: a DNS name or an IP
+/// address (brackets of an IPv6 authority removed).
+fn server_name(name: &str) -> Result<rustls_pki_types::ServerName<'static>, Error> {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    rustls_pki_types::ServerName::try_from(bare.to_owned()).map_err(|error| {
+        Error::new(
+            Kind::InvalidArgument,
+            format!("{name:?} is not a valid TLS server name"),
+        )
+        .with_source(error)
+    })
 }

@@ -1,14 +1,48 @@
-//! Opening one HTTP/2 connection to a target.
+//! Opening one HTTP/2 connection to a target: a byte stream (a socket, or
+//! whatever a user connector returns), then the channel's security layer
+//! (TLS, or the local check), then the HTTP/2 handshake.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::net::{TcpStream, UnixStream};
 
+use super::ChannelConfig;
 use super::target::Address;
+use crate::security::ChannelSecurity;
+use crate::security::client_tls;
 use crate::transport::client_watch::{ClientWatch, WireSeen};
-use crate::transport::io::Io;
-use crate::transport::settings::Http2Settings;
+use crate::transport::io::{AsyncIo, Io};
+
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Io>> + Send>>;
+
+/// A user-supplied way to open the byte stream of a connection
+/// ([`ChannelBuilder::connector`](crate::ChannelBuilder::connector)).
+#[derive(Clone)]
+pub(crate) struct Connector(Arc<dyn Fn() -> ConnectFuture + Send + Sync>);
+
+impl Connector {
+    pub(crate) fn new<F, Fut, I>(connect: F) -> Connector
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<I>> + Send + 'static,
+        I: AsyncIo,
+    {
+        Connector(Arc::new(move || {
+            let connecting = connect();
+            Box::pin(async move { connecting.await.map(Io::other) })
+        }))
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector(..)")
+    }
+}
 
 /// A fresh connection: the handle to open streams on, and the future that
 /// drives the socket (to be spawned).
@@ -18,16 +52,44 @@ pub(crate) type Connected = (
     WireSeen,
 );
 
-/// Connects the socket (trying every resolved address) and runs the HTTP/2
-/// handshake.
-pub(crate) async fn connect(address: &Address, settings: &Http2Settings) -> io::Result<Connected> {
-    let (io, seen) = ClientWatch::new(open_socket(address).await?);
-    let (sender, connection) = settings
+/// Opens the byte stream (trying every resolved address), secures it, and
+/// runs the HTTP/2 handshake over it, watching the (decrypted) frames.
+pub(crate) async fn connect(address: &Address, config: &ChannelConfig) -> io::Result<Connected> {
+    let io = match &config.connector {
+        Some(connector) => (connector.0)().await?,
+        None => open_socket(address).await?,
+    };
+    let io = match (&config.security, &config.tls) {
+        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
+        (ChannelSecurity::Local, _) => check_local(io)?,
+        _ => io,
+    };
+    let (io, seen) = ClientWatch::new(io);
+    let (sender, connection) = config
+        .http2
         .client()
         .handshake::<ClientWatch<Io>, Bytes>(io)
         .await
         .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))?;
     Ok((sender, connection, seen))
+}
+
+/// Local credentials: only Unix sockets and loopback TCP (a user
+/// connector's stream is the user's to vouch for).
+fn check_local(io: Io) -> io::Result<Io> {
+    if let Io::Tcp(stream) = &io {
+        let peer = stream.peer_addr()?;
+        if !peer.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "local_channel_credentials: {peer} is not a loopback address \
+                     (local credentials work over Unix sockets and loopback only)"
+                ),
+            ));
+        }
+    }
+    Ok(io)
 }
 
 async fn open_socket(address: &Address) -> io::Result<Io> {

@@ -16,9 +16,12 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
+use crate::client::CallCredentials;
 use crate::codec::Compression;
 use crate::error::Error;
 use crate::runtime::CancelToken;
+use crate::security::client_tls::TlsTarget;
+use crate::security::{ChannelCredentials, ChannelSecurity};
 use crate::status::Status;
 use crate::transport::client_watch::{ClientWatch, LastStreamId, WireSeen};
 use crate::transport::keepalive::{Keepalive, ping_loop};
@@ -40,6 +43,16 @@ pub(crate) struct ChannelConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
+    /// Plain, local or TLS.
+    pub(crate) security: ChannelSecurity,
+    /// TLS settings and the name to verify, for TLS channels.
+    pub(crate) tls: Option<TlsTarget>,
+    /// `https` on TLS channels, `http` otherwise.
+    pub(crate) scheme: &'static str,
+    /// Call credentials attached to every call (composite channel credentials).
+    pub(crate) call_credentials: Option<CallCredentials>,
+    /// Opens the byte stream instead of a socket to the target.
+    pub(crate) connector: Option<connect::Connector>,
 }
 
 /// A virtual connection to a target: connects on first use, reconnects with
@@ -86,6 +99,26 @@ pub(crate) struct ChannelInner {
 /// ```
 pub fn insecure_channel(target: &str) -> Result<Channel, Error> {
     ChannelBuilder::new(target).build()
+}
+
+/// Creates a channel to `target` secured by `credentials` (grpcio's
+/// `grpc.secure_channel`): TLS from [`ssl_channel_credentials`](crate::ssl_channel_credentials),
+/// or [`local_channel_credentials`](crate::local_channel_credentials), optionally
+/// composed with call credentials. No connection is made until the first
+/// call; TLS failures end calls with `UNAVAILABLE` whose details name the
+/// cause (unknown CA, name mismatch, expired, no client certificate, ALPN).
+/// Use [`ChannelBuilder::secure`] for options such as
+/// [`ssl_target_name_override`](ChannelBuilder::ssl_target_name_override).
+///
+/// ```no_run
+/// # fn main() -> Result<(), grpc_core::Error> {
+/// let ca = std::fs::read("ca.pem").unwrap();
+/// let credentials = grpc_core::ssl_channel_credentials(Some(&ca), None, None)?;
+/// let channel = grpc_core::secure_channel("example.com:443", &credentials)?;
+/// # Ok(()) }
+/// ```
+pub fn secure_channel(target: &str, credentials: &ChannelCredentials) -> Result<Channel, Error> {
+    ChannelBuilder::new(target).secure(credentials).build()
 }
 
 impl Channel {
@@ -244,7 +277,7 @@ impl Channel {
         drop(self);
         let attempt = tokio::time::timeout(
             inner.config.connect_timeout,
-            connect::connect(&inner.parsed.address, &inner.config.http2),
+            connect::connect(&inner.parsed.address, &inner.config),
         )
         .await;
         let result = match attempt {

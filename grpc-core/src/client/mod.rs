@@ -16,7 +16,11 @@ mod write;
 mod writer;
 
 pub use call::Call;
-pub use credentials::{CallCredentials, access_token_call_credentials, metadata_call_credentials};
+pub(crate) use credentials::compose;
+pub use credentials::{
+    AuthMetadataContext, CallCredentials, access_token_call_credentials,
+    composite_call_credentials, metadata_call_credentials, metadata_call_credentials_async,
+};
 pub use future::CallFuture;
 pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
 pub use options::CallOptions;

@@ -227,18 +227,16 @@ async fn open(
     deadline: Option<Instant>,
 ) -> Result<(h2::SendStream<Bytes>, ResponseFuture, LastStreamId), Status> {
     let channel = invocation.channel;
-    if invocation.options.credentials.is_some() {
-        // Call credentials only ever travel over a secure channel.
-        return Err(Status::unavailable(
-            "Established channel does not have a sufficient security level to transfer call credential.",
-        ));
-    }
+    let auth = call_credentials_metadata(invocation).await?;
     // A stream that never left this process can be retried on a fresh
     // connection: the old one may have just been closed (GOAWAY, idle drop).
     let mut attempts_left = 2;
     loop {
         attempts_left -= 1;
-        let request = build_request(invocation, deadline)?;
+        let mut request = build_request(invocation, deadline)?;
+        if let Some(auth) = &auth {
+            auth.write_headers(request.headers_mut());
+        }
         let (sender, goaway) = channel
             .ready_sender(invocation.options.wait_for_ready)
             .await?;
@@ -259,6 +257,42 @@ async fn open(
     }
 }
 
+/// The metadata of the channel's and the call's credentials, if any. They
+/// only travel over TLS or local channels; a plugin's error fails the call
+/// with `UNAVAILABLE` and its message, as in grpcio.
+async fn call_credentials_metadata(
+    invocation: &Invocation<'_>,
+) -> Result<Option<Metadata>, Status> {
+    let config = invocation.channel.config();
+    let credentials: Vec<_> = config
+        .call_credentials
+        .iter()
+        .chain(invocation.options.credentials.iter())
+        .cloned()
+        .collect();
+    let Some(credentials) = crate::client::compose(credentials) else {
+        return Ok(None);
+    };
+    if matches!(config.security, crate::security::ChannelSecurity::Insecure) {
+        return Err(Status::unavailable(
+            "Established channel does not have a sufficient security level to transfer call credential.",
+        ));
+    }
+    let context = crate::client::AuthMetadataContext::for_call(
+        config.scheme,
+        invocation.channel.inner().authority.as_str(),
+        invocation.path,
+    );
+    match credentials.metadata(&context).await {
+        Ok(metadata) => Ok(Some(metadata)),
+        Err(status) => Err(Status::unavailable(format!(
+            "Getting metadata from plugin failed with error: {}",
+            status.details()
+        ))
+        .with_source(status)),
+    }
+}
+
 fn unavailable(error: h2::Error) -> Status {
     let mut status = status_map::from_h2_error(error);
     if status.code() != crate::Code::Unavailable {
@@ -273,7 +307,7 @@ fn build_request(
 ) -> Result<Request<()>, Status> {
     let channel = invocation.channel;
     let uri = http::Uri::builder()
-        .scheme("http")
+        .scheme(channel.config().scheme)
         .authority(channel.inner().authority.clone())
         .path_and_query(invocation.path)
         .build()

@@ -11,7 +11,9 @@ use super::lifecycle::{Phase, ServerShared, TaskGuard};
 use super::lifetime::StreamCount;
 use super::rpc;
 use crate::error::{Error, Kind};
-use crate::transport::io::Io;
+use crate::security::auth::Peer;
+use crate::security::{self, ServerSecurity};
+use crate::transport::io::{AsyncIo, Io};
 use crate::transport::keepalive::{Keepalive, ping_loop};
 use crate::transport::ping_policy::PingSniffer;
 
@@ -160,6 +162,7 @@ impl TokioListener {
 /// Accepts connections until the server stops.
 pub(crate) async fn accept_loop(
     listener: TokioListener,
+    security: ServerSecurity,
     server: Arc<ServerShared>,
     _guard: TaskGuard,
 ) {
@@ -170,7 +173,8 @@ pub(crate) async fn accept_loop(
                 Ok((io, peer)) => {
                     let guard = server.task_guard();
                     let server = Arc::clone(&server);
-                    tokio::spawn(serve_connection(io, peer.into(), server, guard));
+                    let sockets = io.addresses();
+                    tokio::spawn(secure_and_serve(io, peer, sockets, security.clone(), server, guard));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off briefly.
@@ -183,8 +187,77 @@ pub(crate) async fn accept_loop(
     }
 }
 
-async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _guard: TaskGuard) {
-    let socket = server.channelz().socket_opened(&io, &peer); // channelz
+/// Applies the port's security to a fresh connection (the TLS handshake,
+/// bounded by the handshake timeout, or the local check), then serves it.
+/// Runs in the connection's own task, so a slow handshake delays no one else.
+pub(crate) async fn secure_and_serve<I: AsyncIo>(
+    io: I,
+    address: String,
+    sockets: SocketAddrs,
+    security: ServerSecurity,
+    server: Arc<ServerShared>,
+    guard: TaskGuard,
+) {
+    match security {
+        ServerSecurity::Insecure => {
+            serve_connection(
+                io,
+                sockets,
+                Arc::new(Peer::insecure(address)),
+                server,
+                guard,
+            )
+            .await
+        }
+        ServerSecurity::Local => {
+            if !is_local(&address) {
+                tracing::warn!(peer = %address, "local credentials: refusing a non-local connection");
+                return;
+            }
+            serve_connection(io, sockets, Arc::new(Peer::local(address)), server, guard).await
+        }
+        ServerSecurity::Tls(tls) => {
+            let limit = server.config().handshake_timeout;
+            match tokio::time::timeout(limit, security::accept(&tls, io, &address)).await {
+                Ok(Ok((stream, peer))) => {
+                    serve_connection(stream, sockets, Arc::new(peer), server, guard).await
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(peer = %address, %error, "TLS handshake failed");
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %address, ?limit, "TLS handshake timed out");
+                }
+            }
+        }
+    }
+}
+
+/// Whether a peer label names a Unix socket or a loopback address.
+fn is_local(address: &str) -> bool {
+    if address.starts_with("unix:") || address.starts_with("unix-abstract:") {
+        return true;
+    }
+    let socket = address
+        .strip_prefix("ipv4:")
+        .or_else(|| address.strip_prefix("ipv6:"))
+        .and_then(|rest| rest.parse::<SocketAddr>().ok());
+    socket.is_some_and(|socket| socket.ip().is_loopback())
+}
+
+/// The local and remote socket addresses of a connection, when it has them.
+pub(crate) type SocketAddrs = (Option<SocketAddr>, Option<SocketAddr>);
+
+async fn serve_connection<I: AsyncIo>(
+    io: I,
+    sockets: SocketAddrs,
+    peer: Arc<Peer>,
+    server: Arc<ServerShared>,
+    _guard: TaskGuard,
+) {
+    let socket = server
+        .channelz()
+        .add_socket(sockets.0, sockets.1, &peer.address); // channelz
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let handshake = server.config().http2.server().handshake(io);
     let mut connection =

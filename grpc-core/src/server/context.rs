@@ -15,6 +15,7 @@ use crate::codec::Compression;
 use crate::error::{Error, Kind};
 use crate::metadata::Metadata;
 use crate::runtime::CancelToken;
+use crate::security::auth::Peer;
 use crate::status::{Code, Status};
 use crate::sync::Completion;
 
@@ -35,7 +36,7 @@ pub(crate) enum Outbound {
 /// Facts about the RPC fixed when it arrives.
 pub(crate) struct RpcInfo {
     pub(crate) method: Arc<str>,
-    pub(crate) peer: Arc<str>,
+    pub(crate) peer: Arc<Peer>,
     pub(crate) headers: http::HeaderMap,
     pub(crate) metadata: std::sync::OnceLock<Metadata>,
     pub(crate) deadline: Option<Instant>,
@@ -142,23 +143,42 @@ impl ServicerContext {
 
     /// The client's address: `ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`, `unix:...`.
     pub fn peer(&self) -> &str {
-        &self.inner.info.peer
+        &self.inner.info.peer.address
     }
 
-    /// Authenticated identities of the peer; `None` on an insecure connection.
+    /// The client's authenticated identities (grpcio's `peer_identities`):
+    /// the subject alternative names of its verified TLS certificate, else
+    /// its common name; `None` without a client certificate.
     pub fn peer_identities(&self) -> Option<Vec<Bytes>> {
-        None
+        self.inner.info.peer.auth.identities()
     }
 
-    /// The name of the property holding the peer identity; `None` on an
-    /// insecure connection.
+    /// The auth-context property that holds the identities
+    /// (`x509_subject_alternative_name` or `x509_common_name`); `None`
+    /// without a client certificate.
     pub fn peer_identity_key(&self) -> Option<String> {
-        None
+        self.inner.info.peer.auth.identity_key().map(str::to_owned)
     }
 
-    /// Authentication properties of the connection (empty when insecure).
+    /// The connection's authentication properties (grpcio's
+    /// `auth_context()`): `transport_security_type` (`ssl`, `local` or
+    /// `insecure`) and `security_level` always; on TLS `ssl_session_reused`
+    /// and, with a client certificate, `x509_common_name`,
+    /// `x509_subject_alternative_name` and `x509_pem_cert`.
+    ///
+    /// ```
+    /// use grpc_core::{ServicerContext, Status};
+    /// fn whoami(_: String, ctx: &ServicerContext) -> Result<String, Status> {
+    ///     let auth = ctx.auth_context();
+    ///     let security = auth.get("transport_security_type").and_then(|v| v.first()).cloned();
+    ///     match ctx.peer_identities() {
+    ///         Some(ids) => Ok(format!("{:?} over {security:?}", ids)),
+    ///         None => Err(Status::unauthenticated("a client certificate is required")),
+    ///     }
+    /// }
+    /// ```
     pub fn auth_context(&self) -> HashMap<String, Vec<Bytes>> {
-        HashMap::new()
+        self.inner.info.peer.auth.to_map()
     }
 
     /// Sends the response headers now, with `metadata`. Fails when they

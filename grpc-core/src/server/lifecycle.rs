@@ -15,12 +15,14 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use super::builder::ServerConfig;
-use super::connection::{Listener, accept_loop};
+use super::connection::{Listener, accept_loop, secure_and_serve};
 use super::handler::MethodEntry;
 use super::pool::WorkerPool;
 use super::registry::{Registry, Service};
 use crate::error::{Error, Kind};
+use crate::security::{ServerCredentials, ServerSecurity};
 use crate::sync::Completion;
+use crate::transport::io::AsyncIo;
 
 /// Where the server is in its life; ordered, so waiters can ask "at least".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,7 +57,7 @@ pub(crate) struct ServerShared {
     config: ServerConfig,
     handle: Handle,
     registry: RwLock<Registry>,
-    listeners: Mutex<Vec<Listener>>,
+    listeners: Mutex<Vec<(Listener, ServerSecurity)>>,
     bound: Mutex<Vec<SocketAddr>>,
     phase: watch::Sender<Phase>,
     pool: WorkerPool,
@@ -230,7 +232,7 @@ impl Server {
         }
     }
 
-    fn listeners(&self) -> MutexGuard<'_, Vec<Listener>> {
+    fn listeners(&self) -> MutexGuard<'_, Vec<(Listener, ServerSecurity)>> {
         self.shared
             .listeners
             .lock()
@@ -330,6 +332,83 @@ impl Server {
     /// `unix:/path`) and returns the bound port (0 for Unix sockets). Port 0
     /// picks a free port. Must be called before [`start`](Self::start).
     pub fn add_insecure_port(&self, address: &str) -> Result<u16, Error> {
+        self.add_port(address, ServerSecurity::Insecure)
+    }
+
+    /// Binds `address` like [`add_insecure_port`](Self::add_insecure_port)
+    /// and secures its connections with `credentials` (grpcio's
+    /// `add_secure_port`): TLS from [`ssl_server_credentials`](crate::ssl_server_credentials),
+    /// or [`local_server_credentials`](crate::local_server_credentials).
+    /// Secure and insecure ports can serve side by side.
+    pub fn add_secure_port(
+        &self,
+        address: &str,
+        credentials: &ServerCredentials,
+    ) -> Result<u16, Error> {
+        self.add_port(address, credentials.security.clone())
+    }
+
+    /// Serves one connection over any byte stream (an in-memory pipe, a
+    /// socket accepted elsewhere, a tunnel), secured by `credentials` like
+    /// a port's connections. `peer` is what
+    /// [`ServicerContext::peer`](crate::ServicerContext::peer) reports.
+    /// The server must be started (it may have no ports at all); the
+    /// connection is served on the server's runtime until it closes or the
+    /// server stops.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Mutex;
+    /// use grpc_core::{ChannelBuilder, Server, ServiceBuilder, Status};
+    ///
+    /// let server = Server::builder().build();
+    /// let mut service = ServiceBuilder::new("demo.Echo");
+    /// service.unary_unary("Echo", |request: String, _ctx| Ok::<_, Status>(request));
+    /// server.add_service(service.build());
+    /// server.start()?;
+    ///
+    /// // An in-memory connection: one end to the server, one to the channel.
+    /// let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    /// server.serve_connection(server_end, "memory", &grpc_core::insecure_server_credentials())?;
+    /// let client_end = Mutex::new(Some(client_end));
+    /// let channel = ChannelBuilder::new("localhost")
+    ///     .connector(move || {
+    ///         let end = client_end.lock().map(|mut end| end.take()).ok().flatten();
+    ///         async move { end.ok_or_else(|| std::io::Error::other("the pipe is used up")) }
+    ///     })
+    ///     .build()?;
+    /// let echo = channel.unary_unary::<String, String>("/demo.Echo/Echo");
+    /// assert_eq!(echo.call_async("hi".to_string()).await?, "hi");
+    /// server.stop(None).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn serve_connection(
+        &self,
+        io: impl AsyncIo,
+        peer: &str,
+        credentials: &ServerCredentials,
+    ) -> Result<(), Error> {
+        if *self.shared.phase.borrow() != Phase::Serving {
+            return Err(Error::new(
+                Kind::BadState,
+                "serve_connection needs a started server that is not stopping",
+            ));
+        }
+        let guard = self.shared.task_guard();
+        let server = Arc::clone(&self.shared);
+        self.shared.handle.spawn(secure_and_serve(
+            io,
+            peer.to_owned(),
+            (None, None),
+            credentials.security.clone(),
+            server,
+            guard,
+        ));
+        Ok(())
+    }
+
+    fn add_port(&self, address: &str, security: ServerSecurity) -> Result<u16, Error> {
         if *self.shared.phase.borrow() != Phase::NotStarted {
             return Err(Error::new(
                 Kind::BadState,
@@ -345,7 +424,7 @@ impl Server {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .push(addr);
         }
-        self.listeners().push(listener);
+        self.listeners().push((listener, security));
         Ok(port)
     }
 
@@ -358,34 +437,29 @@ impl Server {
             .clone()
     }
 
-    /// Starts serving on every added port. Fails when started twice or
-    /// without ports.
+    /// Starts serving on every added port (a server without ports serves
+    /// only what [`serve_connection`](Self::serve_connection) hands it).
+    /// Fails when started twice.
     pub fn start(&self) -> Result<(), Error> {
         let listeners = {
             let mut listeners = self.listeners();
             if *self.shared.phase.borrow() != Phase::NotStarted {
                 return Err(Error::new(Kind::BadState, "the server was already started"));
             }
-            if listeners.is_empty() {
-                return Err(Error::new(
-                    Kind::BadState,
-                    "the server has no ports; call add_insecure_port first",
-                ));
-            }
             std::mem::take(&mut *listeners)
         };
         let _enter = self.shared.handle.enter();
         let mut tokio_listeners = Vec::new();
-        for listener in listeners {
-            tokio_listeners.push(listener.into_tokio()?);
+        for (listener, security) in listeners {
+            tokio_listeners.push((listener.into_tokio()?, security));
         }
         self.shared.phase.send_replace(Phase::Serving);
-        for listener in tokio_listeners {
+        for (listener, security) in tokio_listeners {
             let guard = self.shared.task_guard();
             let server = Arc::clone(&self.shared);
             self.shared
                 .handle
-                .spawn(accept_loop(listener, server, guard));
+                .spawn(accept_loop(listener, security, server, guard));
         }
         Ok(())
     }

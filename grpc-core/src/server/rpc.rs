@@ -26,6 +26,7 @@ use crate::client::rpc::ResponseBody;
 use crate::codec::Compression;
 use crate::codec::compress::parse_accept_encoding;
 use crate::runtime::sleep_until;
+use crate::security::auth::Peer;
 use crate::status::{Code, Status};
 use crate::wire::{self, timeout};
 
@@ -42,7 +43,7 @@ const INBOUND_QUEUE: usize = 4;
 pub(crate) async fn serve(
     request: Request<RecvStream>,
     respond: SendResponse<Bytes>,
-    peer: Arc<str>,
+    peer: Arc<Peer>,
     server: Arc<ServerShared>,
     mut phase: watch::Receiver<Phase>,
     socket: crate::channelz::SocketStats,

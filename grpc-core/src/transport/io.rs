@@ -1,4 +1,6 @@
-//! [`Io`]: a TCP or Unix stream behind one `AsyncRead + AsyncWrite` type.
+//! [`Io`]: any connected byte stream behind one `AsyncRead + AsyncWrite`
+//! type: TCP and Unix sockets (the defaults, without indirection) and
+//! anything else a user or a layer (TLS) supplies.
 
 use std::io;
 use std::pin::Pin;
@@ -7,11 +9,31 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
+/// A byte stream HTTP/2 can run over: any `AsyncRead + AsyncWrite` that
+/// can move between threads. Implemented for every such type; a custom
+/// connector ([`ChannelBuilder::connector`](crate::ChannelBuilder::connector))
+/// or [`Server::serve_connection`](crate::Server::serve_connection) takes one.
+pub trait AsyncIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncIo for T {}
+
 /// A connected byte stream.
-#[derive(Debug)]
 pub(crate) enum Io {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// Any other stream: user-supplied, in-memory, or a TLS session over
+    /// one of the above.
+    Other(Box<dyn AsyncIo>),
+}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Io::Tcp(stream) => stream.fmt(f),
+            Io::Unix(stream) => stream.fmt(f),
+            Io::Other(_) => f.write_str("Io::Other(..)"),
+        }
+    }
 }
 
 impl Io {
@@ -21,11 +43,16 @@ impl Io {
         Ok(Io::Tcp(stream))
     }
 
+    /// Wraps any other stream.
+    pub(crate) fn other(stream: impl AsyncIo) -> Io {
+        Io::Other(Box::new(stream))
+    }
+
     /// The local and peer addresses of a TCP stream (`None` for Unix).
     pub(crate) fn addresses(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
         match self {
             Io::Tcp(stream) => (stream.local_addr().ok(), stream.peer_addr().ok()),
-            Io::Unix(_) => (None, None),
+            Io::Unix(_) | Io::Other(_) => (None, None),
         }
     }
 }
@@ -39,6 +66,7 @@ impl AsyncRead for Io {
         match self.get_mut() {
             Io::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
             Io::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
+            Io::Other(stream) => Pin::new(stream).poll_read(cx, buf),
         }
     }
 }
@@ -52,6 +80,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
             Io::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
+            Io::Other(stream) => Pin::new(stream).poll_write(cx, buf),
         }
     }
 
@@ -63,6 +92,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
             Io::Unix(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Io::Other(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -70,6 +100,7 @@ impl AsyncWrite for Io {
         match self {
             Io::Tcp(stream) => stream.is_write_vectored(),
             Io::Unix(stream) => stream.is_write_vectored(),
+            Io::Other(stream) => stream.is_write_vectored(),
         }
     }
 
@@ -77,6 +108,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(stream) => Pin::new(stream).poll_flush(cx),
             Io::Unix(stream) => Pin::new(stream).poll_flush(cx),
+            Io::Other(stream) => Pin::new(stream).poll_flush(cx),
         }
     }
 
@@ -84,6 +116,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
             Io::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
+            Io::Other(stream) => Pin::new(stream).poll_shutdown(cx),
         }
     }
 }

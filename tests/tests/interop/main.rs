@@ -17,6 +17,7 @@
 mod python;
 mod reliability;
 mod tap;
+mod tls;
 mod tonic_peer;
 
 use std::time::{Duration, Instant};
@@ -65,6 +66,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs every case with our client against `port`.
 fn run_ours(port: u16) -> Vec<(TestCase, Outcome)> {
     let client = InteropClient::new(&format!("127.0.0.1:{port}")).expect("a channel");
+    run_all(&client)
+}
+
+/// Runs every case with `client`.
+fn run_all(client: &InteropClient) -> Vec<(TestCase, Outcome)> {
     TestCase::ALL
         .into_iter()
         .map(|case| (case, client.run(case)))
@@ -72,8 +78,8 @@ fn run_ours(port: u16) -> Vec<(TestCase, Outcome)> {
 }
 
 /// Runs every case with the Python client against `port`.
-fn run_python(python: &PythonEnv, port: u16) -> Vec<(TestCase, Outcome)> {
-    let reported = python.run_client(port);
+fn run_python(python: &PythonEnv, port: u16, extra: &[String]) -> Vec<(TestCase, Outcome)> {
+    let reported = python.run_client_with(port, extra);
     let mut outcomes: Vec<_> = TestCase::ALL
         .into_iter()
         .map(|case| {
@@ -96,8 +102,17 @@ fn run_python(python: &PythonEnv, port: u16) -> Vec<(TestCase, Outcome)> {
 
 /// Runs every case with the tonic client against `port`.
 fn run_tonic(runtime: &tokio::runtime::Runtime, port: u16) -> Vec<(TestCase, Outcome)> {
+    run_tonic_with(runtime, port, None)
+}
+
+/// [`run_tonic`] over mutual TLS with `tls`.
+fn run_tonic_with(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    tls: Option<&tonic_peer::TonicTls>,
+) -> Vec<(TestCase, Outcome)> {
     runtime.block_on(async {
-        let channel = match tonic_peer::connect(port).await {
+        let channel = match tonic_peer::connect_with(port, tls).await {
             Ok(channel) => channel,
             Err(error) => {
                 return TestCase::ALL
@@ -187,7 +202,7 @@ fn interop_matrix() {
     let directions = [
         timed("rustgrpc -> rustgrpc", || run_ours(ours.port)),
         timed("rustgrpc -> grpcio", || run_ours(grpcio.port())),
-        timed("grpcio -> rustgrpc", || run_python(python, ours.port)),
+        timed("grpcio -> rustgrpc", || run_python(python, ours.port, &[])),
         timed("rustgrpc -> tonic", || run_ours(tonic.port())),
         timed("tonic -> rustgrpc", || run_tonic(&runtime, ours.port)),
     ];

@@ -86,10 +86,20 @@ impl PythonEnv {
     /// came (to check `expect_compressed`) and decompresses them itself;
     /// without, grpcio decompresses as usual.
     pub(crate) fn start_server(&self, inspect_compression: bool) -> PythonServer {
+        self.start_server_with(inspect_compression, &[])
+    }
+
+    /// [`start_server`](Self::start_server) with more flags (e.g. TLS).
+    pub(crate) fn start_server_with(
+        &self,
+        inspect_compression: bool,
+        extra: &[String],
+    ) -> PythonServer {
         let mut child = self
             .command("interop_server.py")
             .args(["--port", "0", "--inspect_compression"])
             .arg(if inspect_compression { "true" } else { "false" })
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -119,13 +129,18 @@ impl PythonEnv {
     }
 
     /// Runs `tests/python/interop_client.py --test_case all` against
-    /// `127.0.0.1:port`; returns each case's outcome by name.
-    pub(crate) fn run_client(&self, port: u16) -> Vec<(String, Result<(), String>)> {
+    /// `127.0.0.1:port`; returns each case's outcome by name. `extra` adds flags (e.g. TLS).
+    pub(crate) fn run_client_with(
+        &self,
+        port: u16,
+        extra: &[String],
+    ) -> Vec<(String, Result<(), String>)> {
         let mut child = self
             .command("interop_client.py")
             .args(["--server_host", "127.0.0.1", "--server_port"])
             .arg(port.to_string())
             .args(["--test_case", "all"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -319,9 +319,27 @@ pub(crate) struct TonicServer {
     shutdown: Option<oneshot::Sender<()>>,
 }
 
+/// PEM material for tonic's rustls TLS (mutual: both sides present and
+/// verify certificates from `ca`).
+pub(crate) struct TonicTls {
+    pub(crate) ca: String,
+    pub(crate) cert: String,
+    pub(crate) key: String,
+    /// The name the server's certificate carries.
+    pub(crate) server_name: String,
+}
+
 impl TonicServer {
     /// Starts the server on `runtime`.
     pub(crate) fn start(runtime: &tokio::runtime::Runtime) -> TonicServer {
+        TonicServer::start_with(runtime, None)
+    }
+
+    /// Starts the server on `runtime`, over mutual TLS with `tls`.
+    pub(crate) fn start_with(
+        runtime: &tokio::runtime::Runtime,
+        tls: Option<&TonicTls>,
+    ) -> TonicServer {
         let incoming = runtime
             .block_on(async {
                 tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], 0).into())
@@ -335,8 +353,15 @@ impl TonicServer {
             .send_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Deflate);
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            let config = tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(&tls.cert, &tls.key))
+                .client_ca_root(tonic::transport::Certificate::from_pem(&tls.ca));
+            builder = builder.tls_config(config).expect("tonic TLS config");
+        }
         runtime.spawn(
-            tonic::transport::Server::builder()
+            builder
                 .add_service(Tapped(service))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;
@@ -409,8 +434,25 @@ impl Service<http::Request<tonic::body::Body>> for TapChannel {
 
 /// Connects a tonic channel to `127.0.0.1:port`.
 pub(crate) async fn connect(port: u16) -> Result<TapChannel, String> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .map_err(|error| error.to_string())?
+    connect_with(port, None).await
+}
+
+/// Connects a tonic channel to `127.0.0.1:port`, over mutual TLS with `tls`.
+pub(crate) async fn connect_with(port: u16, tls: Option<&TonicTls>) -> Result<TapChannel, String> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint =
+        tonic::transport::Endpoint::from_shared(format!("{scheme}://127.0.0.1:{port}"))
+            .map_err(|error| error.to_string())?;
+    if let Some(tls) = tls {
+        let config = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&tls.ca))
+            .identity(tonic::transport::Identity::from_pem(&tls.cert, &tls.key))
+            .domain_name(&tls.server_name);
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|error| format!("tonic TLS config: {error}"))?;
+    }
+    let channel = endpoint
         .connect()
         .await
         .map_err(|error| format!("tonic connect: {error}"))?;

@@ -18,6 +18,8 @@ use grpc_core::{
     ServicerContext, Status, StopHandle,
 };
 
+pub mod web;
+
 /// The generated `rustgrpc.testing` code.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::lifecycle::{Phase, ServerShared, TaskGuard};
+use super::protocol::{self, Detected};
 use super::rpc;
 use crate::error::{Error, Kind};
 use crate::transport::io::Io;
@@ -183,20 +184,34 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _guard: TaskGuard) {
+    // Protocol detection: the HTTP/2 preface goes on below (gRPC, and
+    // Connect / gRPC-Web over HTTP/2); anything else is HTTP/1.1.
+    let handshake_deadline = tokio::time::Instant::now() + server.config().handshake_timeout;
+    let io = match tokio::time::timeout_at(handshake_deadline, protocol::detect(io)).await {
+        Ok(Ok((Detected::Http2, io))) => io,
+        Ok(Ok((Detected::Http1, io))) => return protocol::serve_http1(io, peer, server).await,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "connection closed before its first bytes");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "handshake timed out: no complete preface");
+            return;
+        }
+    };
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let handshake = server.config().http2.server().handshake(io);
-    let mut connection =
-        match tokio::time::timeout(server.config().handshake_timeout, handshake).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "HTTP/2 handshake timed out: no complete preface");
-                return;
-            }
-        };
+    let mut connection = match tokio::time::timeout_at(handshake_deadline, handshake).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "HTTP/2 handshake timed out: no complete preface");
+            return;
+        }
+    };
     tracing::debug!(%peer, "connection accepted");
     let keepalive = server.config().keepalive_time.zip(connection.ping_pong());
     let keepalive = ping_loop(keepalive, server.config().keepalive_timeout);

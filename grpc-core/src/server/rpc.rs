@@ -17,7 +17,8 @@ use tracing::Instrument;
 
 use super::context::{Outbound, RpcInfo, ServicerContext};
 use super::handler::{Handler, HandlerFuture, Input, MethodEntry};
-use super::lifecycle::{Phase, ServerShared};
+use super::lifecycle::{Phase, RpcPermit, ServerShared};
+use super::protocol;
 use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
 use crate::codec::Compression;
@@ -43,29 +44,22 @@ pub(crate) async fn serve(
     server: Arc<ServerShared>,
     mut phase: watch::Receiver<Phase>,
 ) {
+    let content_type_ok = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
+    if !content_type_ok {
+        // Connect, gRPC-Web, a CORS preflight, or something to refuse.
+        return protocol::serve_h2(request, respond, peer, server, phase).await;
+    }
     let (parts, body) = request.into_parts();
     if parts.method != http::Method::POST {
         return reject_http(respond, http::StatusCode::METHOD_NOT_ALLOWED);
     }
-    let content_type_ok = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
-    if !content_type_ok {
-        return reject_http(respond, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    }
     let path = parts.uri.path();
-    let Some(entry) = server.lookup(path) else {
-        return reject(respond, &Status::unimplemented("Method not found!"));
-    };
-    if *phase.borrow() != Phase::Serving {
-        return reject(respond, &Status::unavailable("Server is shutting down"));
-    }
-    let Some(_permit) = server.admit() else {
-        return reject(
-            respond,
-            &Status::resource_exhausted("Concurrent RPC limit exceeded!"),
-        );
+    let (entry, _permit) = match admission(&server, &phase, path) {
+        Ok(admitted) => admitted,
+        Err(status) => return reject(respond, &status),
     };
     let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {
         None => None,
@@ -117,6 +111,7 @@ pub(crate) async fn serve(
         response_compression: config.compression,
         max_receive_message_length: config.max_receive_message_length,
         max_send_message_length: config.max_send_message_length,
+        protocol: protocol::Protocol::Grpc,
     };
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let ctx = ServicerContext::new(info, out_tx);
@@ -128,6 +123,26 @@ pub(crate) async fn serve(
     span.in_scope(|| {
         tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
     });
+}
+
+/// The checks every RPC passes before it runs, whatever its protocol: the
+/// method exists, the server is serving, and `maximum_concurrent_rpcs`
+/// has room (the permit counts the RPC until dropped).
+pub(crate) fn admission<'a>(
+    server: &'a ServerShared,
+    phase: &watch::Receiver<Phase>,
+    path: &str,
+) -> Result<(Arc<MethodEntry>, RpcPermit<'a>), Status> {
+    let Some(entry) = server.lookup(path) else {
+        return Err(Status::unimplemented("Method not found!"));
+    };
+    if *phase.borrow() != Phase::Serving {
+        return Err(Status::unavailable("Server is shutting down"));
+    }
+    let Some(permit) = server.admit() else {
+        return Err(Status::resource_exhausted("Concurrent RPC limit exceeded!"));
+    };
+    Ok((entry, permit))
 }
 
 enum Event {
@@ -186,25 +201,7 @@ async fn run(
         }
     };
 
-    // A blocking handler's future is polled by the worker pool; an async
-    // handler runs as a task of its own (measured faster than polling it
-    // inside this loop), aborted if the RPC ends first.
-    let _async_handler = match &entry.handler {
-        Handler::Blocking(handler) => {
-            server
-                .pool()
-                .spawn(on_worker(handler(input, ctx.clone()), ctx.clone()));
-            None
-        }
-        Handler::Async(handler) => {
-            let watched = WatchPolls {
-                future: handler(input, ctx.clone()),
-                method: Arc::clone(&entry.path),
-                threshold: server.config().blocking_warning,
-            };
-            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
-        }
-    };
+    let _async_handler = start_handler(server, entry, input, ctx);
 
     let mut pending: Option<Bytes> = None;
     let mut encoding = Compression::Identity;
@@ -352,6 +349,34 @@ async fn run(
     }
 }
 
+/// Starts the handler of `entry` on `input`. A blocking handler's future is
+/// polled by the worker pool; an async handler runs as a task of its own
+/// (measured faster than polling it inside the RPC loop), aborted when the
+/// returned guard drops (the RPC ended first).
+pub(crate) fn start_handler(
+    server: &ServerShared,
+    entry: &Arc<MethodEntry>,
+    input: Input,
+    ctx: &ServicerContext,
+) -> Option<AbortOnDrop> {
+    match &entry.handler {
+        Handler::Blocking(handler) => {
+            server
+                .pool()
+                .spawn(on_worker(handler(input, ctx.clone()), ctx.clone()));
+            None
+        }
+        Handler::Async(handler) => {
+            let watched = WatchPolls {
+                future: handler(input, ctx.clone()),
+                method: Arc::clone(&entry.path),
+                threshold: server.config().blocking_warning,
+            };
+            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
+        }
+    }
+}
+
 /// A blocking handler's run as the pool polls it: skipped when the RPC
 /// ended while it waited for a worker, and logged when that wait was long.
 fn on_worker(handler: HandlerFuture, ctx: ServicerContext) -> HandlerFuture {
@@ -441,7 +466,7 @@ fn coalesce(
 }
 
 /// Aborts an async handler's task when the RPC is over.
-struct AbortOnDrop(tokio::task::AbortHandle);
+pub(crate) struct AbortOnDrop(tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -485,7 +510,7 @@ async fn pump_one(
     }
 }
 
-async fn wait_for_phase(phase: &mut watch::Receiver<Phase>, wanted: Phase) {
+pub(crate) async fn wait_for_phase(phase: &mut watch::Receiver<Phase>, wanted: Phase) {
     if phase.wait_for(|current| *current >= wanted).await.is_err() {
         std::future::pending::<()>().await;
     }

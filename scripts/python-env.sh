@@ -13,13 +13,15 @@ set -euo pipefail
 
 GRPCIO_VERSION=1.85.1
 GRPCIO_TOOLS_VERSION=1.85.1
+# The Connect peer (connect-python, the client of the Connect tests).
+CONNECTRPC_VERSION=0.13.0
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${1:-$root/target}"
 venv="$target/py-venv"
 gen="$target/py-interop-gen"
 stamp="$venv/.rustgrpc-installed"
-want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION"
+want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION connectrpc==$CONNECTRPC_VERSION"
 mkdir -p "$target"
 
 # One installer at a time (tests may start in parallel).
@@ -45,7 +47,8 @@ mkdir -p "$gen.tmp"
     --python_out="$gen.tmp" --grpc_python_out="$gen.tmp" \
     "$root"/proto/grpc/testing/empty.proto \
     "$root"/proto/grpc/testing/messages.proto \
-    "$root"/proto/grpc/testing/test.proto
+    "$root"/proto/grpc/testing/test.proto \
+    "$root"/proto/testing.proto
 rm -rf "$gen"
 mv "$gen.tmp" "$gen"
 

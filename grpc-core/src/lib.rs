@@ -86,8 +86,8 @@ pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
 pub use server::{
-    Cors, Protocol, Requests, Server, ServerBuilder, Service, ServiceBuilder, ServicerContext,
-    StopHandle,
+    Continuation, Cors, HandlerCallDetails, Protocol, Requests, Server, ServerBuilder,
+    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
 };
 pub use status::{Code, RpcError, Status};
 

@@ -36,6 +36,7 @@ pub struct ChannelBuilder {
     http2: Http2Settings,
     keepalive_time: Option<Duration>,
     keepalive_timeout: Duration,
+    max_pings_without_data: u32,
     connect_timeout: Duration,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -54,6 +55,7 @@ impl ChannelBuilder {
             http2: Http2Settings::default(),
             keepalive_time: None,
             keepalive_timeout: Duration::from_secs(20),
+            max_pings_without_data: 2,
             connect_timeout: Duration::from_secs(20),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(120),
@@ -118,6 +120,16 @@ impl ChannelBuilder {
     /// How long a keepalive PING may go unanswered (default 20 s).
     pub fn keepalive_timeout(mut self, timeout: Duration) -> Self {
         self.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Keepalive PINGs sent in a row while no data or headers go out
+    /// (`grpc.http2.max_pings_without_data`; default 2, as gRPC core; 0 =
+    /// no limit). Servers close connections that ping too often without
+    /// data (grpcio's default allows one ping per 5 minutes): after this
+    /// many, keepalive waits for the next call or message.
+    pub fn max_pings_without_data(mut self, pings: u32) -> Self {
+        self.max_pings_without_data = pings;
         self
     }
 
@@ -190,6 +202,7 @@ impl ChannelBuilder {
             http2: self.http2,
             keepalive_time: self.keepalive_time,
             keepalive_timeout: self.keepalive_timeout,
+            max_pings_without_data: self.max_pings_without_data,
             connect_timeout: self.connect_timeout,
             initial_backoff: self.initial_backoff,
             max_backoff: self.max_backoff,

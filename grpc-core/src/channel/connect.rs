@@ -6,6 +6,7 @@ use bytes::Bytes;
 use tokio::net::{TcpStream, UnixStream};
 
 use super::target::Address;
+use crate::transport::client_watch::{ClientWatch, WireSeen};
 use crate::transport::io::Io;
 use crate::transport::settings::Http2Settings;
 
@@ -13,18 +14,20 @@ use crate::transport::settings::Http2Settings;
 /// drives the socket (to be spawned).
 pub(crate) type Connected = (
     h2::client::SendRequest<Bytes>,
-    h2::client::Connection<Io, Bytes>,
+    h2::client::Connection<ClientWatch<Io>, Bytes>,
+    WireSeen,
 );
 
 /// Connects the socket (trying every resolved address) and runs the HTTP/2
 /// handshake.
 pub(crate) async fn connect(address: &Address, settings: &Http2Settings) -> io::Result<Connected> {
-    let io = open_socket(address).await?;
-    settings
+    let (io, seen) = ClientWatch::new(open_socket(address).await?);
+    let (sender, connection) = settings
         .client()
-        .handshake::<Io, Bytes>(io)
+        .handshake::<ClientWatch<Io>, Bytes>(io)
         .await
-        .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))
+        .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))?;
+    Ok((sender, connection, seen))
 }
 
 async fn open_socket(address: &Address) -> io::Result<Io> {

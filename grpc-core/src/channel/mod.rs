@@ -20,6 +20,8 @@ use crate::codec::Compression;
 use crate::error::Error;
 use crate::runtime::CancelToken;
 use crate::status::Status;
+use crate::transport::client_watch::{ClientWatch, LastStreamId, WireSeen};
+use crate::transport::keepalive::{Keepalive, ping_loop};
 use crate::transport::settings::Http2Settings;
 use state::ConnState;
 use target::Target;
@@ -34,6 +36,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) http2: Http2Settings,
     pub(crate) keepalive_time: Option<Duration>,
     pub(crate) keepalive_timeout: Duration,
+    pub(crate) max_pings_without_data: u32,
     pub(crate) connect_timeout: Duration,
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
@@ -147,7 +150,7 @@ impl Channel {
     pub(crate) async fn ready_sender(
         &self,
         wait_for_ready: bool,
-    ) -> Result<h2::client::SendRequest<Bytes>, Status> {
+    ) -> Result<(h2::client::SendRequest<Bytes>, LastStreamId), Status> {
         let mut rx = self.inner.state.subscribe();
         loop {
             enum Next {
@@ -158,7 +161,9 @@ impl Channel {
             let next = {
                 let state = rx.borrow_and_update();
                 match &*state {
-                    ConnState::Ready { sender, .. } => return Ok(sender.clone()),
+                    ConnState::Ready { sender, wire, .. } => {
+                        return Ok((sender.clone(), wire.last_stream_id.clone()));
+                    }
                     ConnState::Shutdown => return Err(Status::unavailable("Channel is closed")),
                     ConnState::Idle => Next::Connect,
                     ConnState::Connecting => Next::Wait,
@@ -231,7 +236,9 @@ impl Channel {
             )),
         };
         match result {
-            Ok((sender, connection)) => Self::run_connection(inner, sender, connection).await,
+            Ok((sender, connection, wire)) => {
+                Self::run_connection(inner, sender, connection, wire).await
+            }
             Err(error) => inner.connect_failed(error),
         }
     }
@@ -240,7 +247,8 @@ impl Channel {
     async fn run_connection(
         inner: Arc<ChannelInner>,
         sender: h2::client::SendRequest<Bytes>,
-        mut connection: h2::client::Connection<crate::transport::io::Io, Bytes>,
+        mut connection: h2::client::Connection<ClientWatch<crate::transport::io::Io>, Bytes>,
+        wire: WireSeen,
     ) {
         let generation = inner
             .generation
@@ -252,7 +260,11 @@ impl Channel {
         let ping = connection.ping_pong();
         let updated = inner.state.send_if_modified(|state| {
             if matches!(state, ConnState::Connecting) {
-                *state = ConnState::Ready { sender, generation };
+                *state = ConnState::Ready {
+                    sender,
+                    generation,
+                    wire: wire.clone(),
+                };
                 true
             } else {
                 false
@@ -263,8 +275,12 @@ impl Channel {
         }
         let target = inner.target.clone();
         tracing::debug!(%target, "connected");
-        let keepalive = inner.config.keepalive_time.zip(ping);
-        let timeout = inner.config.keepalive_timeout;
+        let keepalive = inner.config.keepalive_time.map(|interval| Keepalive {
+            interval,
+            timeout: inner.config.keepalive_timeout,
+            limit: Some((wire.data_sent, inner.config.max_pings_without_data)),
+        });
+        let keepalive = keepalive.zip(ping);
         let closed = inner.closed.clone();
         // Only a weak reference while the connection lives, so that dropping
         // every Channel handle closes the connection.
@@ -272,7 +288,7 @@ impl Channel {
         drop(inner);
         let outcome = tokio::select! {
             result = &mut connection => result.err().map(|e| e.to_string()),
-            reason = crate::transport::keepalive::ping_loop(keepalive, timeout) => Some(reason),
+            reason = ping_loop(keepalive) => Some(reason),
             _ = closed.cancelled() => {
                 // In-flight calls see the close and end; then the connection stops.
                 let _ = connection.await;

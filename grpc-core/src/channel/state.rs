@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::Channel;
 use crate::status::{RpcError, Status};
 use crate::sync::Completion;
+use crate::transport::client_watch::WireSeen;
 
 /// The connection state machine, one value at a time:
 ///
@@ -28,6 +29,7 @@ pub(crate) enum ConnState {
     Ready {
         sender: h2::client::SendRequest<Bytes>,
         generation: u64,
+        wire: WireSeen,
     },
     TransientFailure {
         error: Status,

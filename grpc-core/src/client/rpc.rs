@@ -21,6 +21,7 @@ use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
 use crate::status::Status;
+use crate::transport::client_watch::LastStreamId;
 use crate::transport::flow::send_with_capacity;
 use crate::wire::{self, status_map, timeout, trailers};
 
@@ -111,15 +112,59 @@ pub(crate) async fn run(
     status
 }
 
+/// How often a call is sent again after the server refused it unseen.
+const TRANSPARENT_RETRIES: usize = 2;
+
+/// The RPC, sent again on a fresh stream when the server refused it without
+/// processing it (a GOAWAY that did not cover it, or REFUSED_STREAM) — the
+/// transparent retry of gRPC's retry design, for unary requests, which can
+/// be sent again as they are.
 async fn exchange(
     invocation: &Invocation<'_>,
     call: &CallShared,
-    outgoing: Outgoing,
-    delivery: Delivery<'_>,
+    mut outgoing: Outgoing,
+    mut delivery: Delivery<'_>,
 ) -> Status {
-    let (mut send, response) = match open(invocation, call.deadline()).await {
+    let mut retries_left = TRANSPARENT_RETRIES;
+    loop {
+        let replay = match &outgoing {
+            Outgoing::One(frame) => Some(Outgoing::One(frame.clone())),
+            _ => None,
+        };
+        match attempt(invocation, call, outgoing, &mut delivery).await {
+            Attempt::Ended(status) => return status,
+            Attempt::Refused(status) => match replay {
+                Some(again) if retries_left > 0 => {
+                    retries_left -= 1;
+                    tracing::debug!(
+                        details = status.details(),
+                        "stream refused unprocessed: sending it again"
+                    );
+                    outgoing = again;
+                }
+                _ => return status,
+            },
+        }
+    }
+}
+
+/// How one attempt at the RPC ended.
+enum Attempt {
+    /// With this status.
+    Ended(Status),
+    /// Refused by the server before it processed the request.
+    Refused(Status),
+}
+
+async fn attempt(
+    invocation: &Invocation<'_>,
+    call: &CallShared,
+    outgoing: Outgoing,
+    delivery: &mut Delivery<'_>,
+) -> Attempt {
+    let (mut send, response, goaway) = match open(invocation, call.deadline()).await {
         Ok(opened) => opened,
-        Err(status) => return status,
+        Err(status) => return Attempt::Ended(status),
     };
     let sending = async move {
         match outgoing {
@@ -146,19 +191,28 @@ async fn exchange(
             }
         }
     };
-    let receiving = receive(response, invocation, call, delivery);
+    let receiving = receive(response, &goaway, invocation, call, delivery);
     tokio::select! {
         biased;
-        status = receiving => status,
-        Some(status) = sending => status,
+        attempt = receiving => attempt,
+        Some(status) = sending => Attempt::Ended(status),
     }
+}
+
+/// Whether `error`, failing stream `stream_id` before any response, means
+/// the server never processed it: a GOAWAY whose last stream id is below
+/// it, or REFUSED_STREAM.
+fn refused_unprocessed(error: &h2::Error, stream_id: u32, goaway: &LastStreamId) -> bool {
+    error.is_remote()
+        && ((error.is_go_away() && goaway.refused(stream_id))
+            || (error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM)))
 }
 
 /// Waits for a connection and opens a stream with the request headers.
 async fn open(
     invocation: &Invocation<'_>,
     deadline: Option<Instant>,
-) -> Result<(h2::SendStream<Bytes>, ResponseFuture), Status> {
+) -> Result<(h2::SendStream<Bytes>, ResponseFuture, LastStreamId), Status> {
     let channel = invocation.channel;
     if invocation.options.credentials.is_some() {
         // Call credentials only ever travel over a secure channel.
@@ -172,7 +226,7 @@ async fn open(
     loop {
         attempts_left -= 1;
         let request = build_request(invocation, deadline)?;
-        let sender = channel
+        let (sender, goaway) = channel
             .ready_sender(invocation.options.wait_for_ready)
             .await?;
         let result = match sender.ready().await {
@@ -180,7 +234,7 @@ async fn open(
             Err(error) => Err(error),
         };
         match result {
-            Ok((response, send)) => return Ok((send, response)),
+            Ok((response, send)) => return Ok((send, response, goaway)),
             Err(error) => {
                 channel.connection_failed();
                 if attempts_left == 0 {
@@ -260,14 +314,29 @@ fn build_request(
 /// Reads the response: headers (or Trailers-Only), messages, trailers.
 async fn receive(
     response: ResponseFuture,
+    goaway: &LastStreamId,
     invocation: &Invocation<'_>,
     call: &CallShared,
-    mut delivery: Delivery<'_>,
-) -> Status {
+    delivery: &mut Delivery<'_>,
+) -> Attempt {
+    let stream_id = u32::from(response.stream_id());
     let response = match response.await {
         Ok(response) => response,
-        Err(error) => return status_map::from_h2_error(error),
+        Err(error) if refused_unprocessed(&error, stream_id, goaway) => {
+            return Attempt::Refused(status_map::from_h2_error(error));
+        }
+        Err(error) => return Attempt::Ended(status_map::from_h2_error(error)),
     };
+    Attempt::Ended(receive_response(response, invocation, call, delivery).await)
+}
+
+/// Reads a response whose head has arrived.
+async fn receive_response(
+    response: http::Response<RecvStream>,
+    invocation: &Invocation<'_>,
+    call: &CallShared,
+    delivery: &mut Delivery<'_>,
+) -> Status {
     let (parts, body) = response.into_parts();
     let encoding = match classify_head(&parts) {
         Head::TrailersOnly(status) => return status,
@@ -288,7 +357,7 @@ async fn receive(
             Ok(payload) => payload,
             Err(status) => return status,
         };
-        match &mut delivery {
+        match delivery {
             Delivery::Single(slot) => {
                 if slot.is_some() {
                     return Status::internal(

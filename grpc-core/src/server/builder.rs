@@ -2,7 +2,9 @@
 
 use tokio::runtime::Handle;
 
+use super::interceptor::{Interceptors, ServerInterceptor};
 use super::lifecycle::Server;
+use super::lifetime::ConnectionLimits;
 use crate::channel::DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH;
 use crate::codec::Compression;
 use crate::transport::ping_policy::PingLimits;
@@ -24,6 +26,8 @@ pub(crate) struct ServerConfig {
     pub(crate) blocking_warning: std::time::Duration,
     pub(crate) handshake_timeout: std::time::Duration,
     pub(crate) cors: super::protocol::Cors,
+    pub(crate) interceptors: Interceptors,
+    pub(crate) connection_limits: ConnectionLimits,
 }
 
 /// Blocking handlers that may wait for their next request without holding
@@ -76,6 +80,8 @@ impl ServerBuilder {
                 blocking_warning: std::time::Duration::from_millis(100),
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
                 cors: super::protocol::Cors::default(),
+                interceptors: Interceptors::default(),
+                connection_limits: ConnectionLimits::default(),
             },
             runtime: None,
         }
@@ -99,6 +105,38 @@ impl ServerBuilder {
     /// iterator is drawn again once the stream has room.)
     pub fn max_waiting_handlers(mut self, handlers: usize) -> Self {
         self.config.max_waiting_handlers = handlers;
+        self
+    }
+
+    /// Sends GOAWAY to a connection that has had no RPC in flight for
+    /// `idle` (grpcio's `grpc.max_connection_idle_ms`; off by default).
+    pub fn max_connection_idle(mut self, idle: std::time::Duration) -> Self {
+        self.config.connection_limits.max_idle = Some(idle);
+        self
+    }
+
+    /// Sends GOAWAY to a connection once it is `age` old, ±10% (grpcio's
+    /// `grpc.max_connection_age_ms`; off by default): its RPCs finish, and
+    /// the client opens a new connection for its next calls — how
+    /// long-lived clients re-balance across servers behind a load balancer.
+    pub fn max_connection_age(mut self, age: std::time::Duration) -> Self {
+        self.config.connection_limits.max_age = Some(age);
+        self
+    }
+
+    /// How long RPCs may run on a connection after its
+    /// [`max_connection_age`](Self::max_connection_age) GOAWAY before they
+    /// are reset (grpcio's `grpc.max_connection_age_grace_ms`; by default
+    /// they may run to the end).
+    pub fn max_connection_age_grace(mut self, grace: std::time::Duration) -> Self {
+        self.config.connection_limits.max_age_grace = Some(grace);
+        self
+    }
+
+    /// Adds a server interceptor (grpcio's `interceptors=`); the first one
+    /// added is the outermost. See [`ServerInterceptor`].
+    pub fn interceptor(mut self, interceptor: impl ServerInterceptor) -> Self {
+        self.config.interceptors = self.config.interceptors.with(interceptor);
         self
     }
 

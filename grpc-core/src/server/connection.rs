@@ -8,11 +8,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::lifecycle::{Phase, ServerShared, TaskGuard};
+use super::lifetime::StreamCount;
 use super::protocol::{self, Detected};
 use super::rpc;
 use crate::error::{Error, Kind};
 use crate::transport::io::Io;
-use crate::transport::keepalive::ping_loop;
+use crate::transport::keepalive::{Keepalive, ping_loop};
 use crate::transport::ping_policy::PingSniffer;
 
 /// How long stragglers get to see their resets before a cancelled
@@ -213,13 +214,38 @@ async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _gu
         }
     };
     tracing::debug!(%peer, "connection accepted");
-    let keepalive = server.config().keepalive_time.zip(connection.ping_pong());
-    let keepalive = ping_loop(keepalive, server.config().keepalive_timeout);
+    let keepalive = server.config().keepalive_time.map(|interval| Keepalive {
+        interval,
+        timeout: server.config().keepalive_timeout,
+        limit: None,
+    });
+    let keepalive = ping_loop(keepalive.zip(connection.ping_pong()));
     tokio::pin!(keepalive);
     let mut phase: watch::Receiver<Phase> = server.phase();
     let mut draining = false;
+    let limits = server.config().connection_limits;
+    let streams = StreamCount::new();
+    let retire = limits.retire(&streams, tokio::time::Instant::now());
+    tokio::pin!(retire);
+    let grace_over = limits.grace_over();
+    tokio::pin!(grace_over);
+    let mut retiring = false;
+    // Set when we close the connection on the peer with an error GOAWAY.
+    let mut linger = false;
     loop {
         tokio::select! {
+            reason = &mut retire, if !retiring => {
+                tracing::debug!(%peer, ?reason, "connection retired: GOAWAY, then drain");
+                retiring = true;
+                if !draining {
+                    draining = true;
+                    connection.graceful_shutdown();
+                }
+            }
+            () = &mut grace_over, if retiring => {
+                tracing::debug!(%peer, "connection age grace over: resetting its RPCs");
+                break;
+            }
             reason = &mut keepalive => {
                 // A dead peer: drop the connection; its RPCs see the reset.
                 tracing::warn!(%peer, %reason, "closing connection");
@@ -228,11 +254,12 @@ async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _gu
             _ = ping_watch.violated() => {
                 tracing::warn!(%peer, "too_many_pings: closing connection with GOAWAY ENHANCE_YOUR_CALM");
                 connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                linger = true;
                 break;
             }
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
-                    let guard = server.task_guard();
+                    let guard = (server.task_guard(), streams.guard());
                     let rpc_server = Arc::clone(&server);
                     let peer = Arc::clone(&peer);
                     let rpc_phase = server.phase();
@@ -268,4 +295,15 @@ async fn serve_connection(io: Io, peer: Arc<str>, server: Arc<ServerShared>, _gu
         while let Some(Ok(_)) = connection.accept().await {}
     })
     .await;
+    if linger {
+        // Closing a socket with unread bytes (the peer's next PINGs) makes
+        // the kernel send RST, which can reach the peer before it has read
+        // our GOAWAY; hold the socket briefly so the peer learns why.
+        tokio::time::sleep(GOAWAY_LINGER).await;
+        drop(connection);
+    }
 }
+
+/// How long a connection closed with an error GOAWAY stays open for the
+/// peer to read it.
+const GOAWAY_LINGER: Duration = Duration::from_millis(250);

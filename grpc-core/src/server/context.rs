@@ -78,6 +78,8 @@ struct ContextInner {
     /// The compressed flag of the request message received last:
     /// [`FLAG_UNSEEN`] before the first one.
     last_request_flag: AtomicU8,
+    /// Request-scoped values (from interceptors to handlers).
+    extensions: Mutex<http::Extensions>,
 }
 
 const FLAG_UNSEEN: u8 = 0;
@@ -107,6 +109,7 @@ impl ServicerContext {
                 cancel: CancelToken::new(),
                 outbound,
                 last_request_flag: AtomicU8::new(FLAG_UNSEEN),
+                extensions: Mutex::new(http::Extensions::new()),
             }),
         }
     }
@@ -343,6 +346,40 @@ impl ServicerContext {
             ))),
             Err(_) => Err(Status::cancelled("blocking work was cancelled")),
         }
+    }
+
+    /// Leaves a request-scoped value of type `T` for the rest of the RPC
+    /// (an interceptor telling the handler who the caller is); returns the
+    /// value of that type stored before, if any.
+    ///
+    /// ```
+    /// # fn handler(ctx: &grpc_core::ServicerContext) {
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct User(String);
+    /// ctx.insert_extension(User("alice".into()));
+    /// assert_eq!(ctx.extension::<User>(), Some(User("alice".into())));
+    /// # }
+    /// ```
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.extensions().insert(value)
+    }
+
+    /// The request-scoped value of type `T`, if one was stored with
+    /// [`insert_extension`](Self::insert_extension).
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.extensions().get::<T>().cloned()
+    }
+
+    fn extensions(&self) -> MutexGuard<'_, http::Extensions> {
+        self.inner
+            .extensions
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Completes with the code the client was sent, once the RPC ended.
+    pub(crate) async fn ended(&self) -> Code {
+        self.inner.terminated.wait_async(|code| *code).await
     }
 
     pub(crate) fn cancel_token(&self) -> &CancelToken {

@@ -45,8 +45,8 @@ impl MethodKind {
     }
 }
 
-/// The future of one async handler run.
-pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// One handler run: its output is the final status the handler produced.
+pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = Status> + Send + 'static>>;
 
 /// Runs one RPC to completion.
 #[derive(Clone)]
@@ -211,15 +211,9 @@ fn panic_status(ctx: &ServicerContext, panic: Box<dyn std::any::Any + Send>) -> 
     Status::unknown(format!("Exception calling application: {message}"))
 }
 
-/// The final status to queue, unless the RPC already ended (deadline,
-/// cancellation or stop answered the client).
-fn finish_event(ctx: &ServicerContext, result: Result<(), Status>) -> Option<Outbound> {
-    ctx.is_active()
-        .then(|| Outbound::Finish(ctx.final_status(result)))
-}
-
-/// Runs `body`, turning a panic into `UNKNOWN` as grpcio turns exceptions,
-/// then sends the final status.
+/// Runs `body`, turning a panic into `UNKNOWN` as grpcio turns exceptions;
+/// the future's output is the status the handler ended with (what the RPC
+/// sends, unless it ended first).
 fn run_and_finish<B>(ctx: ServicerContext, body: B) -> HandlerFuture
 where
     B: Future<Output = Result<(), Status>> + Send + 'static,
@@ -229,9 +223,7 @@ where
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(panic_status(&ctx, panic)));
-        if let Some(finish) = finish_event(&ctx, result) {
-            let _ = ctx.outbound().send(finish).await;
-        }
+        ctx.final_status(result)
     })
 }
 

@@ -6,7 +6,9 @@ mod builder;
 mod connection;
 mod context;
 mod handler;
+mod interceptor;
 mod lifecycle;
+mod lifetime;
 mod pool;
 mod protocol;
 mod registry;
@@ -16,6 +18,7 @@ mod rpc;
 
 pub use builder::ServerBuilder;
 pub use context::ServicerContext;
+pub use interceptor::{Continuation, HandlerCallDetails, ServerInterceptor};
 pub use lifecycle::{Server, StopHandle};
 pub use protocol::{Cors, Protocol};
 pub use registry::{Service, ServiceBuilder};

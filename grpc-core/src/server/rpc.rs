@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use super::context::{Outbound, RpcInfo, ServicerContext};
 use super::handler::{Handler, HandlerFuture, Input, MethodEntry};
+use super::interceptor::Innermost;
 use super::lifecycle::{Phase, RpcPermit, ServerShared};
 use super::protocol;
 use super::responder::{Responder, reject, reject_http};
@@ -201,7 +202,7 @@ async fn run(
         }
     };
 
-    let _async_handler = start_handler(server, entry, input, ctx);
+    let _async_handler = dispatch(server, entry, input, ctx);
 
     let mut pending: Option<Bytes> = None;
     let mut encoding = Compression::Identity;
@@ -349,21 +350,32 @@ async fn run(
     }
 }
 
-/// Starts the handler of `entry` on `input`. A blocking handler's future is
-/// polled by the worker pool; an async handler runs as a task of its own
-/// (measured faster than polling it inside the RPC loop), aborted when the
-/// returned guard drops (the RPC ended first).
-pub(crate) fn start_handler(
+/// Starts the handler: with no interceptors, a blocking handler's future
+/// is polled by the worker pool and an async handler runs as a task of its
+/// own (measured faster than polling it inside the RPC loop), aborted when
+/// the RPC ends first. Interceptors run on a task of their own around it.
+pub(crate) fn dispatch(
     server: &ServerShared,
-    entry: &Arc<MethodEntry>,
+    entry: &MethodEntry,
     input: Input,
     ctx: &ServicerContext,
 ) -> Option<AbortOnDrop> {
+    let interceptors = &server.config().interceptors;
+    if !interceptors.is_empty() {
+        let handler = handler_run(server, entry, input);
+        let chain = interceptors.clone();
+        let chain_ctx = ctx.clone();
+        // Not aborted with the RPC: the chain sees how the call ended.
+        tokio::spawn(send_final(
+            async move { chain.run(chain_ctx, handler).await },
+            ctx.clone(),
+        ));
+        return None;
+    }
     match &entry.handler {
         Handler::Blocking(handler) => {
-            server
-                .pool()
-                .spawn(on_worker(handler(input, ctx.clone()), ctx.clone()));
+            let run = on_worker(handler(input, ctx.clone()), ctx.clone());
+            server.pool().spawn(Box::pin(send_final(run, ctx.clone())));
             None
         }
         Handler::Async(handler) => {
@@ -372,8 +384,59 @@ pub(crate) fn start_handler(
                 method: Arc::clone(&entry.path),
                 threshold: server.config().blocking_warning,
             };
-            Some(AbortOnDrop(tokio::spawn(watched).abort_handle()))
+            let task = tokio::spawn(send_final(watched, ctx.clone()));
+            Some(AbortOnDrop(task.abort_handle()))
         }
+    }
+}
+
+/// The handler as the end of an interceptor chain: started as without
+/// interceptors, its status awaited; if the RPC ends first, the status the
+/// client was sent (and the handler is stopped).
+fn handler_run(server: &ServerShared, entry: &MethodEntry, input: Input) -> Innermost {
+    let handler = entry.handler.clone();
+    let pool = server.pool().clone();
+    let method = Arc::clone(&entry.path);
+    let threshold = server.config().blocking_warning;
+    Box::new(move |ctx: ServicerContext| {
+        Box::pin(async move {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let _async_handler = match handler {
+                Handler::Blocking(handler) => {
+                    let run = on_worker(handler(input, ctx.clone()), ctx.clone());
+                    pool.spawn(Box::pin(async move {
+                        let _ = done_tx.send(run.await);
+                    }));
+                    None
+                }
+                Handler::Async(handler) => {
+                    let watched = WatchPolls {
+                        future: handler(input, ctx.clone()),
+                        method,
+                        threshold,
+                    };
+                    let task = tokio::spawn(async move {
+                        let _ = done_tx.send(watched.await);
+                    });
+                    Some(AbortOnDrop(task.abort_handle()))
+                }
+            };
+            tokio::select! {
+                done = done_rx => done.unwrap_or_else(|_| {
+                    Status::internal("the handler ended without a status")
+                }),
+                code = ctx.ended() => Status::new(code, "the RPC ended before its handler returned"),
+            }
+        })
+    })
+}
+
+/// Runs a handler (or a chain around it) and queues the status it ended
+/// with, unless the RPC has already ended.
+async fn send_final(run: impl Future<Output = Status>, ctx: ServicerContext) {
+    let status = run.await;
+    if ctx.is_active() {
+        let _ = ctx.outbound().send(Outbound::Finish(status)).await;
     }
 }
 
@@ -390,9 +453,10 @@ fn on_worker(handler: HandlerFuture, ctx: ServicerContext) -> HandlerFuture {
                 "RPC waited for a free worker: every worker was busy (raise max_workers or bound the load with maximum_concurrent_rpcs)"
             );
         }
-        if ctx.is_active() {
-            handler.await;
+        if !ctx.is_active() {
+            return Status::cancelled("the RPC ended before a worker was free");
         }
+        handler.await
     })
 }
 

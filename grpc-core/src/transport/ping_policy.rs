@@ -19,12 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
-const PREFACE_LEN: usize = 24;
-const FRAME_HEADER_LEN: usize = 9;
-const FRAME_DATA: u8 = 0x0;
-const FRAME_HEADERS: u8 = 0x1;
-const FRAME_PING: u8 = 0x6;
-const FLAG_ACK: u8 = 0x1;
+use super::frames::{FLAG_ACK, FRAME_DATA, FRAME_HEADERS, FRAME_PING, FrameScanner, Seen};
 
 /// The limits a server applies to client PINGs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,110 +91,6 @@ impl Strikes {
     }
 }
 
-/// Where a frame scanner is in one direction of the byte stream.
-#[derive(Clone, Copy)]
-enum Position {
-    /// Inside the client connection preface.
-    Preface { left: usize },
-    /// Collecting a frame header.
-    Header {
-        bytes: [u8; FRAME_HEADER_LEN],
-        have: usize,
-    },
-    /// Skipping a frame payload.
-    Payload { left: usize },
-}
-
-/// The type and flags of one frame header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FrameHead {
-    kind: u8,
-    flags: u8,
-}
-
-/// Finds frame headers in one direction of an HTTP/2 byte stream, however
-/// the bytes are chunked; payloads are skipped, never copied.
-struct FrameScanner {
-    position: Position,
-}
-
-impl FrameScanner {
-    /// Bytes a client sends: the preface, then frames.
-    fn after_preface() -> FrameScanner {
-        FrameScanner {
-            position: Position::Preface { left: PREFACE_LEN },
-        }
-    }
-
-    /// Bytes a server sends: frames from the first byte.
-    fn frames() -> FrameScanner {
-        FrameScanner {
-            position: FRAME_START,
-        }
-    }
-
-    /// Calls `seen` for every frame header completed by `bytes`.
-    fn scan(&mut self, mut bytes: &[u8], mut seen: impl FnMut(FrameHead)) {
-        while !bytes.is_empty() {
-            let (taken, next, head) = step(self.position, bytes);
-            bytes = &bytes[taken..];
-            self.position = next;
-            if let Some(head) = head {
-                seen(head);
-            }
-        }
-    }
-}
-
-const FRAME_START: Position = Position::Header {
-    bytes: [0; FRAME_HEADER_LEN],
-    have: 0,
-};
-
-/// One scanning step: how many bytes it consumed, the next position, and
-/// the frame header it completed, if any.
-fn step(position: Position, bytes: &[u8]) -> (usize, Position, Option<FrameHead>) {
-    match position {
-        Position::Preface { left } | Position::Payload { left } => {
-            let take = left.min(bytes.len());
-            let next = match (left - take, position) {
-                (0, _) => FRAME_START,
-                (left, Position::Preface { .. }) => Position::Preface { left },
-                (left, _) => Position::Payload { left },
-            };
-            (take, next, None)
-        }
-        Position::Header {
-            bytes: mut header,
-            have,
-        } => {
-            let take = (FRAME_HEADER_LEN - have).min(bytes.len());
-            header[have..have + take].copy_from_slice(&bytes[..take]);
-            let have = have + take;
-            if have < FRAME_HEADER_LEN {
-                return (
-                    take,
-                    Position::Header {
-                        bytes: header,
-                        have,
-                    },
-                    None,
-                );
-            }
-            let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
-            let head = FrameHead {
-                kind: header[3],
-                flags: header[4],
-            };
-            let next = match length {
-                0 => FRAME_START,
-                left => Position::Payload { left },
-            };
-            (take, next, Some(head))
-        }
-    }
-}
-
 /// An I/O stream whose frames are watched for PING abuse: the client's
 /// PINGs are counted, and data or headers in either direction forgive them.
 pub(crate) struct PingSniffer<T> {
@@ -234,9 +125,13 @@ impl<T> PingSniffer<T> {
         let now = Instant::now();
         let strikes = &mut self.strikes;
         let mut broken = false;
-        self.inbound.scan(bytes, |head| match head.kind {
-            FRAME_DATA | FRAME_HEADERS => strikes.on_activity(),
-            FRAME_PING if head.flags & FLAG_ACK == 0 => broken |= strikes.on_ping(now),
+        self.inbound.scan(bytes, |seen| match seen {
+            Seen::Head(head) if matches!(head.kind, FRAME_DATA | FRAME_HEADERS) => {
+                strikes.on_activity();
+            }
+            Seen::Head(head) if head.kind == FRAME_PING && head.flags & FLAG_ACK == 0 => {
+                broken |= strikes.on_ping(now);
+            }
             _ => {}
         });
         if broken && !self.watch.violated.swap(true, Ordering::AcqRel) {
@@ -247,8 +142,10 @@ impl<T> PingSniffer<T> {
     /// Bytes we sent.
     fn observe_sent(&mut self, bytes: &[u8]) {
         let strikes = &mut self.strikes;
-        self.outbound.scan(bytes, |head| {
-            if matches!(head.kind, FRAME_DATA | FRAME_HEADERS) {
+        self.outbound.scan(bytes, |seen| {
+            if let Seen::Head(head) = seen
+                && matches!(head.kind, FRAME_DATA | FRAME_HEADERS)
+            {
                 strikes.on_activity();
             }
         });

@@ -21,6 +21,9 @@ pub(crate) struct Http2Settings {
 /// of buffered bytes.
 pub(crate) const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 
+/// Streams a client opens before it learns the server's limit.
+const INITIAL_MAX_SEND_STREAMS: usize = 100;
+
 impl Default for Http2Settings {
     fn default() -> Http2Settings {
         Http2Settings {
@@ -41,6 +44,11 @@ impl Http2Settings {
             .initial_connection_window_size(self.connection_window)
             .max_frame_size(self.max_frame_size)
             .max_header_list_size(self.max_header_list_size)
+            // Until the server's SETTINGS arrive, open no more streams than
+            // RFC 9113 suggests every server allows; h2 would assume no
+            // limit, and a burst of calls on a fresh connection would get
+            // REFUSED_STREAM from a server that caps streams.
+            .initial_max_send_streams(INITIAL_MAX_SEND_STREAMS)
             .enable_push(false);
         builder
     }

@@ -167,3 +167,48 @@ fn streams_whose_reader_never_opens_its_window_hold_no_worker() {
         .call(Empty::default());
     assert!(again.is_ok(), "{again:?}");
 }
+
+/// The connectivity states a channel went through while `idle` passed
+/// after its first call, with keepalive every 200 ms.
+fn states_while_idle(port: u16, max_pings_without_data: u32) -> Vec<String> {
+    let channel = grpc_core::ChannelBuilder::new(format!("127.0.0.1:{port}"))
+        .keepalive_time(Duration::from_millis(200))
+        .keepalive_timeout(Duration::from_secs(5))
+        .max_pings_without_data(max_pings_without_data)
+        .build()
+        .expect("channel");
+    let stub = TestServiceStub::new(channel.clone());
+    stub.empty_call()
+        .call(Empty::default())
+        .expect("first call");
+    let states = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = states.clone();
+    let subscription = channel.subscribe(
+        move |state| seen.lock().expect("states").push(format!("{state:?}")),
+        false,
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    stub.empty_call()
+        .call(Empty::default())
+        .expect("call after the idle time");
+    subscription.unsubscribe();
+    states.lock().expect("states").clone()
+}
+
+#[test]
+fn client_keepalive_respects_a_grpcio_servers_ping_policy() {
+    // grpcio's server allows one ping per 5 minutes without data and closes
+    // the connection (GOAWAY too_many_pings) after 2 strikes.
+    let server = PythonEnv::get().start_server(false);
+    let polite = states_while_idle(server.port(), 2);
+    assert!(
+        polite.iter().all(|state| state == "Ready"),
+        "the connection was dropped while idle: {polite:?}"
+    );
+    // Unlimited pings break that policy: the test can tell.
+    let pushy = states_while_idle(server.port(), 0);
+    assert!(
+        pushy.iter().any(|state| state != "Ready"),
+        "grpcio tolerated unlimited pings: {pushy:?}"
+    );
+}

@@ -19,7 +19,7 @@ use crate::runtime::sleep_until;
 use crate::server::context::{Outbound, RpcInfo, ServicerContext};
 use crate::server::handler::{Input, MethodEntry, MethodKind};
 use crate::server::lifecycle::{Phase, ServerShared};
-use crate::server::rpc::{admission, start_handler, wait_for_phase};
+use crate::server::rpc::{admission, dispatch, wait_for_phase};
 use crate::status::{Code, Status};
 
 /// Responses queued between a handler and the call.
@@ -251,7 +251,7 @@ impl Call<'_> {
                 Err(status) => return self.responder.finish(&status).await,
             }
         };
-        let _async_handler = start_handler(self.server, self.entry, input, self.ctx);
+        let _async_handler = dispatch(self.server, self.entry, input, self.ctx);
         let deadline_sleep = sleep_until(deadline);
         tokio::pin!(deadline_sleep);
         // A handle of our own, so a reserved slot does not borrow the responder.

@@ -1,0 +1,206 @@
+//! [`ClientWatch`]: what passes on a client connection that h2 does not
+//! tell, read from the bytes as they go by.
+//!
+//! - The last stream id of the server's GOAWAY frames. h2 fails a stream
+//!   the server never processed (its id above that) and a stream cut off
+//!   when the connection later ends (perhaps processed) with the same
+//!   error; the id tells them apart, so that only the first kind is sent
+//!   again (gRPC's transparent retry).
+//! - How many DATA and HEADERS frames we sent, for the keepalive's
+//!   `max_pings_without_data`.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::frames::{FRAME_DATA, FRAME_HEADERS, FrameScanner, Seen};
+
+/// The lowest last stream id of the GOAWAY frames received so far.
+#[derive(Clone, Debug)]
+pub(crate) struct LastStreamId(Arc<AtomicU32>);
+
+impl Default for LastStreamId {
+    fn default() -> LastStreamId {
+        LastStreamId(Arc::new(AtomicU32::new(u32::MAX)))
+    }
+}
+
+impl LastStreamId {
+    /// Whether a GOAWAY said the server will not process `stream_id`.
+    pub(crate) fn refused(&self, stream_id: u32) -> bool {
+        stream_id > self.0.load(Ordering::Acquire)
+    }
+
+    fn lower(&self, last_stream_id: u32) {
+        self.0.fetch_min(last_stream_id, Ordering::AcqRel);
+    }
+}
+
+/// Counts the DATA and HEADERS frames a client sent.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DataSent(Arc<AtomicU64>);
+
+impl DataSent {
+    /// Frames carrying data or headers sent so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// What a [`ClientWatch`] reports.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WireSeen {
+    pub(crate) last_stream_id: LastStreamId,
+    pub(crate) data_sent: DataSent,
+}
+
+/// A client connection's I/O, watched both ways.
+pub(crate) struct ClientWatch<T> {
+    inner: T,
+    inbound: FrameScanner,
+    outbound: FrameScanner,
+    seen: WireSeen,
+}
+
+impl<T> ClientWatch<T> {
+    pub(crate) fn new(inner: T) -> (ClientWatch<T>, WireSeen) {
+        let seen = WireSeen::default();
+        let watch = ClientWatch {
+            inner,
+            // The client preface is written by h2 before any frame.
+            outbound: FrameScanner::after_preface(),
+            inbound: FrameScanner::frames(),
+            seen: seen.clone(),
+        };
+        (watch, seen)
+    }
+
+    fn observe_sent(&mut self, bytes: &[u8]) {
+        let data_sent = &self.seen.data_sent;
+        self.outbound.scan(bytes, |seen| {
+            if let Seen::Head(head) = seen
+                && matches!(head.kind, FRAME_DATA | FRAME_HEADERS)
+            {
+                data_sent.0.fetch_add(1, Ordering::AcqRel);
+            }
+        });
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ClientWatch<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let last = &this.seen.last_stream_id;
+            this.inbound.scan(&buf.filled()[before..], |seen| {
+                if let Seen::GoAway { last_stream_id } = seen {
+                    last.lower(last_stream_id);
+                }
+            });
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ClientWatch<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(written)) = polled {
+            this.observe_sent(&buf[..written]);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut written)) = polled {
+            for buf in bufs {
+                let take = written.min(buf.len());
+                this.observe_sent(&buf[..take]);
+                written -= take;
+                if written == 0 {
+                    break;
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn goaways_lower_the_last_stream_id() {
+        let (mut server, client) = tokio::io::duplex(256);
+        let (mut watched, seen) = ClientWatch::new(client);
+        let last = seen.last_stream_id;
+        assert!(
+            !last.refused(u32::MAX - 1),
+            "nothing refused before a GOAWAY"
+        );
+        // A graceful shutdown: GOAWAY(2^31-1), then GOAWAY(5).
+        for id in [0x7fff_ffff_u32, 5] {
+            let mut frame = vec![0, 0, 8, 0x7, 0, 0, 0, 0, 0];
+            frame.extend(id.to_be_bytes());
+            frame.extend([0, 0, 0, 0]);
+            server.write_all(&frame).await.unwrap();
+            let mut buf = vec![0u8; frame.len()];
+            watched.read_exact(&mut buf).await.unwrap();
+        }
+        assert!(!last.refused(5));
+        assert!(last.refused(7));
+    }
+
+    #[tokio::test]
+    async fn data_and_headers_sent_are_counted() {
+        let (client, mut server) = tokio::io::duplex(256);
+        let (mut watched, seen) = ClientWatch::new(client);
+        let mut wire = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        wire.extend([0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // SETTINGS
+        wire.extend([0, 0, 8, 0x6, 0, 0, 0, 0, 0]); // PING
+        wire.extend([0; 8]);
+        wire.extend([0, 0, 1, 0x1, 0x4, 0, 0, 0, 1, 0x82]); // HEADERS
+        wire.extend([0, 0, 2, 0x0, 0x1, 0, 0, 0, 1, 7, 7]); // DATA
+        for chunk in wire.chunks(3) {
+            watched.write_all(chunk).await.unwrap();
+        }
+        let mut sink = vec![0u8; wire.len()];
+        server.read_exact(&mut sink).await.unwrap();
+        assert_eq!(seen.data_sent.count(), 2);
+    }
+}

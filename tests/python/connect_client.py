@@ -1,6 +1,6 @@
 """connect-python (the `connectrpc` package) as a client of a rustgrpc server.
 
-    python connect_client.py PORT HTTP_VERSION(1|2) MODE(sync|async) PROTOCOL(connect|grpc)
+    python connect_client.py PORT HTTP_VERSION(1|2) MODE(sync|async) PROTOCOL(connect|connect-json|grpc)
 
 Runs every case against rustgrpc.testing.TestService and prints one line per
 case, "ok NAME" or "FAIL NAME: why"; exits 1 if any case failed.
@@ -19,7 +19,7 @@ from pyqwest import Client, HTTPTransport, HTTPVersion, SyncClient, SyncHTTPTran
 
 from connectrpc.client import ConnectClient, ConnectClientSync  # noqa: E402
 from connectrpc.code import Code  # noqa: E402
-from connectrpc.compat import google_protobuf_binary_codec  # noqa: E402
+from connectrpc.compat import google_protobuf_binary_codec, google_protobuf_json_codec  # noqa: E402
 from connectrpc.errors import ConnectError  # noqa: E402
 from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType  # noqa: E402
 from connectrpc.protocol import ProtocolType  # noqa: E402
@@ -223,7 +223,7 @@ def main():
     address = f"http://127.0.0.1:{port}"
     kind = ProtocolType.GRPC if protocol == "grpc" else ProtocolType.CONNECT
     http_version = HTTPVersion.HTTP2 if http2 else HTTPVersion.HTTP1
-    codec = google_protobuf_binary_codec()
+    codec = google_protobuf_json_codec() if protocol == "connect-json" else google_protobuf_binary_codec()
     ok = True
     if mode == "sync":
         http = SyncClient(SyncHTTPTransport(http_version=http_version))

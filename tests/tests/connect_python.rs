@@ -2,7 +2,7 @@
 //! `scripts/python-env.sh`) against our server: its sync and async
 //! clients, Connect over HTTP/1.1 and HTTP/2 and gRPC over HTTP/2, with
 //! unary, client and server streaming (and bidi on HTTP/2), errors with
-//! details, timeouts and gzip.
+//! details, timeouts and gzip; protobuf and Connect's JSON codec.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -99,4 +99,17 @@ fn sync_client_grpc_protocol_http2() {
     let server = TestServer::start();
     let passed = run_client(server.port(), "2", "sync", "grpc");
     assert_eq!(passed.len(), 8, "{passed:?}");
+}
+
+#[test]
+fn sync_and_async_clients_connect_json_codec() {
+    let server = TestServer::start();
+    server
+        .server()
+        .add_file_descriptor_set(rustgrpc_tests::TESTING_DESCRIPTOR_SET)
+        .unwrap();
+    for (http, mode, cases) in [("1", "sync", 7), ("2", "sync", 8), ("2", "async", 6)] {
+        let passed = run_client(server.port(), http, mode, "connect-json");
+        assert_eq!(passed.len(), cases, "{mode} HTTP/{http}: {passed:?}");
+    }
 }

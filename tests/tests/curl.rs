@@ -69,3 +69,50 @@ fn curl_unary_proto_over_http1_and_http2() {
     assert!(text.contains("\"code\":\"unimplemented\""), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn curl_unary_json_post_and_get() {
+    let server = TestServer::start();
+    server
+        .server()
+        .add_file_descriptor_set(rustgrpc_tests::TESTING_DESCRIPTOR_SET)
+        .unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/rustgrpc.testing.TestService/UnaryCall",
+        server.port()
+    );
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let Some(output) = curl(&[
+            "--silent",
+            "--show-error",
+            "--fail",
+            version,
+            "--header",
+            "Content-Type: application/json",
+            "--data",
+            r#"{"message": "json from curl"}"#,
+            &url,
+        ]) else {
+            return;
+        };
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(reply["message"], "json from curl", "{version}");
+    }
+    // GET is refused for a method not marked NO_SIDE_EFFECTS.
+    let Some(output) = curl(&[
+        "--silent",
+        "--output",
+        "/dev/null",
+        "--write-out",
+        "%{http_code}",
+        &format!("{url}?encoding=json&message=%7B%7D&connect=v1"),
+    ]) else {
+        return;
+    };
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "405");
+}

@@ -63,6 +63,8 @@ pub(crate) struct ServerShared {
     live_tasks: AtomicUsize,
     idle: tokio::sync::Notify,
     terminated: Completion<()>,
+    /// Message descriptors for Connect's JSON codec and GET requests.
+    descriptors: super::protocol::Descriptors,
 }
 
 /// Held while an RPC counts against `maximum_concurrent_rpcs`.
@@ -92,6 +94,10 @@ impl Drop for TaskGuard {
 impl ServerShared {
     pub(crate) fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    pub(crate) fn descriptors(&self) -> &super::protocol::Descriptors {
+        &self.descriptors
     }
 
     pub(crate) fn pool(&self) -> &WorkerPool {
@@ -206,6 +212,7 @@ impl Server {
                 live_tasks: AtomicUsize::new(0),
                 idle: tokio::sync::Notify::new(),
                 terminated: Completion::new(),
+                descriptors: super::protocol::Descriptors::default(),
             }),
         }
     }
@@ -226,6 +233,16 @@ impl Server {
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
             .add(service);
+    }
+
+    /// Makes the messages of an encoded `google.protobuf.FileDescriptorSet`
+    /// known to the server (imports included), so the methods it describes
+    /// also accept Connect's JSON codec (`application/json`,
+    /// `application/connect+json`), with the proto3 JSON mapping, and GET
+    /// requests for methods marked `idempotency_level = NO_SIDE_EFFECTS`.
+    /// Fails when the bytes are not a valid, self-contained set.
+    pub fn add_file_descriptor_set(&self, encoded: &[u8]) -> Result<(), Error> {
+        self.shared.descriptors.add(encoded)
     }
 
     /// Binds `address` (`[::]:50051`, `127.0.0.1:0`, `localhost:0`,

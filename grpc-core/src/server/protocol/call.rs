@@ -12,9 +12,13 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::body::{Part, RequestBody, Sink};
+use super::get;
+use super::json::{JsonCodec, has_no_side_effects};
 use super::reader::RequestReader;
-use super::wire::{Unsupported, Wire, strip_protocol_headers};
+use super::wire::{Codec, Unsupported, Wire, strip_protocol_headers};
+use crate::codec::Compression;
 use crate::codec::framing::RawMessage;
+use crate::codec::proto::unpack;
 use crate::runtime::sleep_until;
 use crate::server::context::{Outbound, RpcInfo, ServicerContext};
 use crate::server::handler::{Input, MethodEntry, MethodKind};
@@ -87,24 +91,37 @@ pub(crate) async fn serve(
     server: Arc<ServerShared>,
     mut phase: watch::Receiver<Phase>,
 ) {
-    let (mut parts, body) = request.into_parts();
     let cors = &server.config().cors;
-    let origin = cors.allow_origin(&parts.headers);
-    if parts.method == http::Method::OPTIONS {
-        let _ = sink.send(Part::Head(cors.preflight(&parts.headers))).await;
+    let origin = cors.allow_origin(request.headers());
+    if request.method() == http::Method::OPTIONS {
+        let _ = sink
+            .send(Part::Head(cors.preflight(request.headers())))
+            .await;
         return;
     }
+    // A Connect GET is served as the POST it stands for, once the method
+    // is known to be free of side effects (below).
+    let get = request.method() == http::Method::GET;
+    let request = if get {
+        let (parts, _) = request.into_parts();
+        match get::as_post(parts) {
+            Ok(request) => request,
+            Err(status) => {
+                tracing::debug!(%status, "not a Connect GET");
+                return plain(&sink, &server, origin, StatusCode::BAD_REQUEST).await;
+            }
+        }
+    } else {
+        request
+    };
+    let (mut parts, body) = request.into_parts();
     if parts.method != http::Method::POST {
         return plain(&sink, &server, origin, StatusCode::METHOD_NOT_ALLOWED).await;
     }
     let content_type = parts.headers.get(http::header::CONTENT_TYPE);
     let wire = match content_type.map(Wire::for_content_type) {
         Some(Ok(wire)) => wire,
-        Some(Err(Unsupported::Json)) => {
-            tracing::debug!("Connect JSON requested; this server serves protobuf only");
-            return plain(&sink, &server, origin, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-        }
-        Some(Err(Unsupported::MediaType)) | None => {
+        Some(Err(Unsupported)) | None => {
             return plain(&sink, &server, origin, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
         }
     };
@@ -115,7 +132,7 @@ pub(crate) async fn serve(
         server: Arc::clone(&server),
         queue: VecDeque::new(),
     };
-    let params = match responder.wire.params(&parts.headers) {
+    let mut params = match responder.wire.params(&parts.headers) {
         Ok(params) => params,
         Err(status) => {
             responder.finish(&status).await;
@@ -133,6 +150,29 @@ pub(crate) async fn serve(
     if responder.wire.is_unary() && entry.kind != MethodKind::UnaryUnary {
         let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return plain(&responder.sink, &server, responder.origin, status).await;
+    }
+    if get
+        && !server
+            .descriptors()
+            .method(&path)
+            .is_some_and(|method| has_no_side_effects(&method))
+    {
+        // Only methods marked `idempotency_level = NO_SIDE_EFFECTS`.
+        let status = StatusCode::METHOD_NOT_ALLOWED;
+        return plain(&responder.sink, &server, responder.origin, status).await;
+    }
+    if responder.wire.codec() == Codec::Json {
+        let Some(method) = server.descriptors().method(&path) else {
+            tracing::debug!(
+                method = %path,
+                "JSON request for a method without a registered descriptor (Server::add_file_descriptor_set)"
+            );
+            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return plain(&responder.sink, &server, responder.origin, status).await;
+        };
+        responder.wire.set_json(JsonCodec::new(&method));
+        // JSON responses are sent uncompressed.
+        params.accepted_encodings = Default::default();
     }
     let deadline = params
         .timeout
@@ -236,7 +276,12 @@ impl Call<'_> {
             let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
             (Input::Stream(rx), Some(tx))
         } else {
-            let read = read_one(&mut self.reader, self.responder.wire.is_unary(), self.ctx);
+            let read = read_one(
+                &mut self.reader,
+                self.responder.wire.is_unary(),
+                self.responder.wire.json(),
+                self.ctx,
+            );
             let outcome = tokio::select! {
                 result = read => result,
                 _ = sleep_until(deadline) => Err(Status::deadline_exceeded("Deadline Exceeded")),
@@ -256,11 +301,19 @@ impl Call<'_> {
         tokio::pin!(deadline_sleep);
         // A handle of our own, so a reserved slot does not borrow the responder.
         let sink = self.responder.sink.clone();
+        let json = self.responder.wire.json().cloned();
+        let (encoding, limit) = (
+            self.ctx.info().request_encoding,
+            self.ctx.info().max_receive_message_length,
+        );
         loop {
             let reader = &mut self.reader;
+            let json = json.as_ref();
             let reading = async {
                 match inbound.as_ref() {
-                    Some(tx) => pump_one(reader, tx).await,
+                    Some(tx) => {
+                        pump_one(reader, tx, |raw| transcode(raw, json, encoding, limit)).await
+                    }
                     None => std::future::pending().await,
                 }
             };
@@ -349,18 +402,42 @@ impl Call<'_> {
 async fn read_one(
     reader: &mut RequestReader,
     whole_body: bool,
+    json: Option<&JsonCodec>,
     ctx: &ServicerContext,
 ) -> Result<RawMessage, Status> {
-    if whole_body {
-        let info = ctx.info();
+    let info = ctx.info();
+    let raw = if whole_body {
         let payload = reader.read_all(info.max_receive_message_length).await?;
-        Ok(RawMessage {
+        RawMessage {
             compressed: info.request_encoding.is_compressing(),
             payload,
-        })
+        }
     } else {
-        reader.only_message().await
-    }
+        reader.only_message().await?
+    };
+    transcode(
+        raw,
+        json,
+        info.request_encoding,
+        info.max_receive_message_length,
+    )
+}
+
+/// A request message in JSON as the protobuf bytes handlers decode.
+fn transcode(
+    raw: RawMessage,
+    json: Option<&JsonCodec>,
+    encoding: Compression,
+    limit: usize,
+) -> Result<RawMessage, Status> {
+    let Some(json) = json else {
+        return Ok(raw);
+    };
+    let payload = unpack(raw, encoding, limit)?;
+    Ok(RawMessage {
+        compressed: false,
+        payload: json.request_to_proto(&payload)?,
+    })
 }
 
 /// Moves one request message to the handler. Cancel-safe: room in the
@@ -368,12 +445,14 @@ async fn read_one(
 async fn pump_one(
     reader: &mut RequestReader,
     tx: &mpsc::Sender<Result<RawMessage, Status>>,
+    transcode: impl FnOnce(RawMessage) -> Result<RawMessage, Status>,
 ) -> ReadStep {
     let Ok(permit) = tx.reserve().await else {
         // The handler stopped reading requests; leave the rest unread.
         return std::future::pending().await;
     };
-    match reader.next_message().await {
+    let next = reader.next_message().await;
+    match next.and_then(|message| message.map(transcode).transpose()) {
         Ok(Some(message)) => {
             permit.send(Ok(message));
             ReadStep::More

@@ -9,6 +9,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use super::body::Part;
 use super::connect_error::{end_stream_json, error_json, http_status};
+use super::json::JsonCodec;
+use super::wire::Codec;
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
 use crate::codec::framing::HEADER_LEN;
@@ -61,6 +63,9 @@ pub(crate) struct Unary {
     /// The response message and whether it is compressed.
     message: Option<(Bytes, bool)>,
     encoding: Compression,
+    pub(crate) codec: Codec,
+    /// Set for `application/json`: the body is the message in JSON.
+    pub(crate) json: Option<JsonCodec>,
 }
 
 impl Unary {
@@ -70,6 +75,8 @@ impl Unary {
             leading: Metadata::new(),
             message: None,
             encoding: Compression::Identity,
+            codec: Codec::Proto,
+            json: None,
         }
     }
 
@@ -93,7 +100,12 @@ impl Unary {
             ));
         }
         self.encoding = encoding;
-        self.message = Some((frame.slice(HEADER_LEN..), compressed));
+        let message = frame.slice(HEADER_LEN..);
+        self.message = Some(match &self.json {
+            // JSON calls are never compressed (see `call`).
+            Some(codec) => (codec.response_to_json(&message)?, false),
+            None => (message, compressed),
+        });
         Ok(())
     }
 
@@ -156,6 +168,9 @@ fn write_trailers(metadata: &Metadata, headers: &mut HeaderMap) {
 pub(crate) struct Stream {
     content_type: HeaderValue,
     head_sent: bool,
+    pub(crate) codec: Codec,
+    /// Set for `application/connect+json`: each envelope holds JSON.
+    pub(crate) json: Option<JsonCodec>,
 }
 
 impl Stream {
@@ -163,7 +178,28 @@ impl Stream {
         Stream {
             content_type,
             head_sent: false,
+            codec: Codec::Proto,
+            json: None,
         }
+    }
+
+    /// Envelopes as they go out: the same bytes, or each message as JSON.
+    pub(crate) fn envelopes(&self, frames: Bytes) -> Result<Bytes, Status> {
+        let Some(codec) = &self.json else {
+            return Ok(frames);
+        };
+        let mut out = BytesMut::with_capacity(frames.len() * 2);
+        let mut rest = &frames[..];
+        while rest.len() >= HEADER_LEN {
+            let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+            let end = (HEADER_LEN + len).min(rest.len());
+            let json = codec.response_to_json(&rest[HEADER_LEN..end])?;
+            out.put_u8(0);
+            out.put_u32(json.len() as u32);
+            out.extend_from_slice(&json);
+            rest = &rest[end..];
+        }
+        Ok(out.freeze())
     }
 
     /// The response head (always 200), unless it went out already.

@@ -15,14 +15,17 @@ mod connect;
 mod connect_error;
 mod cors;
 mod detect;
+mod get;
 mod grpc_web;
 mod http1;
+mod json;
 mod reader;
 mod wire;
 
 pub use cors::Cors;
 pub(crate) use detect::{Detected, detect};
 pub(crate) use http1::serve_http1;
+pub(crate) use json::Descriptors;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ use super::Protocol;
 use super::body::Part;
 use super::connect::{self, Stream, Unary};
 use super::grpc_web::GrpcWeb;
+use super::json::JsonCodec;
 use crate::codec::Compression;
 use crate::codec::compress::{EncodingSet, parse_accept_encoding};
 use crate::metadata::Metadata;
@@ -35,37 +36,85 @@ pub(crate) struct Params {
     pub(crate) accepted_encodings: EncodingSet,
 }
 
-/// Why a content type is not served.
-#[derive(Debug)]
-pub(crate) enum Unsupported {
-    /// Not a protocol this server speaks.
-    MediaType,
-    /// A Connect JSON codec (not available on this server).
+/// How messages are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// Protobuf binary.
+    Proto,
+    /// Connect's JSON (the proto3 JSON mapping).
     Json,
 }
+
+/// A content type this server does not speak.
+#[derive(Debug)]
+pub(crate) struct Unsupported;
 
 impl Wire {
     /// The writer for a request with this `content-type`.
     pub(crate) fn for_content_type(value: &HeaderValue) -> Result<Wire, Unsupported> {
-        let text = value.to_str().map_err(|_| Unsupported::MediaType)?;
+        let text = value.to_str().map_err(|_| Unsupported)?;
         let media = text
             .split(';')
             .next()
             .unwrap_or_default()
             .trim()
             .to_ascii_lowercase();
-        let echo = HeaderValue::from_str(&media).map_err(|_| Unsupported::MediaType)?;
+        let echo = HeaderValue::from_str(&media).map_err(|_| Unsupported)?;
         match media.as_str() {
             "application/proto" => Ok(Wire::ConnectUnary(Unary::new(echo))),
             "application/connect+proto" => Ok(Wire::ConnectStream(Stream::new(echo))),
-            "application/json" | "application/connect+json" => Err(Unsupported::Json),
+            "application/json" => Ok(Wire::ConnectUnary(Unary::new(echo)).with(Codec::Json)),
+            "application/connect+json" => {
+                Ok(Wire::ConnectStream(Stream::new(echo)).with(Codec::Json))
+            }
             "application/grpc-web" | "application/grpc-web+proto" => {
                 Ok(Wire::GrpcWeb(GrpcWeb::new(echo, false)))
             }
             "application/grpc-web-text" | "application/grpc-web-text+proto" => {
                 Ok(Wire::GrpcWeb(GrpcWeb::new(echo, true)))
             }
-            _ => Err(Unsupported::MediaType),
+            _ => Err(Unsupported),
+        }
+    }
+
+    fn with(self, codec: Codec) -> Wire {
+        match self {
+            Wire::ConnectUnary(mut unary) => {
+                unary.codec = codec;
+                Wire::ConnectUnary(unary)
+            }
+            Wire::ConnectStream(mut stream) => {
+                stream.codec = codec;
+                Wire::ConnectStream(stream)
+            }
+            other => other,
+        }
+    }
+
+    /// The message codec the request asked for.
+    pub(crate) fn codec(&self) -> Codec {
+        match self {
+            Wire::ConnectUnary(unary) => unary.codec,
+            Wire::ConnectStream(stream) => stream.codec,
+            Wire::GrpcWeb(_) => Codec::Proto,
+        }
+    }
+
+    /// Gives a JSON call the transcoder of its method.
+    pub(crate) fn set_json(&mut self, json: JsonCodec) {
+        match self {
+            Wire::ConnectUnary(unary) => unary.json = Some(json),
+            Wire::ConnectStream(stream) => stream.json = Some(json),
+            Wire::GrpcWeb(_) => {}
+        }
+    }
+
+    /// The transcoder of a JSON call.
+    pub(crate) fn json(&self) -> Option<&JsonCodec> {
+        match self {
+            Wire::ConnectUnary(unary) => unary.json.as_ref(),
+            Wire::ConnectStream(stream) => stream.json.as_ref(),
+            Wire::GrpcWeb(_) => None,
         }
     }
 
@@ -169,6 +218,7 @@ impl Wire {
                 Vec::new()
             }
             Wire::ConnectStream(stream) => {
+                let frame = stream.envelopes(frame)?;
                 let mut parts: Vec<Part> =
                     stream.head(Metadata::new(), encoding).into_iter().collect();
                 parts.push(Part::Data(frame));

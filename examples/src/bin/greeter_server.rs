@@ -167,6 +167,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .maximum_concurrent_rpcs(100)
         .build();
     add_greeter_servicer_to_server(Greeter, &server);
+    // Every port also speaks gRPC-Web and Connect; with the descriptors,
+    // Connect's JSON codec too (`curl -H 'Content-Type: application/json'
+    // -d '{"name": "world"}' http://localhost:50051/helloworld.Greeter/SayHello`).
+    server.add_file_descriptor_set(rustgrpc_examples::helloworld::DESCRIPTOR_SET)?;
 
     let bound = match args.get("host") {
         Some(host) => server.add_insecure_port(&format!("{host}:{port}"))?,

@@ -18,17 +18,20 @@ GRPCIO_TOOLS_VERSION=1.85.1
 GRPCIO_STATUS_VERSION=1.85.1
 # grpcio-channelz has no 1.85.1 release; 1.85.0 works with grpcio 1.85.1.
 GRPCIO_CHANNELZ_VERSION=1.85.0
+# The Connect peer (connect-python, the client of the Connect tests).
+CONNECTRPC_VERSION=0.13.0
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${1:-$root/target}"
 venv="$target/py-venv"
 gen="$target/py-interop-gen"
 stamp="$venv/.rustgrpc-installed"
-# The ecosystem packages (status, health, reflection, channelz) release with grpcio.
+# The ecosystem packages (status, health, reflection, channelz) release with
+# grpcio; connectrpc is the Connect peer.
 want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION \
 grpcio-status==$GRPCIO_STATUS_VERSION \
 grpcio-health-checking==$GRPCIO_VERSION grpcio-reflection==$GRPCIO_VERSION \
-grpcio-channelz==$GRPCIO_CHANNELZ_VERSION"
+grpcio-channelz==$GRPCIO_CHANNELZ_VERSION connectrpc==$CONNECTRPC_VERSION"
 mkdir -p "$target"
 
 # One installer at a time (tests may start in parallel).
@@ -54,7 +57,8 @@ mkdir -p "$gen.tmp"
     --python_out="$gen.tmp" --grpc_python_out="$gen.tmp" \
     "$root"/proto/grpc/testing/empty.proto \
     "$root"/proto/grpc/testing/messages.proto \
-    "$root"/proto/grpc/testing/test.proto
+    "$root"/proto/grpc/testing/test.proto \
+    "$root"/proto/testing.proto
 rm -rf "$gen"
 mv "$gen.tmp" "$gen"
 

@@ -17,6 +17,18 @@ fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(&tonic_dir)?;
     let protoc = protoc_bin_vendored::protoc_bin_path()
         .map_err(|error| std::io::Error::other(format!("no bundled protoc: {error}")))?;
+    // The encoded descriptors of rustgrpc.testing, for Connect's JSON codec.
+    let status = std::process::Command::new(&protoc)
+        .arg("--include_imports")
+        .arg(format!(
+            "--descriptor_set_out={}",
+            out_dir.join("testing.fds").display()
+        ))
+        .args(["-I", "../proto", "../proto/testing.proto"])
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other("protoc --descriptor_set_out failed"));
+    }
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc);
     tonic_prost_build::configure()

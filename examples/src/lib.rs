@@ -16,6 +16,11 @@
 /// Generated from `proto/helloworld.proto` (package `helloworld`).
 pub mod helloworld {
     include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
+
+    /// The encoded `FileDescriptorSet` of `proto/helloworld.proto`: given
+    /// to `Server::add_file_descriptor_set`, it lets Connect clients (and
+    /// curl) call the greeter with JSON.
+    pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/helloworld.fds"));
 }
 
 /// Generated from `proto/route_guide.proto` (package `routeguide`).

@@ -108,8 +108,9 @@ pub use security::{
     ssl_server_certificate_configuration, ssl_server_credentials,
 };
 pub use server::{
-    Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
-    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle, WeakServer,
+    Continuation, Cors, HandlerCallDetails, Protocol, RequestStream, Requests, Server,
+    ServerBuilder, ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
+    WeakServer,
 };
 pub use status::{Code, RpcError, Status};
 pub use transport::io::AsyncIo;

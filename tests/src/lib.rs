@@ -25,6 +25,10 @@ use grpc_core::{
 pub mod fault_proxy;
 pub mod frames;
 pub mod peers;
+pub mod web;
+
+/// The encoded `FileDescriptorSet` of `proto/testing.proto` (imports included).
+pub const TESTING_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/testing.fds"));
 
 /// The generated `rustgrpc.testing` code.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

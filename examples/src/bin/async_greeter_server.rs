@@ -154,6 +154,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // async handlers on it. maximum_concurrent_rpcs bounds the tasks.
     let server = Server::builder().maximum_concurrent_rpcs(100).build();
     add_async_greeter_servicer_to_server(Greeter, &server);
+    // Connect's JSON codec for curl and browsers (gRPC-Web and Connect
+    // with protobuf need nothing).
+    server.add_file_descriptor_set(rustgrpc_examples::helloworld::DESCRIPTOR_SET)?;
 
     let bound = match args.get("host") {
         Some(host) => server.add_secure_port(&format!("{host}:{port}"), &credentials)?,

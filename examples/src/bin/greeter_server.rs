@@ -188,6 +188,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .register(helloworld::FILE_DESCRIPTOR_SET)
         .register(grpc_health::v1::FILE_DESCRIPTOR_SET)
         .serve(&server)?;
+    // Every port also speaks gRPC-Web and Connect; with the descriptors,
+    // Connect's JSON codec too (`curl -H 'Content-Type: application/json'
+    // -d '{"name": "world"}' http://localhost:50051/helloworld.Greeter/SayHello`).
+    server.add_file_descriptor_set(rustgrpc_examples::helloworld::DESCRIPTOR_SET)?;
 
     let bound = match args.get("host") {
         Some(host) => server.add_secure_port(&format!("{host}:{port}"), &credentials)?,

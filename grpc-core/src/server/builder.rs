@@ -25,6 +25,7 @@ pub(crate) struct ServerConfig {
     pub(crate) ping_limits: PingLimits,
     pub(crate) blocking_warning: std::time::Duration,
     pub(crate) handshake_timeout: std::time::Duration,
+    pub(crate) cors: super::protocol::Cors,
     pub(crate) interceptors: Interceptors,
     pub(crate) connection_limits: ConnectionLimits,
 }
@@ -78,6 +79,7 @@ impl ServerBuilder {
                 ping_limits: PingLimits::default(),
                 blocking_warning: std::time::Duration::from_millis(100),
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                cors: super::protocol::Cors::default(),
                 interceptors: Interceptors::default(),
                 connection_limits: ConnectionLimits::default(),
             },
@@ -233,6 +235,13 @@ impl ServerBuilder {
     /// the method (default 100 ms).
     pub fn blocking_warning_threshold(mut self, threshold: std::time::Duration) -> Self {
         self.config.blocking_warning = threshold;
+        self
+    }
+
+    /// Which web origins may call from a browser (Connect and gRPC-Web
+    /// over CORS); default: any origin. See [`Cors`](crate::Cors).
+    pub fn cors(mut self, cors: super::protocol::Cors) -> Self {
+        self.config.cors = cors;
         self
     }
 

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::lifecycle::{Phase, ServerShared, TaskGuard};
 use super::lifetime::StreamCount;
+use super::protocol::{self, Detected};
 use super::rpc;
 use crate::error::{Error, Kind};
 use crate::security::auth::Peer;
@@ -258,20 +259,36 @@ async fn serve_connection<I: AsyncIo>(
     let socket = server
         .channelz()
         .add_socket(sockets.0, sockets.1, &peer.address); // channelz
+    // Protocol detection: the HTTP/2 preface goes on below (gRPC, and
+    // Connect / gRPC-Web over HTTP/2); anything else is HTTP/1.1.
+    let handshake_deadline = tokio::time::Instant::now() + server.config().handshake_timeout;
+    let io = match tokio::time::timeout_at(handshake_deadline, protocol::detect(io)).await {
+        Ok(Ok((Detected::Http2, io))) => io,
+        Ok(Ok((Detected::Http1, io))) => {
+            return protocol::serve_http1(io, peer, server, socket).await;
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "connection closed before its first bytes");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "handshake timed out: no complete preface");
+            return;
+        }
+    };
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let handshake = server.config().http2.server().handshake(io);
-    let mut connection =
-        match tokio::time::timeout(server.config().handshake_timeout, handshake).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "HTTP/2 handshake timed out: no complete preface");
-                return;
-            }
-        };
+    let mut connection = match tokio::time::timeout_at(handshake_deadline, handshake).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "HTTP/2 handshake timed out: no complete preface");
+            return;
+        }
+    };
     tracing::debug!(%peer, "connection accepted");
     let keepalive = server.config().keepalive_time.map(|interval| Keepalive {
         interval,

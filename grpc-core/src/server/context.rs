@@ -47,6 +47,8 @@ pub(crate) struct RpcInfo {
     pub(crate) max_send_message_length: usize,
     /// The connection's channelz counters.
     pub(crate) socket: crate::channelz::SocketStats,
+    /// The protocol the call arrived in.
+    pub(crate) protocol: super::protocol::Protocol,
 }
 
 /// The per-RPC context handed to every handler call.
@@ -139,6 +141,13 @@ impl ServicerContext {
             .info
             .metadata
             .get_or_init(|| Metadata::from_headers(&self.inner.info.headers))
+    }
+
+    /// The protocol the call arrived in: gRPC, gRPC-Web or Connect. The
+    /// handler sees the same metadata, deadline and cancellation whichever
+    /// it is; this is for logging and protocol-specific behaviour.
+    pub fn protocol(&self) -> super::protocol::Protocol {
+        self.inner.info.protocol
     }
 
     /// The client's address: `ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`, `unix:...`.

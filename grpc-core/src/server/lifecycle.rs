@@ -71,6 +71,8 @@ pub(crate) struct ServerShared {
     stop_requested: AtomicBool,
     /// Call and socket counters (`grpc_core::channelz`).
     channelz: crate::channelz::ServerStats,
+    /// Message descriptors for Connect's JSON codec and GET requests.
+    descriptors: super::protocol::Descriptors,
 }
 
 /// A callback registered with [`Server::add_stop_callback`].
@@ -103,6 +105,10 @@ impl Drop for TaskGuard {
 impl ServerShared {
     pub(crate) fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    pub(crate) fn descriptors(&self) -> &super::protocol::Descriptors {
+        &self.descriptors
     }
 
     pub(crate) fn pool(&self) -> &WorkerPool {
@@ -228,6 +234,7 @@ impl Server {
                 stop_callbacks: Mutex::new(Vec::new()),
                 stop_requested: AtomicBool::new(false),
                 channelz: crate::channelz::ServerStats::new(),
+                descriptors: super::protocol::Descriptors::default(),
             }),
         }
     }
@@ -326,6 +333,16 @@ impl Server {
         for callback in callbacks {
             callback();
         }
+    }
+
+    /// Makes the messages of an encoded `google.protobuf.FileDescriptorSet`
+    /// known to the server (imports included), so the methods it describes
+    /// also accept Connect's JSON codec (`application/json`,
+    /// `application/connect+json`), with the proto3 JSON mapping, and GET
+    /// requests for methods marked `idempotency_level = NO_SIDE_EFFECTS`.
+    /// Fails when the bytes are not a valid, self-contained set.
+    pub fn add_file_descriptor_set(&self, encoded: &[u8]) -> Result<(), Error> {
+        self.shared.descriptors.add(encoded)
     }
 
     /// Binds `address` (`[::]:50051`, `127.0.0.1:0`, `localhost:0`,

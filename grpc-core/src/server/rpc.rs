@@ -20,7 +20,8 @@ use tracing::Instrument;
 use super::context::{Outbound, RpcInfo, ServicerContext};
 use super::handler::{Handler, HandlerFuture, Input, MethodEntry};
 use super::interceptor::Innermost;
-use super::lifecycle::{Phase, ServerShared};
+use super::lifecycle::{Phase, RpcPermit, ServerShared};
+use super::protocol;
 use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
 use crate::codec::Compression;
@@ -48,30 +49,23 @@ pub(crate) async fn serve(
     mut phase: watch::Receiver<Phase>,
     socket: crate::channelz::SocketStats,
 ) {
+    let content_type_ok = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
+    if !content_type_ok {
+        // Connect, gRPC-Web, a CORS preflight, or something to refuse.
+        return protocol::serve_h2(request, respond, peer, server, phase, socket).await;
+    }
     let call = socket.call_started(); // channelz: counts as failed unless finished below
     let (parts, body) = request.into_parts();
     if parts.method != http::Method::POST {
         return reject_http(respond, http::StatusCode::METHOD_NOT_ALLOWED);
     }
-    let content_type_ok = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
-    if !content_type_ok {
-        return reject_http(respond, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    }
     let path = parts.uri.path();
-    let Some(entry) = server.lookup(path) else {
-        return reject(respond, &Status::unimplemented("Method not found!"));
-    };
-    if *phase.borrow() != Phase::Serving {
-        return reject(respond, &Status::unavailable("Server is shutting down"));
-    }
-    let Some(_permit) = server.admit() else {
-        return reject(
-            respond,
-            &Status::resource_exhausted("Concurrent RPC limit exceeded!"),
-        );
+    let (entry, _permit) = match admission(&server, &phase, path) {
+        Ok(admitted) => admitted,
+        Err(status) => return reject(respond, &status),
     };
     let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {
         None => None,
@@ -124,6 +118,7 @@ pub(crate) async fn serve(
         max_receive_message_length: config.max_receive_message_length,
         max_send_message_length: config.max_send_message_length,
         socket,
+        protocol: protocol::Protocol::Grpc,
     };
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let ctx = ServicerContext::new(info, out_tx);
@@ -136,6 +131,26 @@ pub(crate) async fn serve(
     span.in_scope(|| {
         tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
     });
+}
+
+/// The checks every RPC passes before it runs, whatever its protocol: the
+/// method exists, the server is serving, and `maximum_concurrent_rpcs`
+/// has room (the permit counts the RPC until dropped).
+pub(crate) fn admission<'a>(
+    server: &'a ServerShared,
+    phase: &watch::Receiver<Phase>,
+    path: &str,
+) -> Result<(Arc<MethodEntry>, RpcPermit<'a>), Status> {
+    let Some(entry) = server.lookup(path) else {
+        return Err(Status::unimplemented("Method not found!"));
+    };
+    if *phase.borrow() != Phase::Serving {
+        return Err(Status::unavailable("Server is shutting down"));
+    }
+    let Some(permit) = server.admit() else {
+        return Err(Status::resource_exhausted("Concurrent RPC limit exceeded!"));
+    };
+    Ok((entry, permit))
 }
 
 enum Event {
@@ -352,7 +367,7 @@ async fn run(
 /// is polled by the worker pool and an async handler runs as a task of its
 /// own (measured faster than polling it inside the RPC loop), aborted when
 /// the RPC ends first. Interceptors run on a task of their own around it.
-fn dispatch(
+pub(crate) fn dispatch(
     server: &ServerShared,
     entry: &MethodEntry,
     input: Input,
@@ -528,7 +543,7 @@ fn coalesce(
 }
 
 /// Aborts an async handler's task when the RPC is over.
-struct AbortOnDrop(tokio::task::AbortHandle);
+pub(crate) struct AbortOnDrop(tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -572,7 +587,7 @@ async fn pump_one(
     }
 }
 
-async fn wait_for_phase(phase: &mut watch::Receiver<Phase>, wanted: Phase) {
+pub(crate) async fn wait_for_phase(phase: &mut watch::Receiver<Phase>, wanted: Phase) {
     if phase.wait_for(|current| *current >= wanted).await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -1,0 +1,170 @@
+//! Connect's view of a status: lowercase code names, the HTTP status of a
+//! unary error, and the error JSON (`code`, `message`, `details` as
+//! `google.rpc` `Any`s with base64 values).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::metadata::{Metadata, MetadataValue};
+use crate::status::{Code, Status};
+
+/// The Connect name of a code (`canceled`, `invalid_argument`, ...).
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "ok",
+        Code::Cancelled => "canceled",
+        Code::Unknown => "unknown",
+        Code::InvalidArgument => "invalid_argument",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Aborted => "aborted",
+        Code::OutOfRange => "out_of_range",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal",
+        Code::Unavailable => "unavailable",
+        Code::DataLoss => "data_loss",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+/// The HTTP status of a unary Connect error with `code`.
+pub(crate) fn http_status(code: Code) -> StatusCode {
+    let status = match code {
+        Code::Ok => 200,
+        Code::Cancelled => 499,
+        Code::Unknown | Code::Internal | Code::DataLoss => 500,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+        Code::DeadlineExceeded => 504,
+        Code::NotFound => 404,
+        Code::AlreadyExists | Code::Aborted => 409,
+        Code::PermissionDenied => 403,
+        Code::ResourceExhausted => 429,
+        Code::Unimplemented => 501,
+        Code::Unavailable => 503,
+        Code::Unauthenticated => 401,
+    };
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// `google.rpc.Status`, as `grpc-status-details-bin` carries it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<Any>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// The error object of a status (`{"code": ..., "message": ..., "details": [...]}`).
+pub(crate) fn error_json(status: &Status) -> Value {
+    let mut error = Map::new();
+    error.insert("code".into(), json!(code_name(status.code())));
+    if !status.details().is_empty() {
+        error.insert("message".into(), json!(status.details()));
+    }
+    let details = details_json(status);
+    if !details.is_empty() {
+        error.insert("details".into(), Value::Array(details));
+    }
+    Value::Object(error)
+}
+
+/// The `Any`s of the status's binary details (a `google.rpc.Status`); an
+/// undecodable blob is left out.
+fn details_json(status: &Status) -> Vec<Value> {
+    if status.binary_details().is_empty() {
+        return Vec::new();
+    }
+    let Ok(decoded) = <RpcStatus as prost::Message>::decode(status.binary_details().clone()) else {
+        tracing::debug!("binary status details are not a google.rpc.Status; left out");
+        return Vec::new();
+    };
+    decoded
+        .details
+        .iter()
+        .map(|any| {
+            let name = any.type_url.rsplit('/').next().unwrap_or_default();
+            json!({"type": name, "value": STANDARD_NO_PAD.encode(&any.value)})
+        })
+        .collect()
+}
+
+/// Metadata as Connect's end-of-stream JSON (`{"key": ["value", ...]}`).
+pub(crate) fn metadata_json(metadata: &Metadata) -> Value {
+    let mut object = Map::new();
+    for (key, value) in metadata.iter() {
+        let text = match value {
+            MetadataValue::Ascii(text) => text.clone(),
+            MetadataValue::Binary(bytes) => STANDARD.encode(bytes),
+        };
+        let entry = object
+            .entry(key.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(values) = entry {
+            values.push(Value::String(text));
+        }
+    }
+    Value::Object(object)
+}
+
+/// The end-of-stream message: the error (if any) and trailing metadata.
+pub(crate) fn end_stream_json(status: &Status) -> Vec<u8> {
+    let mut end = Map::new();
+    if !status.is_ok() {
+        end.insert("error".into(), error_json(status));
+    }
+    if !status.metadata().is_empty() {
+        end.insert("metadata".into(), metadata_json(status.metadata()));
+    }
+    Value::Object(end).to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    #[test]
+    fn error_json_has_code_message_and_details() {
+        let details = RpcStatus {
+            code: 5,
+            message: "missing".into(),
+            details: vec![Any {
+                type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                value: vec![1, 2, 3],
+            }],
+        };
+        let status =
+            Status::new(Code::NotFound, "missing").with_binary_details(details.encode_to_vec());
+        let value = error_json(&status);
+        assert_eq!(value["code"], "not_found");
+        assert_eq!(value["message"], "missing");
+        assert_eq!(value["details"][0]["type"], "google.rpc.ErrorInfo");
+        assert_eq!(value["details"][0]["value"], "AQID");
+        assert_eq!(http_status(Code::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(code_name(Code::Cancelled), "canceled");
+    }
+
+    #[test]
+    fn garbage_details_are_left_out() {
+        let status = Status::internal("x").with_binary_details(vec![0xff, 0xff, 0xff]);
+        assert!(error_json(&status).get("details").is_none());
+    }
+}

@@ -1,0 +1,105 @@
+//! Connect's JSON codec: request JSON to protobuf bytes and response bytes
+//! to JSON (the proto3 JSON mapping, well-known types included), by
+//! reflection over the descriptors the server was given
+//! ([`Server::add_file_descriptor_set`]).
+//!
+//! [`Server::add_file_descriptor_set`]: crate::Server::add_file_descriptor_set
+
+use std::sync::RwLock;
+
+use bytes::Bytes;
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
+
+use crate::error::{Error, Kind};
+use crate::status::Status;
+
+/// The message descriptors a server knows, for JSON and GET requests.
+#[derive(Debug, Default)]
+pub(crate) struct Descriptors {
+    pool: RwLock<Option<DescriptorPool>>,
+}
+
+impl Descriptors {
+    /// Adds an encoded `google.protobuf.FileDescriptorSet`.
+    pub(crate) fn add(&self, encoded: &[u8]) -> Result<(), Error> {
+        let mut guard = self
+            .pool
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let mut pool = guard.clone().unwrap_or_default();
+        pool.decode_file_descriptor_set(encoded).map_err(|error| {
+            Error::new(Kind::InvalidArgument, "invalid file descriptor set").with_source(error)
+        })?;
+        *guard = Some(pool);
+        Ok(())
+    }
+
+    /// The method at `/package.Service/Method`, if its descriptor is known.
+    pub(crate) fn method(&self, path: &str) -> Option<MethodDescriptor> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        let guard = self
+            .pool
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let service = guard.as_ref()?.get_service_by_name(service)?;
+        service
+            .methods()
+            .find(|candidate| candidate.name() == method)
+    }
+}
+
+/// True when the method is marked `idempotency_level = NO_SIDE_EFFECTS`
+/// (so Connect clients may call it with GET).
+pub(crate) fn has_no_side_effects(method: &MethodDescriptor) -> bool {
+    const NO_SIDE_EFFECTS: i32 = 1;
+    method
+        .method_descriptor_proto()
+        .options
+        .as_ref()
+        .and_then(|options| options.idempotency_level)
+        == Some(NO_SIDE_EFFECTS)
+}
+
+/// Transcodes one method's messages between JSON and protobuf.
+#[derive(Clone, Debug)]
+pub(crate) struct JsonCodec {
+    input: MessageDescriptor,
+    output: MessageDescriptor,
+}
+
+impl JsonCodec {
+    pub(crate) fn new(method: &MethodDescriptor) -> JsonCodec {
+        JsonCodec {
+            input: method.input(),
+            output: method.output(),
+        }
+    }
+
+    /// A request in JSON as protobuf bytes; bad JSON is `INVALID_ARGUMENT`.
+    pub(crate) fn request_to_proto(&self, json: &[u8]) -> Result<Bytes, Status> {
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let message = DynamicMessage::deserialize(self.input.clone(), &mut deserializer)
+            .and_then(|message| deserializer.end().map(|()| message))
+            .map_err(|error| {
+                Status::invalid_argument(format!(
+                    "invalid JSON for {}: {error}",
+                    self.input.full_name()
+                ))
+            })?;
+        Ok(Bytes::from(message.encode_to_vec()))
+    }
+
+    /// A response in protobuf bytes as JSON.
+    pub(crate) fn response_to_json(&self, proto: &[u8]) -> Result<Bytes, Status> {
+        let message = DynamicMessage::decode(self.output.clone(), proto).map_err(|error| {
+            Status::internal(format!(
+                "response is not a valid {}: {error}",
+                self.output.full_name()
+            ))
+        })?;
+        serde_json::to_vec(&message)
+            .map(Bytes::from)
+            .map_err(|error| Status::internal(format!("response not expressible as JSON: {error}")))
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the Python environment the interop tests talk to: a virtualenv
-# with grpcio, grpcio-tools, grpcio-health-checking, grpcio-reflection and
-# grpcio-channelz from PyPI, and the grpc.testing stubs
+# with grpcio, grpcio-tools, grpcio-status, grpcio-health-checking,
+# grpcio-reflection and grpcio-channelz from PyPI, and the grpc.testing stubs
 # generated from proto/grpc/testing/*.proto with grpcio-tools' protoc.
 #
 #   scripts/python-env.sh [TARGET_DIR]      (default: <repo>/target)
@@ -14,6 +14,8 @@ set -euo pipefail
 
 GRPCIO_VERSION=1.85.1
 GRPCIO_TOOLS_VERSION=1.85.1
+# rpc_status (google.rpc.Status details) for the rich-error tests.
+GRPCIO_STATUS_VERSION=1.85.1
 # grpcio-channelz has no 1.85.1 release; 1.85.0 works with grpcio 1.85.1.
 GRPCIO_CHANNELZ_VERSION=1.85.0
 
@@ -23,7 +25,7 @@ venv="$target/py-venv"
 gen="$target/py-interop-gen"
 stamp="$venv/.rustgrpc-installed"
 # The ecosystem packages (health, reflection, channelz) release with grpcio.
-want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION \
+want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION grpcio-status==$GRPCIO_STATUS_VERSION \
 grpcio-health-checking==$GRPCIO_VERSION grpcio-reflection==$GRPCIO_VERSION \
 grpcio-channelz==$GRPCIO_CHANNELZ_VERSION"
 mkdir -p "$target"

@@ -6,7 +6,8 @@
 //! serves as its own child processes (`bench server`, `bench client`,
 //! `bench idle`), so one `cargo run --bin bench` always runs fresh code.
 //! `bench-alloc` counts heap allocations per unary call with a counting
-//! global allocator, kept out of the throughput runs.
+//! global allocator, kept out of the throughput runs. `soak` runs every
+//! RPC shape on both faces for a long time and checks every message.
 
 pub mod args;
 pub mod clients;
@@ -14,6 +15,7 @@ pub mod h2load;
 pub mod pb;
 pub mod proc;
 pub mod servers;
+pub mod soak;
 pub mod table;
 
 /// Picks the percentile `q` (0..=1) of sorted `values`, or 0 when empty.

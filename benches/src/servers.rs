@@ -17,7 +17,7 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use grpc_core::{Requests, ServicerContext, Status};
+use grpc_core::{RequestStream, Requests, ServicerContext, Status};
 
 use crate::pb::{rg, tn};
 
@@ -208,7 +208,7 @@ impl rg::AsyncBenchServicer for AsyncBench {
 
     async fn ping_pong(
         &self,
-        requests: Requests<rg::Payload>,
+        requests: RequestStream<rg::Payload>,
         _context: &ServicerContext,
     ) -> Result<impl Stream<Item = Result<rg::Payload, Status>> + Send + 'static, Status> {
         Ok(requests)

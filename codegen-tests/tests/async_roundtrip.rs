@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
-use grpc_core::{Code, Requests, Server, ServicerContext, Status, Stream, insecure_channel};
+use grpc_core::{Code, RequestStream, Server, ServicerContext, Status, Stream, insecure_channel};
 use rustgrpc_codegen_tests::generated::hard;
 
 use hard::common::deep::inner::Envelope;
@@ -48,12 +48,13 @@ impl hard::streaming::AsyncRelayServicer for AsyncRelay {
 
     async fn collect(
         &self,
-        mut requests: Requests<Envelope>,
+        mut requests: RequestStream<Envelope>,
         _context: &ServicerContext,
     ) -> Result<Point, Status> {
         let mut sum = point(0, 0);
-        // `Requests` is both an `Iterator` and a `Stream`: name the async one.
-        while let Some(envelope) = StreamExt::next(&mut requests).await {
+        // With `StreamExt` in scope, method syntax is unambiguous (E0034 before
+        // the request stream stopped being an `Iterator` too).
+        while let Some(envelope) = requests.next().await {
             let p = envelope?.point.unwrap_or_default();
             sum.x += p.x;
             sum.y += p.y;
@@ -63,10 +64,10 @@ impl hard::streaming::AsyncRelayServicer for AsyncRelay {
 
     async fn echo(
         &self,
-        requests: Requests<Point>,
+        requests: RequestStream<Point>,
         _context: &ServicerContext,
     ) -> Result<impl Stream<Item = Result<Point, Status>> + Send + 'static, Status> {
-        Ok(StreamExt::map(requests, |p| p.map(|p| point(p.y, p.x))))
+        Ok(requests.map(|p| p.map(|p| point(p.y, p.x))))
     }
 
     async fn now(
@@ -234,10 +235,10 @@ impl hard::r#type::self_::AsyncAsyncServicer for AsyncKeywords {
 
     async fn r#loop(
         &self,
-        requests: Requests<Match>,
+        requests: RequestStream<Match>,
         _context: &ServicerContext,
     ) -> Result<Match, Status> {
-        let count = StreamExt::count(requests).await;
+        let count = requests.count().await;
         Ok(Match {
             r#async: i32::try_from(count).unwrap_or(i32::MAX),
             ..Match::default()

@@ -81,16 +81,15 @@
 //!         -> Result<HelloReply, Status> { ... }
 //!     async fn lots(&self, request: HelloRequest, context: &ServicerContext)
 //!         -> Result<impl Stream<Item = Result<HelloReply, Status>> + Send + 'static, Status> { ... }
-//!     async fn gather(&self, requests: Requests<HelloRequest>, context: &ServicerContext)
+//!     async fn gather(&self, requests: RequestStream<HelloRequest>, context: &ServicerContext)
 //!         -> Result<HelloReply, Status> { ... }
 //! }
 //! ```
 //!
-//! `Stream` is `grpc_core::Stream` (`futures_core::Stream`), and
-//! `grpc_core::Requests` is both an `Iterator` and a `Stream`; with
-//! `futures_util::StreamExt` in scope, name the async methods
-//! (`StreamExt::next(&mut requests)`), as the blocking `Iterator` ones
-//! would park the runtime's thread.
+//! `Stream` is `grpc_core::Stream` (`futures_core::Stream`). Client
+//! streams arrive as a `grpc_core::RequestStream`, a `Stream` only (read it
+//! with `StreamExt::next`/`map` or `read().await`); blocking servicers get
+//! `grpc_core::Requests`, an `Iterator` only.
 //!
 //! # In `build.rs`
 //!

@@ -187,3 +187,52 @@ mod tests {
         assert_eq!(snake_case(""), "_");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn is_identifier(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+
+    proptest! {
+        /// Any proto name (plugin input is untrusted) becomes a valid
+        /// identifier in every spelling, and `ident` never panics.
+        #[test]
+        fn every_spelling_is_an_identifier(name in any::<String>()) {
+            for spelled in [snake_case(&name), upper_camel_case(&name), screaming_snake_case(&name)] {
+                prop_assert!(is_identifier(&spelled), "{:?} -> {:?}", name, spelled);
+                let _ = ident(&spelled);
+            }
+            let token = ident(&name).to_string();
+            let bare = token.strip_prefix("r#").unwrap_or(&token);
+            prop_assert!(is_identifier(bare), "{:?} -> {:?}", name, token);
+        }
+
+        /// Keyword-shaped names (the risky ones) never panic either.
+        #[test]
+        fn keywords_are_escaped(index in 0..RAW_ABLE_KEYWORDS.len() + SUFFIXED_KEYWORDS.len()) {
+            let word = RAW_ABLE_KEYWORDS.iter().chain(SUFFIXED_KEYWORDS).nth(index).copied().unwrap_or("_");
+            let _ = ident(word);
+            let _ = ident(&snake_case(word));
+            let _ = ident(&upper_camel_case(word));
+        }
+
+        /// A scope never hands out the same name twice.
+        #[test]
+        fn claims_are_distinct(wanted in prop::collection::vec("[A-Za-z_]{1,4}[0-9]?", 1..30)) {
+            let mut scope = Scope::default();
+            let mut seen = BTreeSet::new();
+            for name in &wanted {
+                prop_assert!(seen.insert(scope.claim_type(name)));
+            }
+        }
+    }
+}

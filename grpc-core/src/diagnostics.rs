@@ -9,9 +9,17 @@
 //! - `GRPC_VERBOSITY`: `DEBUG`, `INFO` or `ERROR` — the level for everything
 //!   else from rustgrpc (default `ERROR` when only `GRPC_TRACE` is set).
 //!
-//! The logs go to stderr through a `tracing` subscriber installed on first
-//! use of a channel or server, unless the application installed its own
-//! (then it receives the same events: rustgrpc always emits them).
+//! rustgrpc always emits its events through `tracing`; it never installs a
+//! subscriber by itself. An application that wants grpcio's variables to
+//! work calls [`init_from_env`] once at startup: it installs a stderr
+//! logger when they ask for one. An application with its own subscriber
+//! does not call it and receives the same events.
+//!
+//! ```
+//! // At the start of main, before building channels and servers; a no-op
+//! // unless GRPC_TRACE or GRPC_VERBOSITY is set.
+//! grpc_core::diagnostics::init_from_env();
+//! ```
 
 use std::sync::OnceLock;
 
@@ -25,26 +33,33 @@ pub const TRACE_ENV: &str = "GRPC_TRACE";
 /// See [`TRACE_ENV`].
 pub const VERBOSITY_ENV: &str = "GRPC_VERBOSITY";
 
-static INSTALLED: OnceLock<()> = OnceLock::new();
+/// Whether the first call of [`init_from_env`] installed the logger.
+static INSTALLED: OnceLock<bool> = OnceLock::new();
 
-/// Installs the stderr logger if `GRPC_TRACE` or `GRPC_VERBOSITY` asks for it.
-pub(crate) fn init_from_env() {
-    INSTALLED.get_or_init(|| {
+/// Installs a stderr logger as the global `tracing` subscriber when
+/// `GRPC_TRACE` or `GRPC_VERBOSITY` asks for one, filtered as they say.
+/// Returns true when that logger is installed (by this call or an earlier
+/// one); false when neither variable is set or the application already has
+/// a global subscriber (which then keeps receiving rustgrpc's events).
+/// Only the first call looks at the environment.
+pub fn init_from_env() -> bool {
+    *INSTALLED.get_or_init(|| {
         let trace = std::env::var(TRACE_ENV).ok();
         let verbosity = std::env::var(VERBOSITY_ENV).ok();
         if trace.is_none() && verbosity.is_none() {
-            return;
+            return false;
         }
         let targets = targets(trace.as_deref().unwrap_or(""), verbosity.as_deref());
-        let _ = tracing_subscriber::registry()
+        tracing_subscriber::registry()
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
                     .with_ansi(false),
             )
             .with(targets)
-            .try_init();
-    });
+            .try_init()
+            .is_ok()
+    })
 }
 
 fn parse_level(verbosity: Option<&str>) -> Option<Level> {

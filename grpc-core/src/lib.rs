@@ -11,7 +11,9 @@
 //! - [`Channel`], [`ChannelBuilder`], [`insecure_channel`]: the client connection.
 //! - [`UnaryUnary`], [`UnaryStream`], [`StreamUnary`], [`StreamStream`]: typed
 //!   methods (generated stubs hand these out), with [`CallOptions`].
-//! - [`Server`], [`ServiceBuilder`], [`ServicerContext`], [`Requests`]: serving.
+//! - [`Server`], [`ServiceBuilder`], [`ServicerContext`]: serving; client
+//!   streams arrive as [`Requests`] (an `Iterator`, blocking handlers) or a
+//!   [`RequestStream`] (a `Stream`, async handlers).
 //!
 //! ## One async core, a blocking face
 //! Every socket is driven by tasks on a tokio runtime (a shared one, started
@@ -78,22 +80,23 @@ pub use channel::{
     insecure_channel,
 };
 pub use client::{
-    Call, CallCredentials, CallFuture, CallOptions, ResponseIterator, ResponseStream, StreamStream,
-    StreamUnary, UnaryStream, UnaryUnary, access_token_call_credentials,
-    disable_next_request_compression, metadata_call_credentials,
+    Call, CallCredentials, CallFuture, CallOptions, IntoRequestStream, IntoRequests, RequestWriter,
+    ResponseIterator, ResponseStream, StreamStream, StreamStreamCall, StreamUnary, StreamUnaryCall,
+    UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions, Writes,
+    access_token_call_credentials, metadata_call_credentials,
 };
 pub use codec::Compression;
 pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;
 pub use server::{
-    Continuation, HandlerCallDetails, Requests, Server, ServerBuilder, ServerInterceptor, Service,
-    ServiceBuilder, ServicerContext, StopHandle, WeakServer,
+    Continuation, HandlerCallDetails, RequestStream, Requests, Server, ServerBuilder,
+    ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle, WeakServer,
 };
 pub use status::{Code, RpcError, Status};
 
 /// The async stream trait ([`futures_core::Stream`]): what a
-/// [`ResponseStream`] and [`Requests`] are, what async request streams and
+/// [`ResponseStream`] and a [`RequestStream`] are, what async request streams and
 /// server-streaming async handlers provide, and what generated async
 /// servicers name, re-exported so that they need no extra dependency.
 pub use futures_core::Stream;

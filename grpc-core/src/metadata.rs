@@ -361,3 +361,71 @@ mod tests {
         assert_eq!(md.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn user_key() -> impl Strategy<Value = String> {
+        "[a-z0-9][a-z0-9_.-]{0,10}".prop_filter("reserved", |key| {
+            !is_reserved_header(key) && !key.ends_with("-bin")
+        })
+    }
+
+    proptest! {
+        /// Whatever header values a peer sends, reading metadata never
+        /// panics and never shows a reserved header.
+        #[test]
+        fn from_headers_never_panics(
+            pairs in prop::collection::vec(
+                ("[a-z0-9:-]{1,12}", prop::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff], 0..40)),
+                0..12,
+            ),
+        ) {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                if let (Ok(name), Ok(value)) =
+                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(&value))
+                {
+                    headers.append(name, value);
+                }
+            }
+            let metadata = Metadata::from_headers(&headers);
+            for (key, _) in metadata.iter() {
+                prop_assert!(!is_reserved_header(key), "{}", key);
+            }
+        }
+
+        /// Metadata we write reads back unchanged: ASCII text and binary
+        /// values, repeated keys in order.
+        #[test]
+        fn round_trips_through_headers(
+            text in prop::collection::vec((user_key(), "[ -~]{0,30}"), 0..6),
+            binary in prop::collection::vec((user_key(), prop::collection::vec(any::<u8>(), 0..40)), 0..6),
+        ) {
+            let mut metadata = Metadata::new();
+            for (key, value) in &text {
+                if metadata.append(key, value.trim()).is_err() {
+                    return Err(TestCaseError::reject("value refused"));
+                }
+            }
+            for (key, value) in &binary {
+                metadata
+                    .append(format!("{key}-bin"), value)
+                    .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            }
+            let mut headers = HeaderMap::new();
+            metadata.write_headers(&mut headers);
+            let read = Metadata::from_headers(&headers);
+            let sorted = |md: &Metadata| {
+                let mut pairs: Vec<(String, Vec<u8>)> =
+                    md.iter().map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec())).collect();
+                pairs.sort();
+                pairs
+            };
+            prop_assert_eq!(sorted(&read), sorted(&metadata));
+        }
+    }
+}

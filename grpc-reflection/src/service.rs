@@ -153,7 +153,7 @@ pub(crate) fn serve(reflection: Reflection, server: &grpc_core::Server) {
         // v1alpha is wire-identical to v1: one handler serves both.
         service.stream_stream_async(
             "ServerReflectionInfo",
-            move |requests: grpc_core::Requests<ServerReflectionRequest>, _context| {
+            move |requests: grpc_core::RequestStream<ServerReflectionRequest>, _context| {
                 let reflection = Arc::clone(&reflection);
                 async move {
                     let mut sent = Sent::default();

@@ -8,6 +8,9 @@
 //!   [`Events`] log tests wait on.
 //! - [`TestServer`]: a real server on a free port, stopped when dropped.
 //! - [`raw`]: bits for HTTP/2-level tests with the `h2` crate.
+//! - [`frames`]: a raw HTTP/2 peer that writes any frame, for attack tests,
+//!   and process gauges (RSS, threads, descriptors).
+//! - [`fault_proxy`]: a TCP proxy that delays, refuses, blackholes or cuts.
 //! - [`peers`]: the Python and buf peers of the health and reflection tests.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -15,10 +18,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use grpc_core::{
-    CallOptions, Channel, Code, Compression, Metadata, Requests, Server, ServerBuilder,
-    ServicerContext, Status, StopHandle,
+    CallOptions, Channel, Code, Compression, Metadata, RequestStream, Requests, Server,
+    ServerBuilder, ServicerContext, Status, StopHandle,
 };
 
+pub mod fault_proxy;
+pub mod frames;
 pub mod peers;
 
 /// The generated `rustgrpc.testing` code.
@@ -852,7 +857,7 @@ struct OutputState {
 
 /// The state of a bidi async response.
 struct DuplexState {
-    requests: Requests<EchoRequest>,
+    requests: RequestStream<EchoRequest>,
     ctx: ServicerContext,
     watch: AsyncWatch,
     index: u32,
@@ -913,7 +918,7 @@ impl AsyncTestServiceServicer for AsyncTestServicer {
 
     async fn streaming_input_call(
         &self,
-        mut requests: Requests<EchoRequest>,
+        mut requests: RequestStream<EchoRequest>,
         ctx: &ServicerContext,
     ) -> Result<EchoResponse, Status> {
         let mut watch = AsyncWatch::new(ctx, &self.events);
@@ -940,7 +945,7 @@ impl AsyncTestServiceServicer for AsyncTestServicer {
 
     async fn full_duplex_call(
         &self,
-        requests: Requests<EchoRequest>,
+        requests: RequestStream<EchoRequest>,
         ctx: &ServicerContext,
     ) -> Result<impl grpc_core::Stream<Item = Result<EchoResponse, Status>> + Send + 'static, Status>
     {

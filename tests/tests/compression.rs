@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use grpc_core::{CallOptions, Code, Compression, Server, disable_next_request_compression};
+use grpc_core::{CallOptions, Code, Compression, Server, WithOptions, Writes};
 use h2::client::SendRequest;
 use http::{HeaderMap, Request, Response};
 use prost::Message;
@@ -356,28 +356,23 @@ fn disable_next_message_compression_clears_the_flag_of_that_message() {
     server.stop(None).wait();
 }
 
-#[test]
-fn disable_next_request_compression_clears_the_flag_of_that_request() {
-    let raw = RecordingServer::start(|_| (vec![], vec![raw::frame(&echo_response("ok", 0))]));
-    let requests = (0..4).map(|index| {
-        if index % 2 == 1 {
-            disable_next_request_compression();
-        }
-        EchoRequest {
-            message: format!("request {index}"),
-            payload: vec![b'x'; 10_000],
-            ..EchoRequest::default()
-        }
-    });
-    // Outside a request iterator the call has no effect on anything.
-    disable_next_request_compression();
-    let reply = raw
-        .stub()
-        .streaming_input_call()
-        .with_options(CallOptions::new().compression(Compression::Gzip))
-        .call(requests)
-        .unwrap();
-    assert_eq!(reply.message, "ok");
+/// Request `index` of the per-message option tests: odd ones go out plain.
+fn optioned_request(index: usize) -> WithOptions<EchoRequest> {
+    let request = EchoRequest {
+        message: format!("request {index}"),
+        payload: vec![b'x'; 10_000],
+        ..EchoRequest::default()
+    };
+    if index % 2 == 1 {
+        WithOptions::uncompressed(request)
+    } else {
+        WithOptions::from(request)
+    }
+}
+
+/// The last request had alternating compressed flags under gzip, and each
+/// message decodes to the request it was.
+fn assert_alternating_flags(raw: &RecordingServer) {
     let (headers, messages) = raw.last();
     assert_eq!(header(&headers, "grpc-encoding"), "gzip");
     let flags: Vec<bool> = messages.iter().map(|(flag, _)| *flag).collect();
@@ -391,8 +386,55 @@ fn disable_next_request_compression_clears_the_flag_of_that_request() {
         let request = EchoRequest::decode(bytes.as_slice()).unwrap();
         assert_eq!(request.message, format!("request {index}"));
     }
+}
 
-    // A unary call on the same thread is unaffected.
+fn gzip_options() -> CallOptions {
+    CallOptions::new().compression(Compression::Gzip)
+}
+
+#[test]
+fn write_options_clear_the_flag_of_that_request_on_the_async_face() {
+    let raw = RecordingServer::start(|_| (vec![], vec![raw::frame(&echo_response("ok", 0))]));
+    let upload = raw
+        .stub()
+        .streaming_input_call()
+        .with_options(gzip_options());
+    let runtime = raw::runtime();
+
+    // A request stream of messages with options.
+    let requests = Writes(tokio_stream::iter((0..4).map(optioned_request)));
+    let reply = runtime.block_on(upload.call_async(requests)).unwrap();
+    assert_eq!(reply.message, "ok");
+    assert_alternating_flags(&raw);
+
+    // Awaited writes, each with its own options.
+    let reply = runtime
+        .block_on(async {
+            let call = upload.start_async();
+            for index in 0..4 {
+                call.write(optioned_request(index)).await?;
+            }
+            call.done_writing();
+            call.await
+        })
+        .unwrap();
+    assert_eq!(reply.message, "ok");
+    assert_alternating_flags(&raw);
+}
+
+#[test]
+fn write_options_clear_the_flag_of_that_request() {
+    let raw = RecordingServer::start(|_| (vec![], vec![raw::frame(&echo_response("ok", 0))]));
+    let reply = raw
+        .stub()
+        .streaming_input_call()
+        .with_options(gzip_options())
+        .call(Writes((0..4).map(optioned_request)))
+        .unwrap();
+    assert_eq!(reply.message, "ok");
+    assert_alternating_flags(&raw);
+
+    // A unary call on the same channel keeps the call's compression.
     let reply = raw
         .stub()
         .unary_call()

@@ -16,7 +16,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use grpc_core::{Code, Compression, Metadata, Requests, Server, ServicerContext, Status, Stream};
+use grpc_core::{
+    Code, Compression, Metadata, RequestStream, Server, ServicerContext, Status, Stream,
+};
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::helloworld::{
     AsyncGreeterServicer, HelloReply, HelloRequest, add_async_greeter_servicer_to_server,
@@ -125,14 +127,12 @@ impl AsyncGreeterServicer for Greeter {
 
     async fn say_hello_bidi_stream(
         &self,
-        requests: Requests<HelloRequest>,
+        requests: RequestStream<HelloRequest>,
         context: &ServicerContext,
     ) -> Result<impl Stream<Item = Result<HelloReply, Status>> + Send + 'static, Status> {
         println!("SayHelloBidiStream from {}", context.peer());
         let context = context.clone();
-        // `Requests` is both an Iterator and a Stream: name the Stream's
-        // `map`, the async one.
-        Ok(StreamExt::map(requests, move |request| {
+        Ok(requests.map(move |request| {
             let request = request?;
             greeting(&request.name, &context).map(|message| HelloReply { message })
         }))
@@ -141,6 +141,8 @@ impl AsyncGreeterServicer for Greeter {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["port", "host"]);
     let port: u16 = args.get_or("port", 50051);
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use grpc_core::{Metadata, Requests, Server, ServicerContext, Status, Stream};
+use grpc_core::{Metadata, RequestStream, Server, ServicerContext, Status, Stream};
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::route_guide::{
     default_db_path, get_distance, get_feature, in_rectangle, load_db,
@@ -82,15 +82,14 @@ impl AsyncRouteGuideServicer for AsyncRouteGuide {
     /// `async for` over the requests).
     async fn record_route(
         &self,
-        mut requests: Requests<Point>,
+        mut requests: RequestStream<Point>,
         _context: &ServicerContext,
     ) -> Result<RouteSummary, Status> {
         let start = Instant::now();
         let mut summary = RouteSummary::default();
         let mut previous: Option<Point> = None;
         let mut distance = 0.0;
-        // `Requests` is both an Iterator and a Stream: name the async `next`.
-        while let Some(point) = StreamExt::next(&mut requests).await {
+        while let Some(point) = requests.next().await {
             let point = point?;
             summary.point_count += 1;
             if get_feature(&self.features, &point).is_some_and(|f| !f.name.is_empty()) {
@@ -110,11 +109,11 @@ impl AsyncRouteGuideServicer for AsyncRouteGuide {
     /// earlier note of this call made at the same location.
     async fn route_chat(
         &self,
-        requests: Requests<RouteNote>,
+        requests: RequestStream<RouteNote>,
         _context: &ServicerContext,
     ) -> Result<impl Stream<Item = Result<RouteNote, Status>> + Send + 'static, Status> {
         let mut previous: Vec<RouteNote> = Vec::new();
-        Ok(StreamExt::flat_map(requests, move |note| {
+        Ok(requests.flat_map(move |note| {
             let replies: Vec<Result<RouteNote, Status>> = match note {
                 Ok(note) => {
                     let replies = previous
@@ -135,6 +134,8 @@ impl AsyncRouteGuideServicer for AsyncRouteGuide {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["port", "db", "workers"]);
     let port: u16 = args.get_or("port", 50051);
     let db = args.get_or("db", default_db_path());

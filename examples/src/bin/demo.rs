@@ -1023,6 +1023,8 @@ impl Demo {
 }
 
 fn main() {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["workers"]);
     let workers: usize = args.get_or("workers", 8);
 

@@ -39,6 +39,8 @@ fn report(what: &str, error: &RpcError) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["target", "name"]);
     let target = args.get("target").unwrap_or("localhost:50051");
     let name = args.get("name").unwrap_or("world");

@@ -162,6 +162,8 @@ impl GreeterServicer for Greeter {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["port", "host"]);
     let port: u16 = args.get_or("port", 50051);
 

@@ -21,6 +21,8 @@ usage: interop_client [--server_host H] [--server_port N] [--test_case NAME] [--
   --use_tls BOOL      only false: TLS is not supported yet";
 
 fn main() {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(
         USAGE,
         &["server_host", "server_port", "test_case", "use_tls"],

@@ -27,6 +27,8 @@ usage: interop_server [--port N] [--host ADDR] [--use_tls false]
   --exit_on_stdin_eof BOOL    stop when standard input closes (default false)";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["port", "host", "use_tls", "exit_on_stdin_eof"]);
     let port: u16 = args.get_or("port", 10000);
     if args.get_or("use_tls", false) {

@@ -178,6 +178,8 @@ fn show(note: &RouteNote) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["target", "db"]);
     let target = args.get("target").unwrap_or("localhost:50051");
     let features = load_db(args.get_or("db", default_db_path()))?;

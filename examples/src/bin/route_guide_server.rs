@@ -24,6 +24,8 @@ usage: route_guide_server [--port N] [--db PATH] [--workers N]
   --workers N   worker threads for the blocking handlers (default 10)";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's logs, as in grpcio.
+    grpc_core::diagnostics::init_from_env();
     let args = Args::parse(USAGE, &["port", "db", "workers"]);
     let port: u16 = args.get_or("port", 50051);
     let db = args.get_or("db", default_db_path());

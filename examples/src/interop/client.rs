@@ -5,8 +5,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use grpc_core::{
-    CallOptions, Channel, ChannelBuilder, Code, Compression, Metadata, RpcError,
-    disable_next_request_compression,
+    CallOptions, Channel, ChannelBuilder, Code, Compression, Metadata, RpcError, WithOptions,
+    Writes,
 };
 
 use super::pb::{
@@ -197,18 +197,13 @@ impl InteropClient {
         expect_code(probe, Code::InvalidArgument, "the probe")?;
 
         // The first message compressed, the second sent plain.
-        let requests = [request(true, 27_182), request(false, 45_904)]
-            .into_iter()
-            .enumerate()
-            .map(|(index, request)| {
-                if index == 1 {
-                    disable_next_request_compression();
-                }
-                request
-            });
+        let requests = [
+            WithOptions::from(request(true, 27_182)),
+            WithOptions::uncompressed(request(false, 45_904)),
+        ];
         let response = upload
             .with_options(self.options())
-            .call(requests)
+            .call(Writes(requests))
             .map_err(failed("StreamingInputCall"))?;
         channel.close();
         check_eq(

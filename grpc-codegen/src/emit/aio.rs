@@ -9,7 +9,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::server::{MethodParts, method_parts, servicer_trait_tokens};
+use super::server::{HandlerFace, MethodParts, method_parts, servicer_trait_tokens};
 use super::{Resolved, ResolvedMethod};
 use crate::ir::CallKind;
 
@@ -45,7 +45,7 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
         request_type,
         item,
         unimplemented,
-    } = method_parts(method);
+    } = method_parts(method, HandlerFace::Async);
     let ident = &method.ident;
     let output = &method.output;
     let (ok_type, default_error) = if method.ir.server_streaming {

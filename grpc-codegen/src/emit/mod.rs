@@ -387,7 +387,7 @@ mod tests {
              super::other::HelloReply,::grpc_core::Status>>+::core::marker::Send+'static,\
              ::grpc_core::Status>>+::core::marker::Send{"
         ));
-        assert!(flat.contains("requests:::grpc_core::Requests<HelloRequest>"));
+        assert!(flat.contains("requests:::grpc_core::RequestStream<HelloRequest>"));
         assert_eq!(
             code.matches("::core::future::ready(").count(),
             4,

@@ -60,7 +60,16 @@ pub(super) struct MethodParts {
     pub(super) unimplemented: TokenStream,
 }
 
-pub(super) fn method_parts(method: &ResolvedMethod<'_>) -> MethodParts {
+/// Which servicer trait a method is emitted for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum HandlerFace {
+    /// Blocking handlers: client streams are `Requests` (an `Iterator`).
+    Blocking,
+    /// Async handlers: client streams are `RequestStream` (a `Stream`).
+    Async,
+}
+
+pub(super) fn method_parts(method: &ResolvedMethod<'_>, face: HandlerFace) -> MethodParts {
     let notes: Vec<&str> = method.rename_note.as_deref().into_iter().collect();
     let doc = doc_attrs(&or_fallback(
         &method.ir.comments,
@@ -73,7 +82,11 @@ pub(super) fn method_parts(method: &ResolvedMethod<'_>) -> MethodParts {
     let input = &method.input;
     let output = &method.output;
     let (request, request_type) = if method.ir.client_streaming {
-        (quote!(requests), quote!(::grpc_core::Requests<#input>))
+        let stream = match face {
+            HandlerFace::Blocking => quote!(::grpc_core::Requests<#input>),
+            HandlerFace::Async => quote!(::grpc_core::RequestStream<#input>),
+        };
+        (quote!(requests), stream)
     } else {
         (quote!(request), quote!(#input))
     };
@@ -97,7 +110,7 @@ fn servicer_method(method: &ResolvedMethod<'_>) -> TokenStream {
         request_type,
         item,
         unimplemented,
-    } = method_parts(method);
+    } = method_parts(method, HandlerFace::Blocking);
     let ident = &method.ident;
     let output = &method.output;
     let (ok_type, default_error) = if method.ir.server_streaming {

@@ -252,7 +252,7 @@ pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 's
     /// Greets everyone in the request stream at once.
     fn gather(
         &self,
-        requests: ::grpc_core::Requests<HelloRequest>,
+        requests: ::grpc_core::RequestStream<HelloRequest>,
         context: &::grpc_core::ServicerContext,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<HelloReply, ::grpc_core::Status>,
@@ -267,7 +267,7 @@ pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 's
     /// Greets each request as it arrives.
     fn chat(
         &self,
-        requests: ::grpc_core::Requests<HelloRequest>,
+        requests: ::grpc_core::RequestStream<HelloRequest>,
         context: &::grpc_core::ServicerContext,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<

@@ -159,7 +159,6 @@ impl ChannelBuilder {
 
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
-        crate::diagnostics::init_from_env();
         let parsed = target::parse(&self.target)?;
         let authority: http::uri::Authority = parsed.authority.parse().map_err(|error| {
             Error::new(

@@ -19,6 +19,9 @@ pub(crate) struct CallShared {
     outcome: Slot<Status>,
     /// Whether a task of a current-thread runtime drives the call.
     current_thread_driver: AtomicBool,
+    /// True once the request headers went out on a connection; false when
+    /// the RPC ended before.
+    opened: Slot<bool>,
 }
 
 impl CallShared {
@@ -30,6 +33,7 @@ impl CallShared {
             initial: Slot::new(),
             outcome: Slot::new(),
             current_thread_driver: AtomicBool::new(false),
+            opened: Slot::new(),
         })
     }
 
@@ -77,6 +81,7 @@ impl CallShared {
 
     /// Records the final status (the first one wins) and runs callbacks.
     pub(crate) fn finish(&self, status: Status) {
+        self.opened.complete(false);
         self.initial.complete(Metadata::new());
         self.outcome.complete(status);
     }
@@ -102,6 +107,25 @@ impl CallShared {
     /// Waits asynchronously for the initial metadata (empty if none came).
     pub(crate) async fn initial_metadata_async(&self) -> Metadata {
         self.initial.wait_async(Metadata::clone).await
+    }
+
+    /// Polls for the initial metadata (empty if none came).
+    pub(crate) fn poll_initial_metadata(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Metadata> {
+        self.initial.poll_with(cx, Metadata::clone)
+    }
+
+    /// Records that the request headers went out on a connection.
+    pub(crate) fn set_opened(&self) {
+        self.opened.complete(true);
+    }
+
+    /// Polls for the outcome of opening the stream: true once the request
+    /// headers went out, false when the RPC ended before.
+    pub(crate) fn poll_opened(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<bool> {
+        self.opened.poll_with(cx, |opened| *opened)
     }
 
     /// Waits asynchronously for the final status.

@@ -11,12 +11,17 @@ mod requests;
 mod response_stream;
 mod responses;
 pub(crate) mod rpc;
+mod unary_call;
+mod write;
+mod writer;
 
 pub use call::Call;
 pub use credentials::{CallCredentials, access_token_call_credentials, metadata_call_credentials};
 pub use future::CallFuture;
 pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
 pub use options::CallOptions;
-pub use requests::disable_next_request_compression;
 pub use response_stream::ResponseStream;
 pub use responses::ResponseIterator;
+pub use unary_call::UnaryCall;
+pub use write::{IntoRequestStream, IntoRequests, WithOptions, WriteOptions, Writes};
+pub use writer::{RequestWriter, StreamStreamCall, StreamUnaryCall};

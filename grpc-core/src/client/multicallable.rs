@@ -14,6 +14,7 @@ use super::options::CallOptions;
 use super::requests::spawn_request_pump;
 use super::responses::ResponseIterator;
 use super::rpc::{self, Delivery, Invocation, Outgoing};
+use super::write::{IntoRequests, WithOptions, WriteOptions};
 use crate::channel::Channel;
 use crate::codec::proto::encode_frame;
 use crate::runtime::block_on;
@@ -45,9 +46,18 @@ impl Method {
     }
 
     pub(super) fn encode<Req: prost::Message>(&self, request: &Req) -> Result<Bytes, Status> {
+        self.encode_with(request, WriteOptions::new())
+    }
+
+    /// [`encode`](Self::encode) with per-message options.
+    pub(super) fn encode_with<Req: prost::Message>(
+        &self,
+        request: &Req,
+        options: WriteOptions,
+    ) -> Result<Bytes, Status> {
         encode_frame(
             request,
-            self.invocation().compression(),
+            options.compression(self.invocation().compression()),
             self.channel.config().max_send_message_length,
         )
         .map_err(|status| match status.code() {
@@ -59,7 +69,7 @@ impl Method {
     fn request_pump<Req, I>(&self, requests: I) -> Result<Outgoing, Status>
     where
         Req: prost::Message + 'static,
-        I: Iterator<Item = Req> + Send + 'static,
+        I: Iterator<Item = WithOptions<Req>> + Send + 'static,
     {
         spawn_request_pump(
             requests,
@@ -289,7 +299,9 @@ where
 /// A stream-unary method: a stream of requests, one response.
 ///
 /// The requests come from any iterator, drawn on its own thread: it may
-/// block (a queue, a sleep) without stalling the connection.
+/// block (a queue, a sleep) without stalling the connection. For
+/// per-message [`WriteOptions`] (a message sent uncompressed), pass
+/// [`Writes`](crate::Writes) of [`WithOptions`] items.
 ///
 /// ```no_run
 /// # fn demo(record: &grpc_core::StreamUnary<String, String>) -> Result<(), grpc_core::RpcError> {
@@ -313,8 +325,7 @@ where
     /// Sends every request of `requests`, then waits for the response.
     pub fn call<I>(&self, requests: I) -> Result<Resp, RpcError>
     where
-        I: IntoIterator<Item = Req>,
-        I::IntoIter: Send + 'static,
+        I: IntoRequests<Req>,
     {
         self.with_call(requests).map(|(response, _)| response)
     }
@@ -322,11 +333,10 @@ where
     /// Like [`call`](Self::call), also returning the [`Call`].
     pub fn with_call<I>(&self, requests: I) -> Result<(Resp, Call), RpcError>
     where
-        I: IntoIterator<Item = Req>,
-        I::IntoIter: Send + 'static,
+        I: IntoRequests<Req>,
     {
         let call = self.method.new_call();
-        let outgoing = self.method.request_pump(requests.into_iter());
+        let outgoing = self.method.request_pump(requests.into_requests());
         let result = block_on(
             self.method.channel.handle(),
             self.method.unary_response(&call, outgoing),
@@ -337,10 +347,9 @@ where
     /// Starts the RPC in the background and returns its [`CallFuture`].
     pub fn future<I>(&self, requests: I) -> CallFuture<Resp>
     where
-        I: IntoIterator<Item = Req>,
-        I::IntoIter: Send + 'static,
+        I: IntoRequests<Req>,
     {
-        let outgoing = self.method.request_pump(requests.into_iter());
+        let outgoing = self.method.request_pump(requests.into_requests());
         self.method.future(outgoing)
     }
 }
@@ -373,10 +382,9 @@ where
     /// responses arrive through the returned iterator.
     pub fn call<I>(&self, requests: I) -> Result<ResponseIterator<Resp>, RpcError>
     where
-        I: IntoIterator<Item = Req>,
-        I::IntoIter: Send + 'static,
+        I: IntoRequests<Req>,
     {
-        let outgoing = self.method.request_pump(requests.into_iter());
+        let outgoing = self.method.request_pump(requests.into_requests());
         Ok(self.method.streaming_response(outgoing))
     }
 }

@@ -68,6 +68,15 @@ impl<T> ResponseStream<T> {
         self.call.shared().status_async().await.details().to_owned()
     }
 
+    /// Waits until the RPC is under way on a connection (its request
+    /// headers went out): `Err` when it failed before (no server reachable,
+    /// deadline, cancellation), as grpc.aio's `wait_for_connection` raises.
+    pub async fn wait_for_connection(&self) -> Result<(), RpcError> {
+        let shared = self.call.shared();
+        let opened = std::future::poll_fn(|cx| shared.poll_opened(cx)).await;
+        super::unary_call::connection_outcome(&self.call, opened, shared.status_async()).await
+    }
+
     /// True while the RPC has not ended.
     pub fn is_active(&self) -> bool {
         self.call.is_active()
@@ -91,6 +100,14 @@ impl<T> ResponseStream<T> {
     /// The blocking [`Call`] view of the same RPC.
     pub fn call(&self) -> &Call {
         &self.call
+    }
+}
+
+impl<T: prost::Message + Default> ResponseStream<T> {
+    /// The next response (grpc.aio's `read()`): `None` after the last; an
+    /// RPC failure is the last item. The same as `StreamExt::next`.
+    pub async fn read(&mut self) -> Option<Result<T, RpcError>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 

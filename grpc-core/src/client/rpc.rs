@@ -179,6 +179,7 @@ async fn attempt(
         Ok(opened) => opened,
         Err(status) => return Attempt::Ended(status),
     };
+    call.set_opened();
     let sending = async move {
         match outgoing {
             Outgoing::One(frame) => {

@@ -182,3 +182,67 @@ mod tests {
         assert!(!set.contains(Compression::Deflate));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::status::Code;
+
+    fn codec() -> impl Strategy<Value = Compression> {
+        prop_oneof![Just(Compression::Gzip), Just(Compression::Deflate)]
+    }
+
+    proptest! {
+        /// Garbage never panics; the output never exceeds the limit.
+        #[test]
+        fn garbage_is_an_error_or_bounded(
+            compression in codec(),
+            input in prop::collection::vec(any::<u8>(), 0..512),
+            limit in 0usize..4_096,
+        ) {
+            match compression.decompress(&input, limit) {
+                Ok(out) => prop_assert!(out.len() <= limit),
+                Err(status) => prop_assert!(
+                    matches!(status.code(), Code::Internal | Code::ResourceExhausted),
+                    "{:?}", status
+                ),
+            }
+        }
+
+        /// Corrupting a valid stream anywhere is an error or bounded output.
+        #[test]
+        fn corrupted_streams_are_handled(
+            compression in codec(),
+            data in prop::collection::vec(any::<u8>(), 0..2_000),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        ) {
+            let mut compressed = BytesMut::new();
+            compression.compress_into(&data, &mut compressed).map_err(|s| TestCaseError::fail(format!("{s:?}")))?;
+            let mut bytes = compressed.to_vec();
+            for (index, value) in flips {
+                let at = index.index(bytes.len());
+                bytes[at] ^= value;
+            }
+            if let Ok(out) = compression.decompress(&bytes, 4_096) {
+                prop_assert!(out.len() <= 4_096);
+            }
+        }
+
+        /// Round trip, and the limit is exact: `len` fits, `len - 1` does not.
+        #[test]
+        fn round_trip_and_exact_limit(
+            compression in codec(),
+            data in prop::collection::vec(any::<u8>(), 1..4_000),
+        ) {
+            let mut compressed = BytesMut::new();
+            compression.compress_into(&data, &mut compressed).map_err(|s| TestCaseError::fail(format!("{s:?}")))?;
+            let out = compression.decompress(&compressed, data.len()).map_err(|s| TestCaseError::fail(format!("{s:?}")))?;
+            prop_assert_eq!(&out[..], &data[..]);
+            let over = compression.decompress(&compressed, data.len() - 1);
+            prop_assert_eq!(over.err().map(|s| s.code()), Some(Code::ResourceExhausted));
+        }
+    }
+}

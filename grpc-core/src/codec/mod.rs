@@ -6,3 +6,6 @@ pub(crate) mod framing;
 pub(crate) mod proto;
 
 pub use compress::Compression;
+
+#[cfg(test)]
+mod framing_props;

@@ -259,7 +259,6 @@ impl ServerBuilder {
 
     /// Builds the server, reporting a runtime that cannot start.
     pub fn try_build(self) -> Result<Server, crate::Error> {
-        crate::diagnostics::init_from_env();
         // Built inside a tokio runtime, the server's sockets and async
         // handlers run there; otherwise on the shared I/O runtime.
         let handle = match self.runtime {

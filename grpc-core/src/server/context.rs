@@ -257,7 +257,8 @@ impl ServicerContext {
     /// compressed flag of its length prefix), as the interop suite's
     /// `expect_compressed` checks need; `None` before the first message.
     /// In a client-streaming handler, "last" is the message the
-    /// [`Requests`](crate::Requests) iterator yielded last.
+    /// [`Requests`](crate::Requests) iterator (or
+    /// [`RequestStream`](crate::RequestStream)) yielded last.
     ///
     /// ```
     /// use grpc_core::{Requests, ServicerContext, Status};

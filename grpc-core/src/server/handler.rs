@@ -16,6 +16,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::context::{Outbound, ServicerContext};
+use super::request_stream::RequestStream;
 use super::requests::Requests;
 use crate::codec::Compression;
 use crate::codec::framing::RawMessage;
@@ -92,6 +93,19 @@ fn requests<Req>(input: Input, ctx: &ServicerContext) -> Requests<Req> {
             let (tx, rx) = mpsc::channel(1);
             let _ = tx.try_send(Ok(raw));
             Requests::new(rx, ctx.clone())
+        }
+    }
+}
+
+/// [`requests`] for async handlers.
+fn request_stream<Req>(input: Input, ctx: &ServicerContext) -> RequestStream<Req> {
+    match input {
+        Input::Stream(messages) => RequestStream::new(messages, ctx.clone()),
+        Input::One(raw) => {
+            // Not reached: client-streaming methods always get a stream.
+            let (tx, rx) = mpsc::channel(1);
+            let _ = tx.try_send(Ok(raw));
+            RequestStream::new(rx, ctx.clone())
         }
     }
 }
@@ -336,11 +350,11 @@ pub(crate) fn stream_unary_async<Req, Resp, F, Fut>(f: F) -> Handler
 where
     Req: prost::Message + Default + 'static,
     Resp: prost::Message + 'static,
-    F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+    F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
     Handler::Async(Arc::new(move |input, ctx| {
-        let call = f(requests(input, &ctx), ctx.clone());
+        let call = f(request_stream(input, &ctx), ctx.clone());
         let body_ctx = ctx.clone();
         run_and_finish(ctx, async move {
             let response = call.await?;
@@ -354,11 +368,11 @@ where
     Req: prost::Message + Default + 'static,
     Resp: prost::Message + 'static,
     S: Stream<Item = Result<Resp, Status>> + Send + 'static,
-    F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+    F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<S, Status>> + Send + 'static,
 {
     Handler::Async(Arc::new(move |input, ctx| {
-        let call = f(requests(input, &ctx), ctx.clone());
+        let call = f(request_stream(input, &ctx), ctx.clone());
         let body_ctx = ctx.clone();
         run_and_finish(ctx, async move {
             let responses = call.await?;

@@ -9,6 +9,7 @@ use futures_core::Stream;
 
 use super::context::ServicerContext;
 use super::handler::{self, MethodEntry, MethodKind};
+use super::request_stream::RequestStream;
 use super::requests::Requests;
 use crate::status::Status;
 
@@ -186,12 +187,12 @@ impl ServiceBuilder {
         )
     }
 
-    /// Adds an async stream-unary method: [`Requests`] is also a `Stream`.
+    /// Adds an async stream-unary method: the handler reads a [`RequestStream`].
     pub fn stream_unary_async<Req, Resp, F, Fut>(&mut self, method: &str, handler: F) -> &mut Self
     where
         Req: prost::Message + Default + 'static,
         Resp: prost::Message + 'static,
-        F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+        F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     {
         self.add(
@@ -211,7 +212,7 @@ impl ServiceBuilder {
         Req: prost::Message + Default + 'static,
         Resp: prost::Message + 'static,
         S: Stream<Item = Result<Resp, Status>> + Send + 'static,
-        F: Fn(Requests<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
+        F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, Status>> + Send + 'static,
     {
         self.add(

@@ -1,4 +1,5 @@
-//! [`Requests`]: the request stream of a client-streaming or bidi handler.
+//! [`Requests`]: the request stream of a blocking client-streaming or bidi
+//! handler (async handlers get a [`RequestStream`](super::RequestStream)).
 
 use std::marker::PhantomData;
 
@@ -11,7 +12,9 @@ use crate::codec::proto::decode_message;
 use crate::runtime::wait;
 use crate::status::{Code, Status};
 
-/// The client's messages, as a blocking iterator of `Result<T, Status>`.
+/// The client's messages, as a blocking iterator of `Result<T, Status>`,
+/// for blocking handlers (async handlers get a
+/// [`RequestStream`](crate::RequestStream), which never blocks a thread).
 /// It ends (`None`) when the client half-closes; an `Err` means the RPC
 /// failed (cancelled, deadline, bad message) and is the last item.
 ///
@@ -26,9 +29,9 @@ use crate::status::{Code, Status};
 /// }
 /// ```
 pub struct Requests<T> {
-    messages: mpsc::Receiver<Result<RawMessage, Status>>,
+    pub(super) messages: mpsc::Receiver<Result<RawMessage, Status>>,
     context: ServicerContext,
-    done: bool,
+    pub(super) done: bool,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -53,7 +56,10 @@ impl<T> Requests<T> {
 
 impl<T: prost::Message + Default> Requests<T> {
     /// Turns what the queue gave into the next item.
-    fn item(&mut self, received: Option<Result<RawMessage, Status>>) -> Option<Result<T, Status>> {
+    pub(super) fn item(
+        &mut self,
+        received: Option<Result<RawMessage, Status>>,
+    ) -> Option<Result<T, Status>> {
         match received {
             Some(Ok(raw)) => {
                 self.context.note_request_compressed(raw.compressed);
@@ -89,27 +95,6 @@ impl<T: prost::Message + Default> Requests<T> {
     }
 }
 
-impl<T: prost::Message + Default> Requests<T> {
-    /// The next request, awaited (grpc.aio's `context.read()`): `None` once
-    /// the client half-closed. For async handlers; blocking ones iterate.
-    ///
-    /// ```
-    /// # async fn handler(mut requests: grpc_core::Requests<u64>) -> Result<u64, grpc_core::Status> {
-    /// let mut total = 0;
-    /// while let Some(n) = requests.read().await {
-    ///     total += n?;
-    /// }
-    /// # Ok(total) }
-    /// ```
-    pub async fn read(&mut self) -> Option<Result<T, Status>> {
-        if self.done {
-            return None;
-        }
-        let received = self.messages.recv().await;
-        self.item(received)
-    }
-}
-
 impl<T: prost::Message + Default> Iterator for Requests<T> {
     type Item = Result<T, Status>;
 
@@ -121,25 +106,6 @@ impl<T: prost::Message + Default> Iterator for Requests<T> {
         // slot goes to other RPCs meanwhile.
         let received = park(|| wait(self.messages.recv()));
         self.item(received)
-    }
-}
-
-/// Async handlers read the same requests as a `Stream`.
-impl<T: prost::Message + Default> futures_core::Stream for Requests<T> {
-    type Item = Result<T, Status>;
-
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.done {
-            return std::task::Poll::Ready(None);
-        }
-        match this.messages.poll_recv(cx) {
-            std::task::Poll::Pending => std::task::Poll::Pending,
-            std::task::Poll::Ready(received) => std::task::Poll::Ready(this.item(received)),
-        }
     }
 }
 

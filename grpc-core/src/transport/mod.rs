@@ -8,3 +8,8 @@ pub(crate) mod io;
 pub(crate) mod keepalive;
 pub(crate) mod ping_policy;
 pub(crate) mod settings;
+
+#[cfg(test)]
+mod frames_props;
+#[cfg(test)]
+mod ping_policy_props;

@@ -35,3 +35,26 @@ mod tests {
         assert_eq!(decode(b"%FF"), "\u{FFFD}");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text survives encoding, and the encoding is printable ASCII.
+        #[test]
+        fn round_trips(text in any::<String>()) {
+            let encoded = encode(&text);
+            prop_assert!(encoded.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            prop_assert_eq!(decode(encoded.as_bytes()), text);
+        }
+
+        /// Any received bytes decode to something, never an error or panic.
+        #[test]
+        fn decode_never_fails(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

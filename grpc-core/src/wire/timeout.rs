@@ -93,3 +93,39 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Peer bytes never panic; what parses is at most 8 digits and a unit.
+        #[test]
+        fn parse_never_panics(value in prop::collection::vec(any::<u8>(), 0..16)) {
+            if parse(&value).is_some() {
+                prop_assert!((2..=9).contains(&value.len()));
+                prop_assert!(value[..value.len() - 1].iter().all(u8::is_ascii_digit));
+            }
+        }
+
+        /// Header-shaped text: digits and a unit letter, any length.
+        #[test]
+        fn parse_matches_the_grammar(digits in "[0-9]{0,12}", unit in "[HMSmun xX]") {
+            let value = format!("{digits}{unit}");
+            let valid = (1..=8).contains(&digits.len()) && "HMSmun".contains(unit.as_str());
+            prop_assert_eq!(parse(value.as_bytes()).is_some(), valid, "{}", value);
+        }
+
+        /// Formatting never shortens a deadline and always parses back.
+        #[test]
+        fn format_round_trips_upward(nanos in any::<u64>()) {
+            let duration = Duration::from_nanos(nanos);
+            let text = format(duration);
+            let parsed = parse(text.as_bytes());
+            prop_assert!(parsed.is_some(), "{}", text);
+            prop_assert!(parsed.unwrap_or_default() >= duration, "{}", text);
+        }
+    }
+}

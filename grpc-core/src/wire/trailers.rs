@@ -104,3 +104,72 @@ mod tests {
         assert!(read_status(&HeaderMap::new()).is_none());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use http::{HeaderName, HeaderValue};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Header maps a peer could send: reserved and user names, any value
+    /// bytes a header may carry.
+    fn any_headers() -> impl Strategy<Value = HeaderMap> {
+        let name = prop_oneof![
+            Just("grpc-status".to_owned()),
+            Just("grpc-message".to_owned()),
+            Just("grpc-status-details-bin".to_owned()),
+            Just("x-bin".to_owned()),
+            "[a-z0-9-]{1,12}(-bin)?",
+        ];
+        let value =
+            prop::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff, Just(b'\t')], 0..40);
+        prop::collection::vec((name, value), 0..10).prop_map(|pairs| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_bytes(&value),
+                ) {
+                    headers.append(name, value);
+                }
+            }
+            headers
+        })
+    }
+
+    proptest! {
+        /// Any trailers a peer sends read without panicking; a status is
+        /// found exactly when grpc-status is present.
+        #[test]
+        fn read_status_never_panics(headers in any_headers()) {
+            let status = read_status(&headers);
+            prop_assert_eq!(status.is_some(), headers.contains_key(GRPC_STATUS));
+        }
+
+        /// Every status we write reads back with its code, details and
+        /// binary details.
+        #[test]
+        fn statuses_round_trip(
+            code in 1i32..=16,
+            details in any::<String>(),
+            binary in prop::option::of(prop::collection::vec(any::<u8>(), 0..64)),
+        ) {
+            let code = Code::from_i32(code);
+            let mut status = Status::new(code, details.clone());
+            if let Some(bytes) = &binary {
+                status = status.with_binary_details(Bytes::from(bytes.clone()));
+            }
+            let mut headers = HeaderMap::new();
+            write_status(&status, &mut headers);
+            let read = read_status(&headers);
+            prop_assert!(read.is_some());
+            let read = read.unwrap_or_else(|| Status::new(Code::Unknown, ""));
+            prop_assert_eq!(read.code(), code);
+            if details.len() <= MAX_MESSAGE_LEN {
+                prop_assert_eq!(read.details(), details.as_str());
+            }
+            prop_assert_eq!(read.binary_details().to_vec(), binary.unwrap_or_default());
+        }
+    }
+}

@@ -485,7 +485,7 @@ pub trait AsyncAsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
     /// `Loop`, client-streaming.
     fn r#loop(
         &self,
-        requests: ::grpc_core::Requests<Match>,
+        requests: ::grpc_core::RequestStream<Match>,
         context: &::grpc_core::ServicerContext,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<Match, ::grpc_core::Status>,

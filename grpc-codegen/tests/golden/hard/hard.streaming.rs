@@ -282,7 +282,7 @@ pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
     /// A stream of envelopes in, one point out.
     fn collect(
         &self,
-        requests: ::grpc_core::Requests<super::common::deep::inner::Envelope>,
+        requests: ::grpc_core::RequestStream<super::common::deep::inner::Envelope>,
         context: &::grpc_core::ServicerContext,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<super::common::Point, ::grpc_core::Status>,
@@ -297,7 +297,7 @@ pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
     /// Points both ways.
     fn echo(
         &self,
-        requests: ::grpc_core::Requests<super::common::Point>,
+        requests: ::grpc_core::RequestStream<super::common::Point>,
         context: &::grpc_core::ServicerContext,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<

@@ -1,0 +1,65 @@
+//! gRPC's standard per-call metrics (the names of gRFC A66, as grpc-java,
+//! grpc-go and grpcio's OpenTelemetry plugin report them) and server spans
+//! following the OpenTelemetry RPC conventions, for rustgrpc.
+//!
+//! Metrics are recorded into a [`prometheus_client`] [`Registry`] the
+//! application owns (no global recorder), and exposed as Prometheus /
+//! OpenMetrics text with [`prometheus_client::encoding::text::encode`].
+//! gRPC's dotted names become Prometheus names with the unit as suffix:
+//! `grpc.server.call.duration` is `grpc_server_call_duration_seconds`,
+//! labels `grpc.method` / `grpc.status` are `grpc_method` / `grpc_status`.
+//!
+//! [`ServerMetrics::interceptor`] records the server's call counts and
+//! durations (and the span) through grpc-core's `ServerInterceptor`; the
+//! recorders are what a call path calls for the full set, sizes included:
+//!
+//! - server, per call: [`ServerMetrics::call_started`] when the request
+//!   headers arrive, [`ServerCallRecorder::message_received`] /
+//!   [`message_sent`](ServerCallRecorder::message_sent) per message,
+//!   [`ServerCallRecorder::finish`] with the status sent;
+//! - client, per call and per attempt: [`ClientMetrics::call_started`],
+//!   [`ClientCallRecorder::attempt_started`] for each attempt, the
+//!   attempt's message sizes and [`AttemptRecorder::finish`], then
+//!   [`ClientCallRecorder::finish`] with the status the application sees.
+//!
+//! ```
+//! use grpc_core::Code;
+//! use grpc_metrics::prometheus_client::{encoding::text::encode, registry::Registry};
+//! use grpc_metrics::{MethodLabel, ServerMetrics};
+//!
+//! let mut registry = Registry::default();
+//! let metrics = ServerMetrics::register(&mut registry);
+//!
+//! let call = metrics.call_started(MethodLabel::registered("/helloworld.Greeter/SayHello"));
+//! call.message_received(7);
+//! call.message_sent(13);
+//! call.finish(Code::Ok);
+//!
+//! let mut text = String::new();
+//! encode(&mut text, &registry)?;
+//! assert!(text.contains(
+//!     "grpc_server_call_started_total{grpc_method=\"helloworld.Greeter/SayHello\"} 1"
+//! ));
+//! assert!(text.contains(
+//!     "grpc_server_call_sent_total_compressed_message_size_bytes_sum{grpc_method=\"helloworld.Greeter/SayHello\",grpc_status=\"OK\"} 13.0"
+//! ));
+//! # Ok::<(), std::fmt::Error>(())
+//! ```
+//!
+//! [`Registry`]: prometheus_client::registry::Registry
+
+mod buckets;
+mod client;
+mod interceptor;
+mod labels;
+mod server;
+mod tally;
+mod trace;
+
+pub use buckets::{LATENCY_SECONDS, SIZE_BYTES};
+pub use client::{AttemptRecorder, ClientCallRecorder, ClientMetrics};
+pub use interceptor::MetricsInterceptor;
+pub use labels::MethodLabel;
+pub use prometheus_client;
+pub use server::{ServerCallRecorder, ServerMetrics};
+pub use trace::{TRACEPARENT, TraceParent, record_status, server_span};

@@ -24,8 +24,9 @@ target="${1:-$root/target}"
 venv="$target/py-venv"
 gen="$target/py-interop-gen"
 stamp="$venv/.rustgrpc-installed"
-# The ecosystem packages (health, reflection, channelz) release with grpcio.
-want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION grpcio-status==$GRPCIO_STATUS_VERSION \
+# The ecosystem packages (status, health, reflection, channelz) release with grpcio.
+want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION \
+grpcio-status==$GRPCIO_STATUS_VERSION \
 grpcio-health-checking==$GRPCIO_VERSION grpcio-reflection==$GRPCIO_VERSION \
 grpcio-channelz==$GRPCIO_CHANNELZ_VERSION"
 mkdir -p "$target"

@@ -969,9 +969,26 @@ fn http1_and_random_bytes_are_turned_away() {
     let _serial = serial();
     let server = TestServer::start();
     let baseline = Baseline::take();
-    let http1: &[&[u8]] = &[
-        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    // HTTP/1.1 is served (Connect and gRPC-Web): requests that are neither
+    // get a plain HTTP error, not a hang.
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
         b"POST /rustgrpc.testing.TestService/UnaryCall HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\nContent-Length: 5\r\n\r\n\0\0\0\0\0",
+    ] {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        tcp.write_all(request).expect("send");
+        let mut head = [0u8; 12];
+        tcp.read_exact(&mut head).expect("an HTTP/1.1 response");
+        assert!(
+            head.starts_with(b"HTTP/1.1 4"),
+            "{:?} -> {:?}",
+            String::from_utf8_lossy(request),
+            String::from_utf8_lossy(&head)
+        );
+    }
+    let http1: &[&[u8]] = &[
         b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
     ];

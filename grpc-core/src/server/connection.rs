@@ -207,6 +207,7 @@ pub(crate) async fn secure_and_serve<I: AsyncIo>(
                 Arc::new(Peer::insecure(address)),
                 server,
                 guard,
+                Framing::Detect,
             )
             .await
         }
@@ -215,13 +216,18 @@ pub(crate) async fn secure_and_serve<I: AsyncIo>(
                 tracing::warn!(peer = %address, "local credentials: refusing a non-local connection");
                 return;
             }
-            serve_connection(io, sockets, Arc::new(Peer::local(address)), server, guard).await
+            let peer = Arc::new(Peer::local(address));
+            serve_connection(io, sockets, peer, server, guard, Framing::Detect).await
         }
         ServerSecurity::Tls(tls) => {
             let limit = server.config().handshake_timeout;
             match tokio::time::timeout(limit, security::accept(&tls, io, &address)).await {
                 Ok(Ok((stream, peer))) => {
-                    serve_connection(stream, sockets, Arc::new(peer), server, guard).await
+                    let framing = match stream.get_ref().1.alpn_protocol() {
+                        Some(b"h2") => Framing::Http2,
+                        _ => Framing::Detect,
+                    };
+                    serve_connection(stream, sockets, Arc::new(peer), server, guard, framing).await
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(peer = %address, %error, "TLS handshake failed");
@@ -255,13 +261,17 @@ async fn serve_connection<I: AsyncIo>(
     peer: Arc<Peer>,
     server: Arc<ServerShared>,
     _guard: TaskGuard,
+    framing: Framing,
 ) {
     let socket = server
         .channelz()
         .add_socket(sockets.0, sockets.1, &peer.address); // channelz
+    let handshake_deadline = tokio::time::Instant::now() + server.config().handshake_timeout;
+    if framing == Framing::Http2 {
+        return serve_http2(io, peer, server, socket, handshake_deadline).await;
+    }
     // Protocol detection: the HTTP/2 preface goes on below (gRPC, and
     // Connect / gRPC-Web over HTTP/2); anything else is HTTP/1.1.
-    let handshake_deadline = tokio::time::Instant::now() + server.config().handshake_timeout;
     let io = match tokio::time::timeout_at(handshake_deadline, protocol::detect(io)).await {
         Ok(Ok((Detected::Http2, io))) => io,
         Ok(Ok((Detected::Http1, io))) => {
@@ -276,6 +286,27 @@ async fn serve_connection<I: AsyncIo>(
             return;
         }
     };
+    serve_http2(io, peer, server, socket, handshake_deadline).await;
+}
+
+/// How a connection's protocol is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// From its first bytes: the HTTP/2 preface, or HTTP/1.1.
+    Detect,
+    /// HTTP/2, agreed by TLS ALPN: the server speaks first (its SETTINGS),
+    /// as clients that wait for the server's first bytes expect.
+    Http2,
+}
+
+/// Serves an HTTP/2 connection until it ends or the server stops.
+async fn serve_http2<I: AsyncIo>(
+    io: I,
+    peer: Arc<Peer>,
+    server: Arc<ServerShared>,
+    socket: crate::channelz::SocketStats,
+    handshake_deadline: tokio::time::Instant,
+) {
     let (io, ping_watch) = PingSniffer::new(io, server.config().ping_limits);
     let handshake = server.config().http2.server().handshake(io);
     let mut connection = match tokio::time::timeout_at(handshake_deadline, handshake).await {

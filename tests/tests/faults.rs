@@ -225,7 +225,6 @@ fn refused_connections_fail_fast_then_recover() {
 }
 
 #[test]
-#[ignore = "bug (reported): a connection the peer accepts and closes at once counts as ready, so wait_for_ready calls fail UNAVAILABLE instead of waiting, and reconnection has no backoff"]
 fn wait_for_ready_waits_through_accept_then_close_with_backoff() {
     let _serial = serial();
     let server = TestServer::start();

@@ -121,6 +121,24 @@ pub fn secure_channel(target: &str, credentials: &ChannelCredentials) -> Result<
     ChannelBuilder::new(target).secure(credentials).build()
 }
 
+/// Connects, then drives the connection until the server's first SETTINGS
+/// arrive: only then is it Ready (a peer that accepts and closes at once,
+/// or is no HTTP/2 server, is a failed attempt, with backoff, and calls
+/// waiting for readiness keep waiting).
+async fn connect_and_settle(
+    address: &target::Address,
+    config: &ChannelConfig,
+) -> std::io::Result<connect::Connected> {
+    let (sender, mut connection, wire) = connect::connect(address, config).await?;
+    tokio::select! {
+        ended = &mut connection => Err(std::io::Error::other(match ended {
+            Ok(()) => "the connection closed before the server's HTTP/2 SETTINGS".to_owned(),
+            Err(error) => format!("the connection failed before the server's HTTP/2 SETTINGS: {error}"),
+        })),
+        () = wire.settings.wait() => Ok((sender, connection, wire)),
+    }
+}
+
 impl Channel {
     fn from_parts(
         target: String,
@@ -277,7 +295,7 @@ impl Channel {
         drop(self);
         let attempt = tokio::time::timeout(
             inner.config.connect_timeout,
-            connect::connect(&inner.parsed.address, &inner.config),
+            connect_and_settle(&inner.parsed.address, &inner.config),
         )
         .await;
         let result = match attempt {

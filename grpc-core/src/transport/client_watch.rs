@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::frames::{FRAME_DATA, FRAME_HEADERS, FrameScanner, Seen};
+use super::frames::{FLAG_ACK, FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, FrameScanner, Seen};
 
 /// The lowest last stream id of the GOAWAY frames received so far.
 #[derive(Clone, Debug)]
@@ -51,11 +51,45 @@ impl DataSent {
     }
 }
 
+/// Whether the server's first SETTINGS frame has arrived: until then a
+/// connection is not known to be an HTTP/2 server at all (a proxy may
+/// accept and close at once).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SettingsSeen(Arc<SettingsFlag>);
+
+#[derive(Debug, Default)]
+struct SettingsFlag {
+    seen: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl SettingsSeen {
+    /// Completes once the server's SETTINGS arrived.
+    pub(crate) async fn wait(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.0.seen.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn set(&self) {
+        if !self.0.seen.swap(true, Ordering::AcqRel) {
+            self.0.notify.notify_waiters();
+        }
+    }
+}
+
 /// What a [`ClientWatch`] reports.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct WireSeen {
     pub(crate) last_stream_id: LastStreamId,
     pub(crate) data_sent: DataSent,
+    pub(crate) settings: SettingsSeen,
 }
 
 /// A client connection's I/O, watched both ways.
@@ -102,11 +136,17 @@ impl<T: AsyncRead + Unpin> AsyncRead for ClientWatch<T> {
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
             let last = &this.seen.last_stream_id;
-            this.inbound.scan(&buf.filled()[before..], |seen| {
-                if let Seen::GoAway { last_stream_id } = seen {
-                    last.lower(last_stream_id);
-                }
-            });
+            let settings = &this.seen.settings;
+            this.inbound
+                .scan(&buf.filled()[before..], |seen| match seen {
+                    Seen::GoAway { last_stream_id } => last.lower(last_stream_id),
+                    Seen::Head(head)
+                        if head.kind == FRAME_SETTINGS && head.flags & FLAG_ACK == 0 =>
+                    {
+                        settings.set();
+                    }
+                    Seen::Head(_) => {}
+                });
         }
         polled
     }

@@ -10,6 +10,7 @@ const FRAME_HEADER_LEN: usize = 9;
 /// The frame types the watchers care about.
 pub(crate) const FRAME_DATA: u8 = 0x0;
 pub(crate) const FRAME_HEADERS: u8 = 0x1;
+pub(crate) const FRAME_SETTINGS: u8 = 0x4;
 pub(crate) const FRAME_PING: u8 = 0x6;
 const FRAME_GOAWAY: u8 = 0x7;
 /// The ACK flag of PING (and SETTINGS) frames.

@@ -21,6 +21,9 @@ pub(crate) struct Http2Settings {
 /// of buffered bytes.
 pub(crate) const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 
+/// Streams reset by the client before the server accepted them, at most.
+const PENDING_ACCEPT_RESETS: usize = 100;
+
 /// Streams a client opens before it learns the server's limit.
 const INITIAL_MAX_SEND_STREAMS: usize = 100;
 
@@ -60,7 +63,12 @@ impl Http2Settings {
             .initial_connection_window_size(self.connection_window)
             .max_frame_size(self.max_frame_size)
             .max_header_list_size(self.max_header_list_size)
-            .max_concurrent_streams(self.max_concurrent_streams);
+            .max_concurrent_streams(self.max_concurrent_streams)
+            // Streams the client reset before we accepted them: h2's guard
+            // against rapid-reset floods (GOAWAY ENHANCE_YOUR_CALM past it).
+            // h2's default of 20 is hit by honest clients that cancel many
+            // calls while the server is busy; this still bounds the work.
+            .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS);
         builder
     }
 }

@@ -39,7 +39,12 @@ pub(crate) fn from_h2_error(error: h2::Error) -> Status {
         match error.reason() {
             Some(h2::Reason::NO_ERROR) => (Code::Unavailable, "server is shutting down"),
             Some(reason) if reason == h2::Reason::ENHANCE_YOUR_CALM => {
-                (Code::Unavailable, "connection closed: too many pings")
+                // Too many pings, or too many streams reset (h2's
+                // rapid-reset guard): the server's debug data says which.
+                (
+                    Code::Unavailable,
+                    "connection closed by the server for excessive load (too many pings or stream resets)",
+                )
             }
             _ => (Code::Unavailable, "connection closed by peer"),
         }

@@ -9,15 +9,11 @@
 //! - How many DATA and HEADERS frames we sent, for the keepalive's
 //!   `max_pings_without_data`.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::frames::{FLAG_ACK, FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, FrameScanner, Seen};
+use super::tap::{Tap, Tapped};
 
 /// The lowest last stream id of the GOAWAY frames received so far.
 #[derive(Clone, Debug)]
@@ -92,28 +88,43 @@ pub(crate) struct WireSeen {
     pub(crate) settings: SettingsSeen,
 }
 
-/// A client connection's I/O, watched both ways.
-pub(crate) struct ClientWatch<T> {
-    inner: T,
+/// Watches a client connection's frames both ways.
+pub(crate) struct ClientTap {
     inbound: FrameScanner,
     outbound: FrameScanner,
     seen: WireSeen,
 }
 
-impl<T> ClientWatch<T> {
+/// A client connection's I/O, watched both ways.
+pub(crate) type ClientWatch<T> = Tapped<T, ClientTap>;
+
+impl<T> Tapped<T, ClientTap> {
     pub(crate) fn new(inner: T) -> (ClientWatch<T>, WireSeen) {
         let seen = WireSeen::default();
-        let watch = ClientWatch {
-            inner,
+        let tap = ClientTap {
             // The client preface is written by h2 before any frame.
             outbound: FrameScanner::after_preface(),
             inbound: FrameScanner::frames(),
             seen: seen.clone(),
         };
-        (watch, seen)
+        (Tapped { inner, tap }, seen)
+    }
+}
+
+impl Tap for ClientTap {
+    fn received(&mut self, bytes: &[u8]) {
+        let last = &self.seen.last_stream_id;
+        let settings = &self.seen.settings;
+        self.inbound.scan(bytes, |seen| match seen {
+            Seen::GoAway { last_stream_id } => last.lower(last_stream_id),
+            Seen::Head(head) if head.kind == FRAME_SETTINGS && head.flags & FLAG_ACK == 0 => {
+                settings.set();
+            }
+            Seen::Head(_) => {}
+        });
     }
 
-    fn observe_sent(&mut self, bytes: &[u8]) {
+    fn sent(&mut self, bytes: &[u8]) {
         let data_sent = &self.seen.data_sent;
         self.outbound.scan(bytes, |seen| {
             if let Seen::Head(head) = seen
@@ -122,80 +133,6 @@ impl<T> ClientWatch<T> {
                 data_sent.0.fetch_add(1, Ordering::AcqRel);
             }
         });
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for ClientWatch<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let last = &this.seen.last_stream_id;
-            let settings = &this.seen.settings;
-            this.inbound
-                .scan(&buf.filled()[before..], |seen| match seen {
-                    Seen::GoAway { last_stream_id } => last.lower(last_stream_id),
-                    Seen::Head(head)
-                        if head.kind == FRAME_SETTINGS && head.flags & FLAG_ACK == 0 =>
-                    {
-                        settings.set();
-                    }
-                    Seen::Head(_) => {}
-                });
-        }
-        polled
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for ClientWatch<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(written)) = polled {
-            this.observe_sent(&buf[..written]);
-        }
-        polled
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(mut written)) = polled {
-            for buf in bufs {
-                let take = written.min(buf.len());
-                this.observe_sent(&buf[..take]);
-                written -= take;
-                if written == 0 {
-                    break;
-                }
-            }
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod io;
 pub(crate) mod keepalive;
 pub(crate) mod ping_policy;
 pub(crate) mod settings;
+pub(crate) mod tap;
 
 #[cfg(test)]
 mod frames_props;

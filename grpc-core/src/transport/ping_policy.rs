@@ -9,17 +9,14 @@
 //! h2 answers PINGs itself and does not surface them, hence the sniffing:
 //! it only reads frame headers as they pass, never alters a byte.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 use super::frames::{FLAG_ACK, FRAME_DATA, FRAME_HEADERS, FRAME_PING, FrameScanner, Seen};
+use super::tap::{Tap, Tapped};
 
 /// The limits a server applies to client PINGs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,23 +88,24 @@ impl Strikes {
     }
 }
 
-/// An I/O stream whose frames are watched for PING abuse: the client's
+/// Watches a server connection's frames for PING abuse: the client's
 /// PINGs are counted, and data or headers in either direction forgive them.
-pub(crate) struct PingSniffer<T> {
-    inner: T,
+pub(crate) struct PingTap {
     inbound: FrameScanner,
     outbound: FrameScanner,
     strikes: Strikes,
     watch: Arc<PingWatch>,
 }
 
-impl<T> PingSniffer<T> {
+/// A server connection's I/O under the ping policy.
+pub(crate) type PingSniffer<T> = Tapped<T, PingTap>;
+
+impl<T> Tapped<T, PingTap> {
     /// Watches the server side of a connection (which starts with the
     /// client preface).
     pub(crate) fn new(inner: T, limits: PingLimits) -> (PingSniffer<T>, Arc<PingWatch>) {
         let watch = Arc::new(PingWatch::default());
-        let sniffer = PingSniffer {
-            inner,
+        let tap = PingTap {
             inbound: FrameScanner::after_preface(),
             outbound: FrameScanner::frames(),
             strikes: Strikes {
@@ -117,11 +115,12 @@ impl<T> PingSniffer<T> {
             },
             watch: Arc::clone(&watch),
         };
-        (sniffer, watch)
+        (Tapped { inner, tap }, watch)
     }
+}
 
-    /// Bytes the peer sent.
-    fn observe(&mut self, bytes: &[u8]) {
+impl Tap for PingTap {
+    fn received(&mut self, bytes: &[u8]) {
         let now = Instant::now();
         let strikes = &mut self.strikes;
         let mut broken = false;
@@ -139,8 +138,7 @@ impl<T> PingSniffer<T> {
         }
     }
 
-    /// Bytes we sent.
-    fn observe_sent(&mut self, bytes: &[u8]) {
+    fn sent(&mut self, bytes: &[u8]) {
         let strikes = &mut self.strikes;
         self.outbound.scan(bytes, |seen| {
             if let Seen::Head(head) = seen
@@ -149,69 +147,6 @@ impl<T> PingSniffer<T> {
                 strikes.on_activity();
             }
         });
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for PingSniffer<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            this.observe(&buf.filled()[before..]);
-        }
-        polled
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for PingSniffer<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(written)) = polled {
-            this.observe_sent(&buf[..written]);
-        }
-        polled
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(mut written)) = polled {
-            for buf in bufs {
-                let take = written.min(buf.len());
-                this.observe_sent(&buf[..take]);
-                written -= take;
-                if written == 0 {
-                    break;
-                }
-            }
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -245,14 +180,14 @@ mod tests {
         }
         let mut s = sniffer(limits);
         for chunk in wire.chunks(5) {
-            s.observe(chunk);
+            s.tap.received(chunk);
         }
         assert!(
-            !s.watch.violated.load(Ordering::Acquire),
+            !s.tap.watch.violated.load(Ordering::Acquire),
             "2 strikes are allowed"
         );
-        s.observe(&frame(FRAME_PING, 0, &[1; 8]));
-        assert!(s.watch.violated.load(Ordering::Acquire));
+        s.tap.received(&frame(FRAME_PING, 0, &[1; 8]));
+        assert!(s.tap.watch.violated.load(Ordering::Acquire));
     }
 
     #[test]
@@ -262,12 +197,12 @@ mod tests {
             max_strikes: 1,
         };
         let mut s = sniffer(limits);
-        s.observe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        s.tap.received(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
         for _ in 0..10 {
-            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
-            s.observe(&frame(FRAME_DATA, 0, b"hello"));
+            s.tap.received(&frame(FRAME_PING, 0, &[0; 8]));
+            s.tap.received(&frame(FRAME_DATA, 0, b"hello"));
         }
-        assert!(!s.watch.violated.load(Ordering::Acquire));
+        assert!(!s.tap.watch.violated.load(Ordering::Acquire));
     }
 
     #[test]
@@ -279,21 +214,21 @@ mod tests {
             max_strikes: 1,
         };
         let mut s = sniffer(limits);
-        s.observe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        s.tap.received(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
         let data = frame(FRAME_DATA, 0, &[9; 40]);
         for _ in 0..50 {
-            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
+            s.tap.received(&frame(FRAME_PING, 0, &[0; 8]));
             // The server's data, chunked unevenly as writes may be.
             let (a, b) = data.split_at(7);
-            s.observe_sent(a);
-            s.observe_sent(b);
+            s.tap.sent(a);
+            s.tap.sent(b);
         }
-        assert!(!s.watch.violated.load(Ordering::Acquire));
+        assert!(!s.tap.watch.violated.load(Ordering::Acquire));
         // Without data between them, pings are strikes again.
         for _ in 0..3 {
-            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
+            s.tap.received(&frame(FRAME_PING, 0, &[0; 8]));
         }
-        assert!(s.watch.violated.load(Ordering::Acquire));
+        assert!(s.tap.watch.violated.load(Ordering::Acquire));
     }
 
     #[test]
@@ -303,12 +238,12 @@ mod tests {
             max_strikes: 1,
         };
         let mut s = sniffer(limits);
-        s.observe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        s.tap.received(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
         for _ in 0..3 {
-            s.observe(&frame(FRAME_PING, 0, &[0; 8]));
-            s.observe_sent(&frame(FRAME_PING, FLAG_ACK, &[0; 8]));
-            s.observe_sent(&frame(0x8, 0, &[0, 0, 1, 0])); // WINDOW_UPDATE
+            s.tap.received(&frame(FRAME_PING, 0, &[0; 8]));
+            s.tap.sent(&frame(FRAME_PING, FLAG_ACK, &[0; 8]));
+            s.tap.sent(&frame(0x8, 0, &[0, 0, 1, 0])); // WINDOW_UPDATE
         }
-        assert!(s.watch.violated.load(Ordering::Acquire));
+        assert!(s.tap.watch.violated.load(Ordering::Acquire));
     }
 }

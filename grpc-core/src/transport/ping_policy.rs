@@ -81,7 +81,7 @@ impl Strikes {
         if let Some(last) = self.last_ping
             && now.duration_since(last) < self.limits.min_interval
         {
-            self.strikes += 1;
+            self.strikes = self.strikes.saturating_add(1);
         }
         self.last_ping = Some(now);
         self.strikes > self.limits.max_strikes

@@ -21,6 +21,7 @@ use super::context::{Outbound, RpcInfo, ServicerContext};
 use super::handler::{Handler, HandlerFuture, Input, MethodEntry};
 use super::interceptor::Innermost;
 use super::lifecycle::{Phase, RpcPermit, ServerShared};
+use super::pool::WorkerPool;
 use super::protocol;
 use super::responder::{Responder, reject, reject_http};
 use crate::client::rpc::ResponseBody;
@@ -385,19 +386,62 @@ pub(crate) fn dispatch(
         ));
         return None;
     }
-    match &entry.handler {
+    let finish_ctx = ctx.clone();
+    let placement = Placement::of(server, entry);
+    start_handler(&entry.handler, input, ctx, placement, move |status| {
+        send_final(async { status }, finish_ctx)
+    })
+}
+
+/// What a handler needs to know of where it runs.
+struct Placement {
+    /// Polls blocking handlers.
+    pool: WorkerPool,
+    /// The method, named in blocked-executor warnings.
+    method: Arc<str>,
+    /// An async handler's poll longer than this is reported.
+    threshold: Duration,
+}
+
+impl Placement {
+    fn of(server: &ServerShared, entry: &MethodEntry) -> Placement {
+        Placement {
+            pool: server.pool().clone(),
+            method: Arc::clone(&entry.path),
+            threshold: server.config().blocking_warning,
+        }
+    }
+}
+
+/// Starts a handler where it runs: a blocking handler's future polled by
+/// the worker pool, an async handler as a task of its own (watched for
+/// polls that block its thread, aborted when the returned guard drops).
+/// `then` receives the status the handler ended with.
+fn start_handler<T>(
+    handler: &Handler,
+    input: Input,
+    ctx: &ServicerContext,
+    placement: Placement,
+    then: impl FnOnce(Status) -> T + Send + 'static,
+) -> Option<AbortOnDrop>
+where
+    T: Future<Output = ()> + Send + 'static,
+{
+    match handler {
         Handler::Blocking(handler) => {
             let run = on_worker(handler(input, ctx.clone()), ctx.clone());
-            server.pool().spawn(Box::pin(send_final(run, ctx.clone())));
+            placement
+                .pool
+                .spawn(Box::pin(async move { then(run.await).await }));
             None
         }
         Handler::Async(handler) => {
             let watched = WatchPolls {
                 future: handler(input, ctx.clone()),
-                method: Arc::clone(&entry.path),
-                threshold: server.config().blocking_warning,
+                method: placement.method,
+                threshold: placement.threshold,
             };
-            let task = tokio::spawn(send_final(watched, ctx.clone()));
+            let task = tokio::spawn(async move { then(watched.await).await });
             Some(AbortOnDrop(task.abort_handle()))
         }
     }
@@ -408,32 +452,14 @@ pub(crate) fn dispatch(
 /// client was sent (and the handler is stopped).
 fn handler_run(server: &ServerShared, entry: &MethodEntry, input: Input) -> Innermost {
     let handler = entry.handler.clone();
-    let pool = server.pool().clone();
-    let method = Arc::clone(&entry.path);
-    let threshold = server.config().blocking_warning;
+    let placement = Placement::of(server, entry);
     Box::new(move |ctx: ServicerContext| {
         Box::pin(async move {
             let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-            let _async_handler = match handler {
-                Handler::Blocking(handler) => {
-                    let run = on_worker(handler(input, ctx.clone()), ctx.clone());
-                    pool.spawn(Box::pin(async move {
-                        let _ = done_tx.send(run.await);
-                    }));
-                    None
-                }
-                Handler::Async(handler) => {
-                    let watched = WatchPolls {
-                        future: handler(input, ctx.clone()),
-                        method,
-                        threshold,
-                    };
-                    let task = tokio::spawn(async move {
-                        let _ = done_tx.send(watched.await);
-                    });
-                    Some(AbortOnDrop(task.abort_handle()))
-                }
-            };
+            let _async_handler =
+                start_handler(&handler, input, &ctx, placement, move |status| async move {
+                    let _ = done_tx.send(status);
+                });
             tokio::select! {
                 done = done_rx => done.unwrap_or_else(|_| {
                     Status::internal("the handler ended without a status")

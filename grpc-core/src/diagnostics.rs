@@ -80,7 +80,11 @@ fn targets(trace: &str, verbosity: Option<&str>) -> Targets {
         Some(Level::TRACE) => Level::TRACE,
         _ => Level::DEBUG,
     };
-    let mut targets = Targets::new().with_target("grpc_core", base);
+    // h2 at the same base level: its warnings say why a connection was
+    // closed (e.g. which abuse limit a peer reached).
+    let mut targets = Targets::new()
+        .with_target("grpc_core", base)
+        .with_target("h2", base);
     for area in trace.split(',').map(str::trim).filter(|a| !a.is_empty()) {
         let modules: &[&str] = match area {
             "all" => &["grpc_core", "h2"],
@@ -118,6 +122,12 @@ mod tests {
         assert_eq!(level("grpc_core::client"), Some(LevelFilter::DEBUG));
         assert_eq!(level("h2"), Some(LevelFilter::DEBUG));
         assert_eq!(level("grpc_core::channel"), None);
+        let quiet = targets("", Some("WARNING"));
+        assert!(
+            quiet
+                .iter()
+                .any(|(name, level)| name == "h2" && level == LevelFilter::WARN)
+        );
         let all = targets("all", Some("trace"));
         assert!(
             all.iter()

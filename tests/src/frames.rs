@@ -361,7 +361,22 @@ impl RawConn {
     /// Connects to `127.0.0.1:port` and writes `first` before the reader
     /// starts (so no acknowledgement can come before a preface).
     pub fn connect_sending(port: u16, acks: Acks, first: &[u8]) -> RawConn {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+        RawConn::start(stream, acks, first)
+    }
+
+    /// Plays the server: accepts one connection on `listener`, reads the
+    /// client preface and sends an empty SETTINGS. The peer's frames
+    /// (requests included) arrive as [`Event`]s; its SETTINGS are acked.
+    pub fn accept(listener: &std::net::TcpListener) -> RawConn {
+        let (mut stream, _) = listener.accept().expect("accept a client");
+        let mut preface = [0u8; PREFACE.len()];
+        stream.read_exact(&mut preface).expect("read the preface");
+        assert_eq!(&preface[..], PREFACE, "not an HTTP/2 client");
+        RawConn::start(stream, Acks::Settings, &settings(&[]))
+    }
+
+    fn start(mut stream: TcpStream, acks: Acks, first: &[u8]) -> RawConn {
         let _ = stream.write_all(first);
         let _ = stream.set_nodelay(true);
         let reader = stream.try_clone().expect("clone the socket");
@@ -402,6 +417,12 @@ impl RawConn {
     pub fn shutdown_write(&self) {
         let stream = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let _ = stream.shutdown(Shutdown::Write);
+    }
+
+    /// The next event the peer sends, waiting up to `timeout`; it is also
+    /// kept in [`RawConn::seen`].
+    pub fn next(&mut self, timeout: Duration) -> Option<Event> {
+        self.next_event(Instant::now() + timeout)
     }
 
     fn next_event(&mut self, deadline: Instant) -> Option<Event> {

@@ -145,6 +145,41 @@ fn rapid_reset_flood() {
     baseline.check("rapid reset");
 }
 
+/// "MadeYouReset" (CVE-2025-8671): a client that makes the *server* reset
+/// its streams (here with a WINDOW_UPDATE that overflows the stream window,
+/// a stream error) to get
+/// around the concurrent-stream limit. The server's h2 counts such resets
+/// over the connection's life and sends GOAWAY `ENHANCE_YOUR_CALM` past
+/// 1024; late frames for streams the server ended (an honest client's)
+/// are not counted (see `cancel_storm.rs`).
+#[test]
+fn made_you_reset_flood_gets_goaway() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let baseline = Baseline::take();
+    let mut conn = RawConn::handshake(server.port());
+    let block = HeaderBlock::grpc(UNARY);
+    for batch in 0..8u32 {
+        let mut bytes = Vec::new();
+        for i in 0..200u32 {
+            let stream = 1 + 2 * (batch * 200 + i);
+            bytes.extend(frames::headers(stream, block.bytes(), false));
+            bytes.extend(frames::window_update(stream, 0x7fff_ffff));
+        }
+        if !conn.send(&bytes) {
+            break;
+        }
+    }
+    assert_eq!(
+        conn.wait_goaway(PATIENCE),
+        Some(reason::ENHANCE_YOUR_CALM),
+        "{:?}",
+        conn.seen().iter().rev().take(3).collect::<Vec<_>>()
+    );
+    assert_serving(&server, "made you reset");
+    baseline.check("made you reset");
+}
+
 #[test]
 fn rapid_reset_after_the_request_body() {
     let _serial = serial();

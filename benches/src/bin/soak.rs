@@ -8,6 +8,8 @@ use std::time::Duration;
 use rustgrpc_bench::soak::{self, SoakConfig};
 
 fn main() {
+    // GRPC_TRACE / GRPC_VERBOSITY turn on rustgrpc's (and h2's) logs.
+    grpc_core::diagnostics::init_from_env();
     let mut config = SoakConfig::default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;

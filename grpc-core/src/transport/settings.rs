@@ -24,6 +24,17 @@ pub(crate) const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 /// Streams reset by the client before the server accepted them, at most.
 const PENDING_ACCEPT_RESETS: usize = 100;
 
+/// Streams this side reset that it remembers (for up to a second), so that
+/// frames the peer had already sent for them are dropped quietly. h2
+/// remembers 50; past that it answers each late frame with a reset of its
+/// own and counts it against a limit for the connection's whole life
+/// (1024), meant for peers that provoke resets on purpose. An honest peer
+/// whose calls are cancelled or ended early by the thousands (each with
+/// frames in flight) would reach it and lose the connection; remembering
+/// more keeps such frames from counting at all. Each costs one stream
+/// entry (a few hundred bytes) for at most a second.
+const REMEMBERED_RESETS: usize = 1024;
+
 /// Streams a client opens before it learns the server's limit.
 const INITIAL_MAX_SEND_STREAMS: usize = 100;
 
@@ -52,6 +63,13 @@ impl Http2Settings {
             // limit, and a burst of calls on a fresh connection would get
             // REFUSED_STREAM from a server that caps streams.
             .initial_max_send_streams(INITIAL_MAX_SEND_STREAMS)
+            .max_concurrent_reset_streams(REMEMBERED_RESETS)
+            // The lifetime limit on resets h2 sends for the peer's protocol
+            // errors protects servers from clients that provoke resets to
+            // start work past the stream limit ("MadeYouReset"); a client
+            // has no such work to protect, and the limit would close a
+            // long-lived connection after enough cancelled calls.
+            .max_local_error_reset_streams(None)
             .enable_push(false);
         builder
     }
@@ -68,7 +86,10 @@ impl Http2Settings {
             // against rapid-reset floods (GOAWAY ENHANCE_YOUR_CALM past it).
             // h2's default of 20 is hit by honest clients that cancel many
             // calls while the server is busy; this still bounds the work.
-            .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS);
+            .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
+            // Late frames for streams we ended do not count as abuse; the
+            // lifetime limit on resets for real protocol errors stays.
+            .max_concurrent_reset_streams(REMEMBERED_RESETS);
         builder
     }
 }

@@ -35,19 +35,7 @@ pub(crate) fn from_h2_error(error: h2::Error) -> Status {
     let (code, what) = if error.is_io() {
         (Code::Unavailable, "connection lost")
     } else if error.is_go_away() {
-        // A GOAWAY that covers this stream means the server will not process it.
-        match error.reason() {
-            Some(h2::Reason::NO_ERROR) => (Code::Unavailable, "server is shutting down"),
-            Some(reason) if reason == h2::Reason::ENHANCE_YOUR_CALM => {
-                // Too many pings, or too many streams reset (h2's
-                // rapid-reset guard): the server's debug data says which.
-                (
-                    Code::Unavailable,
-                    "connection closed by the server for excessive load (too many pings or stream resets)",
-                )
-            }
-            _ => (Code::Unavailable, "connection closed by peer"),
-        }
+        (Code::Unavailable, go_away_cause(&error))
     } else if let Some(reason) = error.reason() {
         (from_reason(reason), "stream reset by peer")
     } else {
@@ -58,6 +46,26 @@ pub(crate) fn from_h2_error(error: h2::Error) -> Status {
         None => what.to_owned(),
     };
     Status::new(code, details).with_source(error)
+}
+
+/// Why a GOAWAY ended the connection, and which side sent it.
+fn go_away_cause(error: &h2::Error) -> &'static str {
+    if !error.is_remote() {
+        // Our own h2 closed the connection: the peer broke the protocol or
+        // one of h2's abuse limits (its debug data, logged by h2 at WARN,
+        // says which).
+        return "connection closed by this side: the peer broke the HTTP/2 protocol or an abuse limit";
+    }
+    match error.reason() {
+        // A GOAWAY that covers this stream means the peer will not process it.
+        Some(h2::Reason::NO_ERROR) => "server is shutting down",
+        // Too many pings, or too many streams reset (h2's rapid-reset
+        // guard): the peer's debug data says which.
+        Some(h2::Reason::ENHANCE_YOUR_CALM) => {
+            "connection closed by the peer for excessive load (too many pings or stream resets)"
+        }
+        _ => "connection closed by peer",
+    }
 }
 
 #[cfg(test)]

@@ -91,8 +91,9 @@ pub use channel::{
     insecure_channel, secure_channel,
 };
 pub use client::{
-    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, IntoRequestStream,
-    IntoRequests, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
+    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientCallDetails,
+    ClientContinuation, ClientInterceptor, ClientInterceptors, ClientResponse, IntoRequestStream,
+    IntoRequests, MessageStream, MethodKind, RequestMessages, ResponsePart, intercept_channel, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
     StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
     Writes, access_token_call_credentials, composite_call_credentials, metadata_call_credentials,
     metadata_call_credentials_async,

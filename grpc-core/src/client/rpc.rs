@@ -78,6 +78,20 @@ impl Invocation<'_> {
 /// status (after its own decoding) with `call.finish`.
 pub(crate) async fn run(
     invocation: Invocation<'_>,
+    call: &std::sync::Arc<CallShared>,
+    outgoing: Outgoing,
+    delivery: Delivery<'_>,
+) -> Status {
+    if let Some(interceptors) = &invocation.channel.interceptors {
+        let interceptors = interceptors.clone();
+        return super::interceptor::run(&interceptors, invocation, call, outgoing, delivery).await;
+    }
+    run_direct(invocation, call, outgoing, delivery).await
+}
+
+/// [`run`] past the channel's interceptors: the call on the wire.
+pub(crate) async fn run_direct(
+    invocation: Invocation<'_>,
     call: &CallShared,
     outgoing: Outgoing,
     delivery: Delivery<'_>,

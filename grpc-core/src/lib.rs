@@ -93,10 +93,11 @@ pub use channel::{
 pub use client::{
     AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientCallDetails,
     ClientContinuation, ClientInterceptor, ClientInterceptors, ClientResponse, IntoRequestStream,
-    IntoRequests, MessageStream, MethodKind, RequestMessages, ResponsePart, intercept_channel, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
-    StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
-    Writes, access_token_call_credentials, composite_call_credentials, metadata_call_credentials,
-    metadata_call_credentials_async,
+    IntoRequests, MessageStream, MethodKind, RequestMessages, RequestWriter, ResponseIterator,
+    ResponsePart, ResponseStream, StreamStream, StreamStreamCall, StreamUnary, StreamUnaryCall,
+    UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions, Writes,
+    access_token_call_credentials, composite_call_credentials, intercept_channel,
+    metadata_call_credentials, metadata_call_credentials_async,
 };
 pub use codec::Compression;
 pub use error::Error;

@@ -66,7 +66,9 @@ pub(crate) fn frame_payload(
 /// [`frame_payload`], decompressed when its prefix says so.
 pub(crate) fn unframe(frame: Bytes, encoding: Compression) -> Result<Bytes, Status> {
     if frame.len() < HEADER_LEN {
-        return Err(Status::internal("a request frame is shorter than its prefix"));
+        return Err(Status::internal(
+            "a request frame is shorter than its prefix",
+        ));
     }
     let raw = RawMessage {
         compressed: frame[0] == 1,

@@ -64,9 +64,7 @@ impl RequestMessages {
     /// The requests as a stream (one item for a unary request).
     pub fn into_stream(self) -> MessageStream {
         match self {
-            RequestMessages::Unary(message) => {
-                Box::pin(futures_util::stream::iter([Ok(message)]))
-            }
+            RequestMessages::Unary(message) => Box::pin(futures_util::stream::iter([Ok(message)])),
             RequestMessages::Stream(stream) => stream,
         }
     }
@@ -204,10 +202,7 @@ impl ClientResponse {
     }
 
     /// The final status replaced by `f(status)` (called once, at the end).
-    pub fn map_status(
-        self,
-        f: impl FnOnce(Status) -> Status + Send + 'static,
-    ) -> ClientResponse {
+    pub fn map_status(self, f: impl FnOnce(Status) -> Status + Send + 'static) -> ClientResponse {
         let mut f = Some(f);
         ClientResponse::from_stream(self.into_stream().map(move |part| match part {
             ResponsePart::End(status) => match f.take() {

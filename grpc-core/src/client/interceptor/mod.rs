@@ -187,7 +187,11 @@ impl ClientContinuation {
     /// requests. Returns as soon as the call is under way; read the
     /// response (or [`collect`](ClientResponse::collect) it) for the
     /// messages and the status.
-    pub async fn call(&self, details: ClientCallDetails, requests: RequestMessages) -> ClientResponse {
+    pub async fn call(
+        &self,
+        details: ClientCallDetails,
+        requests: RequestMessages,
+    ) -> ClientResponse {
         match self.chain.0.get(self.next) {
             Some(interceptor) => {
                 let rest = ClientContinuation {

@@ -64,8 +64,12 @@ pub(crate) async fn run(
 }
 
 /// The call's framed requests as the serialized messages interceptors see.
-fn request_messages(outgoing: Outgoing, compression: Compression) -> Result<RequestMessages, Status> {
-    let unframe = move |item: Result<Bytes, Status>| item.and_then(|frame| unframe(frame, compression));
+fn request_messages(
+    outgoing: Outgoing,
+    compression: Compression,
+) -> Result<RequestMessages, Status> {
+    let unframe =
+        move |item: Result<Bytes, Status>| item.and_then(|frame| unframe(frame, compression));
     Ok(match outgoing {
         Outgoing::One(frame) => RequestMessages::Unary(unframe(Ok(frame))?),
         Outgoing::Stream(queue) => {
@@ -116,7 +120,11 @@ pub(super) struct Wire {
 impl Wire {
     /// Starts the call described by `details`; the exchange runs as the
     /// returned response is read.
-    pub(super) fn call(self: &Arc<Self>, details: ClientCallDetails, requests: RequestMessages) -> ClientResponse {
+    pub(super) fn call(
+        self: &Arc<Self>,
+        details: ClientCallDetails,
+        requests: RequestMessages,
+    ) -> ClientResponse {
         let wire = Arc::clone(self);
         let (sink, messages) = mpsc::channel(RESPONSE_QUEUE);
         let driver = async move {
@@ -127,7 +135,11 @@ impl Wire {
                 options: &options,
             };
             let config = wire.channel.config();
-            let outgoing = match outgoing(requests, invocation.compression(), config.max_send_message_length) {
+            let outgoing = match outgoing(
+                requests,
+                invocation.compression(),
+                config.max_send_message_length,
+            ) {
                 Ok(outgoing) => outgoing,
                 Err(status) => return status,
             };
@@ -160,9 +172,15 @@ async fn relay(attempt: &CallShared, caller: &CallShared) {
 }
 
 /// Serialized requests framed for the wire, compressed when asked.
-fn outgoing(requests: RequestMessages, compression: Compression, max_send: usize) -> Result<Outgoing, Status> {
+fn outgoing(
+    requests: RequestMessages,
+    compression: Compression,
+    max_send: usize,
+) -> Result<Outgoing, Status> {
     Ok(match requests {
-        RequestMessages::Unary(message) => Outgoing::One(frame_payload(&message, compression, max_send)?),
+        RequestMessages::Unary(message) => {
+            Outgoing::One(frame_payload(&message, compression, max_send)?)
+        }
         RequestMessages::Stream(stream) => Outgoing::Async(Box::pin(stream.map(move |item| {
             item.and_then(|message| frame_payload(&message, compression, max_send))
         }))),

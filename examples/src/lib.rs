@@ -8,6 +8,8 @@
 //!   `route_guide_server` and `demo` serve.
 //! - [`interop`]: the standard gRPC interop suite (`grpc.testing`): the
 //!   servicer `interop_server` serves and the cases `interop_client` runs.
+//! - [`proxy`]: a transparent proxy, a fallback handler forwarding every
+//!   call over a channel as raw bytes.
 //! - [`args`]: the tiny command-line parser the binaries share.
 //! - [`tls`]: TLS credentials from PEM files for the `--tls` flags.
 //!
@@ -30,5 +32,6 @@ pub mod routeguide {
 
 pub mod args;
 pub mod interop;
+pub mod proxy;
 pub mod route_guide;
 pub mod tls;

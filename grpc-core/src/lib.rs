@@ -99,7 +99,7 @@ pub use client::{
     access_token_call_credentials, composite_call_credentials, intercept_channel,
     metadata_call_credentials, metadata_call_credentials_async,
 };
-pub use codec::Compression;
+pub use codec::{Compression, RawBytes};
 pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;

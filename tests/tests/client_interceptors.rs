@@ -651,3 +651,97 @@ fn cancelling_an_intercepted_call_ends_it_on_the_server() {
         Duration::from_secs(10),
     );
 }
+
+/// The value of the Prometheus sample `series` in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+#[test]
+fn client_metrics_count_each_attempt_of_a_retried_call() {
+    use grpc_metrics::ClientMetrics;
+    use grpc_metrics::prometheus_client::{encoding::text::encode, registry::Registry};
+
+    let flaky = Flaky {
+        calls: Arc::default(),
+        failures: 1,
+    };
+    let server = TestServer::start_with(Server::builder().interceptor(flaky.clone()));
+    let mut registry = Registry::default();
+    let metrics = ClientMetrics::register(&mut registry);
+    let channel = server.channel();
+    let target = channel.target().to_owned();
+    let interceptors = ClientInterceptors::new()
+        .with(metrics.call_interceptor(&target))
+        .with(Retry { attempts: 3 })
+        .with(metrics.attempt_interceptor(&target));
+    let stub = TestServiceStub::new(intercept_channel(channel, interceptors));
+    let mut request = echo("measured");
+    request.response_size = 1000;
+    let reply = stub.unary_call().call(request.clone()).unwrap();
+    let requests = vec![echo("a"), echo("bb"), echo("ccc")];
+    let sent_streamed: usize = requests.iter().map(Message::encoded_len).sum();
+    let summary = stub
+        .streaming_input_call()
+        .call(requests.into_iter())
+        .unwrap();
+
+    let mut text = String::new();
+    encode(&mut text, &registry).unwrap();
+    let labels = |method: &str, status: &str| {
+        format!(
+            "{{grpc_method=\"rustgrpc.testing.TestService/{method}\",grpc_target=\"{target}\",grpc_status=\"{status}\"}}"
+        )
+    };
+    let unary_ok = labels("UnaryCall", "OK");
+    let started = format!(
+        "grpc_client_attempt_started_total{{grpc_method=\"rustgrpc.testing.TestService/UnaryCall\",grpc_target=\"{target}\"}}"
+    );
+    assert_eq!(sample(&text, &started), Some(2.0), "{text}");
+    let attempts = |status: &str| {
+        let series = format!(
+            "grpc_client_attempt_duration_seconds_count{}",
+            labels("UnaryCall", status)
+        );
+        sample(&text, &series)
+    };
+    assert_eq!(attempts("UNAVAILABLE"), Some(1.0), "{text}");
+    assert_eq!(attempts("OK"), Some(1.0), "{text}");
+    // One call, as the application saw it: OK.
+    let calls = format!("grpc_client_call_duration_seconds_count{unary_ok}");
+    assert_eq!(sample(&text, &calls), Some(1.0), "{text}");
+    let failed_calls = format!(
+        "grpc_client_call_duration_seconds_count{}",
+        labels("UnaryCall", "UNAVAILABLE")
+    );
+    assert_eq!(sample(&text, &failed_calls), None, "{text}");
+    // Message sizes of the successful attempt.
+    let sent =
+        format!("grpc_client_attempt_sent_total_compressed_message_size_bytes_sum{unary_ok}");
+    assert_eq!(
+        sample(&text, &sent),
+        Some(request.encoded_len() as f64),
+        "{text}"
+    );
+    let received =
+        format!("grpc_client_attempt_rcvd_total_compressed_message_size_bytes_sum{unary_ok}");
+    assert_eq!(
+        sample(&text, &received),
+        Some(reply.encoded_len() as f64),
+        "{text}"
+    );
+    assert!(reply.encoded_len() > 1000);
+    let streamed = labels("StreamingInputCall", "OK");
+    let sent =
+        format!("grpc_client_attempt_sent_total_compressed_message_size_bytes_sum{streamed}");
+    assert_eq!(sample(&text, &sent), Some(sent_streamed as f64), "{text}");
+    let received =
+        format!("grpc_client_attempt_rcvd_total_compressed_message_size_bytes_sum{streamed}");
+    assert_eq!(
+        sample(&text, &received),
+        Some(summary.encoded_len() as f64),
+        "{text}"
+    );
+}

@@ -68,6 +68,8 @@ pub struct ClientCallDetails {
     /// The request compression; `None` for the channel's default.
     pub compression: Option<Compression>,
     kind: MethodKind,
+    /// Values interceptors hand to the interceptors inside them.
+    extensions: http::Extensions,
 }
 
 impl ClientCallDetails {
@@ -80,12 +82,26 @@ impl ClientCallDetails {
             wait_for_ready: options.wait_for_ready,
             compression: options.compression,
             kind,
+            extensions: http::Extensions::new(),
         }
     }
 
     /// The kind of method called.
     pub fn kind(&self) -> MethodKind {
         self.kind
+    }
+
+    /// Leaves `value` for the interceptors inside this one (which read it
+    /// with [`extension`](Self::extension)): a value scoped to this call,
+    /// such as its metrics recorder. Returns the value of that type it
+    /// replaces.
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
+        self.extensions.insert(value)
+    }
+
+    /// The value of type `T` an outer interceptor left, if any.
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<&T> {
+        self.extensions.get()
     }
 
     /// The call options these details stand for.

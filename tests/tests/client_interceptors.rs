@@ -745,3 +745,90 @@ fn client_metrics_count_each_attempt_of_a_retried_call() {
         "{text}"
     );
 }
+
+// ---- interop with grpcio's interceptor examples ---------------------------
+
+mod grpcio {
+    use std::path::Path;
+    use std::process::Stdio;
+
+    use grpc_core::{
+        ClientCallDetails, Code, Continuation, HandlerCallDetails, Server, ServerInterceptor,
+        Status,
+    };
+    use rustgrpc_examples::interop::pb::{SimpleRequest, TestServiceStub};
+    use rustgrpc_tests::peers::{LineChild, python_script};
+
+    use super::{Change, intercept_channel};
+
+    fn target_dir() -> &'static Path {
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+    }
+
+    /// Adds what grpcio's validator wants, a trace id, and a timeout.
+    fn header_adder() -> Change<impl Fn(&mut ClientCallDetails) + Send + Sync + 'static> {
+        Change(|details: &mut ClientCallDetails| {
+            details.metadata.append("one-time-password", "42").unwrap();
+            details.metadata.append("x-trace", "from-rust").unwrap();
+            details.timeout = Some(std::time::Duration::from_secs(30));
+        })
+    }
+
+    #[test]
+    fn a_rust_interceptor_satisfies_grpcios_header_validator() {
+        let mut command = python_script(target_dir(), "interceptor_peer.py");
+        command.arg("server").stdin(Stdio::piped());
+        let peer = LineChild::spawn(command);
+        let line = peer.next_line();
+        let port: u16 = line
+            .strip_prefix("listening on port ")
+            .and_then(|port| port.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected line from the Python server: {line}"));
+        let channel = grpc_core::insecure_channel(&format!("127.0.0.1:{port}")).unwrap();
+        let intercepted = TestServiceStub::new(intercept_channel(channel.clone(), header_adder()));
+        let reply = intercepted
+            .unary_call()
+            .call(SimpleRequest::default())
+            .unwrap();
+        assert_eq!(reply.username, "from-rust");
+        assert_eq!(reply.oauth_scope, "deadline");
+        let error = TestServiceStub::new(channel)
+            .unary_call()
+            .call(SimpleRequest::default())
+            .unwrap_err();
+        assert_eq!(error.code(), Code::Unauthenticated);
+        assert_eq!(error.details(), "Access denied!");
+    }
+
+    /// grpcio's RequestHeaderValidatorInterceptor, in Rust.
+    struct RequestHeaderValidator;
+
+    impl ServerInterceptor for RequestHeaderValidator {
+        async fn intercept_service(
+            &self,
+            continuation: Continuation,
+            details: &HandlerCallDetails,
+        ) -> Status {
+            match details.invocation_metadata().get("one-time-password") {
+                Some("42") => continuation.call(details).await,
+                _ => Status::unauthenticated("Access denied!"),
+            }
+        }
+    }
+
+    #[test]
+    fn grpcios_header_adder_satisfies_a_rust_validator() {
+        let server = rustgrpc_examples::interop::server(
+            Server::builder().interceptor(RequestHeaderValidator),
+        );
+        let port = server.add_insecure_port("127.0.0.1:0").unwrap();
+        server.start().unwrap();
+        let mut command = python_script(target_dir(), "interceptor_peer.py");
+        command.args(["client", &port.to_string()]);
+        let lines = LineChild::spawn(command).rest();
+        assert_eq!(lines, ["OK ", "ERROR UNAUTHENTICATED Access denied!"]);
+        server.stop(None).wait();
+    }
+}

@@ -10,26 +10,11 @@
 
 use grpc_core::{
     ClientCallDetails, ClientContinuation, ClientInterceptor, ClientResponse, Code, Continuation,
-    HandlerCallDetails, RequestMessages, Server, ServerInterceptor, ServicerContext, Status,
-    insecure_channel, intercept_channel,
+    HandlerCallDetails, RequestMessages, Server, ServerInterceptor, Status, insecure_channel,
+    intercept_channel,
 };
-use rustgrpc_examples::helloworld::{
-    GreeterServicer, GreeterStub, HelloReply, HelloRequest, add_greeter_servicer_to_server,
-};
-
-struct Greeter;
-
-impl GreeterServicer for Greeter {
-    fn say_hello(
-        &self,
-        request: HelloRequest,
-        _ctx: &ServicerContext,
-    ) -> Result<HelloReply, Status> {
-        Ok(HelloReply {
-            message: format!("Hello, {}!", request.name),
-        })
-    }
-}
+use rustgrpc_examples::greeter::Greeter;
+use rustgrpc_examples::helloworld::{GreeterStub, HelloRequest, add_greeter_servicer_to_server};
 
 // README: client interceptors (headers)
 /// grpcio's `header_adder_interceptor(header, value)`.

@@ -14,25 +14,10 @@ use futures_util::StreamExt;
 use grpc_core::{
     ClientCallDetails, ClientContinuation, ClientInterceptor, ClientInterceptors, ClientResponse,
     Code, Continuation, HandlerCallDetails, RequestMessages, ResponsePart, Server,
-    ServerInterceptor, ServicerContext, Status, insecure_channel, intercept_channel,
+    ServerInterceptor, Status, insecure_channel, intercept_channel,
 };
-use rustgrpc_examples::helloworld::{
-    GreeterServicer, GreeterStub, HelloReply, HelloRequest, add_greeter_servicer_to_server,
-};
-
-struct Greeter;
-
-impl GreeterServicer for Greeter {
-    fn say_hello(
-        &self,
-        request: HelloRequest,
-        _ctx: &ServicerContext,
-    ) -> Result<HelloReply, Status> {
-        Ok(HelloReply {
-            message: format!("Hello, {}!", request.name),
-        })
-    }
-}
+use rustgrpc_examples::greeter::Greeter;
+use rustgrpc_examples::helloworld::{GreeterStub, HelloRequest, add_greeter_servicer_to_server};
 
 /// Fails the first `failures` calls with `UNAVAILABLE`.
 struct Flaky {

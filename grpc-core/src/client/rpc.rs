@@ -58,6 +58,29 @@ pub(crate) enum Delivery<'a> {
     Forward(mpsc::Sender<Bytes>),
 }
 
+impl Delivery<'_> {
+    /// Hands on one received message: fails for a second message of a
+    /// unary response, or when the consumer has gone.
+    pub(crate) async fn deliver(&mut self, payload: Bytes) -> Result<(), Status> {
+        match self {
+            Delivery::Single(slot) => {
+                if slot.is_some() {
+                    return Err(Status::internal(
+                        "Received more than one message for a unary-response RPC",
+                    ));
+                }
+                **slot = Some(payload);
+            }
+            Delivery::Forward(sink) => {
+                if sink.send(payload).await.is_err() {
+                    return Err(Status::cancelled("Locally cancelled by application!"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a call needs to know about its method.
 pub(crate) struct Invocation<'a> {
     pub(crate) channel: &'a Channel,
@@ -418,20 +441,8 @@ async fn receive_response(
             Ok(payload) => payload,
             Err(status) => return status,
         };
-        match delivery {
-            Delivery::Single(slot) => {
-                if slot.is_some() {
-                    return Status::internal(
-                        "Received more than one message for a unary-response RPC",
-                    );
-                }
-                **slot = Some(payload);
-            }
-            Delivery::Forward(sink) => {
-                if sink.send(payload).await.is_err() {
-                    return Status::cancelled("Locally cancelled by application!");
-                }
-            }
+        if let Err(status) = delivery.deliver(payload).await {
+            return status;
         }
     }
     let status = body.status().await;

@@ -85,20 +85,8 @@ fn request_messages(
 /// Hands the chain's response to the call; returns the call's status.
 async fn deliver(mut response: ClientResponse, mut delivery: Delivery<'_>) -> Status {
     while let Some(message) = response.message().await {
-        match &mut delivery {
-            Delivery::Single(slot) => {
-                if slot.is_some() {
-                    return Status::internal(
-                        "Received more than one message for a unary-response RPC",
-                    );
-                }
-                **slot = Some(message);
-            }
-            Delivery::Forward(sink) => {
-                if sink.send(message).await.is_err() {
-                    return Status::cancelled("Locally cancelled by application!");
-                }
-            }
+        if let Err(status) = delivery.deliver(message).await {
+            return status;
         }
     }
     response

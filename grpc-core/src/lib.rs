@@ -11,6 +11,10 @@
 //! - [`Channel`], [`ChannelBuilder`], [`insecure_channel`]: the client connection.
 //! - [`UnaryUnary`], [`UnaryStream`], [`StreamUnary`], [`StreamStream`]: typed
 //!   methods (generated stubs hand these out), with [`CallOptions`].
+//! - [`intercept_channel`], [`ClientInterceptor`], [`ServerInterceptor`]:
+//!   middleware around every call, on both faces; [`RawBytes`] and
+//!   [`Server::add_fallback`]: methods over raw bytes and a handler for
+//!   unregistered methods (a transparent proxy).
 //! - [`Server`], [`ServiceBuilder`], [`ServicerContext`]: serving; client
 //!   streams arrive as [`Requests`] (an `Iterator`, blocking handlers) or a
 //!   [`RequestStream`] (a `Stream`, async handlers).

@@ -19,6 +19,11 @@ pub type MessageStream = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send
 
 /// The request side of an intercepted call: one message (unary-request
 /// methods) or a stream of them (client-streaming methods).
+///
+/// The messages of an intercepted call are compressed as its final
+/// [`ClientCallDetails::compression`](super::ClientCallDetails::compression)
+/// says, all alike: a per-message [`WriteOptions`](crate::WriteOptions)
+/// choice does not survive interception.
 pub enum RequestMessages {
     /// The single request of a unary-request method.
     Unary(Bytes),

@@ -142,7 +142,7 @@ impl Wire {
                 biased;
                 status = rpc::run_direct(invocation, &attempt, outgoing, delivery) => status,
                 _ = wire.call.cancel_token().cancelled() => Status::cancelled("Locally cancelled by application!"),
-                () = relay(&attempt, &wire.call) => unreachable!("the relay never ends"),
+                never = relay(&attempt, &wire.call) => match never {},
             }
         };
         ClientResponse::driven(driver, messages)
@@ -151,7 +151,7 @@ impl Wire {
 
 /// Publishes on `caller` what happens on `attempt`: the stream opening and
 /// the initial metadata. Never ends.
-async fn relay(attempt: &CallShared, caller: &CallShared) {
+async fn relay(attempt: &CallShared, caller: &CallShared) -> std::convert::Infallible {
     if poll_fn(|cx| attempt.poll_opened(cx)).await {
         caller.set_opened();
     }

@@ -8,6 +8,9 @@
 //!   `route_guide_server` and `demo` serve.
 //! - [`interop`]: the standard gRPC interop suite (`grpc.testing`): the
 //!   servicer `interop_server` serves and the cases `interop_client` runs.
+//! - [`greeter`]: the plainest greeter servicer.
+//! - [`proxy`]: a transparent proxy, a fallback handler forwarding every
+//!   call over a channel as raw bytes.
 //! - [`args`]: the tiny command-line parser the binaries share.
 //! - [`tls`]: TLS credentials from PEM files for the `--tls` flags.
 //!
@@ -28,7 +31,31 @@ pub mod routeguide {
     include!(concat!(env!("OUT_DIR"), "/routeguide.rs"));
 }
 
+/// The plainest greeter: `SayHello` answers `Hello, <name>!`; the
+/// interceptor examples serve it.
+pub mod greeter {
+    use grpc_core::{ServicerContext, Status};
+
+    use crate::helloworld::{GreeterServicer, HelloReply, HelloRequest};
+
+    /// Greets by name.
+    pub struct Greeter;
+
+    impl GreeterServicer for Greeter {
+        fn say_hello(
+            &self,
+            request: HelloRequest,
+            _ctx: &ServicerContext,
+        ) -> Result<HelloReply, Status> {
+            Ok(HelloReply {
+                message: format!("Hello, {}!", request.name),
+            })
+        }
+    }
+}
+
 pub mod args;
 pub mod interop;
+pub mod proxy;
 pub mod route_guide;
 pub mod tls;

@@ -11,6 +11,10 @@
 //! - [`Channel`], [`ChannelBuilder`], [`insecure_channel`]: the client connection.
 //! - [`UnaryUnary`], [`UnaryStream`], [`StreamUnary`], [`StreamStream`]: typed
 //!   methods (generated stubs hand these out), with [`CallOptions`].
+//! - [`intercept_channel`], [`ClientInterceptor`], [`ServerInterceptor`]:
+//!   middleware around every call, on both faces; [`RawBytes`] and
+//!   [`Server::add_fallback`]: methods over raw bytes and a handler for
+//!   unregistered methods (a transparent proxy).
 //! - [`Server`], [`ServiceBuilder`], [`ServicerContext`]: serving; client
 //!   streams arrive as [`Requests`] (an `Iterator`, blocking handlers) or a
 //!   [`RequestStream`] (a `Stream`, async handlers).
@@ -91,13 +95,15 @@ pub use channel::{
     insecure_channel, secure_channel,
 };
 pub use client::{
-    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, IntoRequestStream,
-    IntoRequests, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
-    StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
-    Writes, access_token_call_credentials, composite_call_credentials, metadata_call_credentials,
-    metadata_call_credentials_async,
+    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientCallDetails,
+    ClientContinuation, ClientInterceptor, ClientInterceptors, ClientResponse, IntoRequestStream,
+    IntoRequests, MessageStream, MethodKind, RequestMessages, RequestWriter, ResponseIterator,
+    ResponsePart, ResponseStream, StreamStream, StreamStreamCall, StreamUnary, StreamUnaryCall,
+    UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions, Writes,
+    access_token_call_credentials, composite_call_credentials, intercept_channel,
+    metadata_call_credentials, metadata_call_credentials_async,
 };
-pub use codec::Compression;
+pub use codec::{Compression, RawBytes};
 pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;

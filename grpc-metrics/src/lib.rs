@@ -10,7 +10,10 @@
 //! labels `grpc.method` / `grpc.status` are `grpc_method` / `grpc_status`.
 //!
 //! [`ServerMetrics::interceptor`] records the server's call counts and
-//! durations (and the span) through grpc-core's `ServerInterceptor`; the
+//! durations (and the span) through grpc-core's `ServerInterceptor`;
+//! [`ClientMetrics::call_interceptor`] and
+//! [`ClientMetrics::attempt_interceptor`] record every client metric,
+//! message sizes included, through its `ClientInterceptor`; the
 //! recorders are what a call path calls for the full set, sizes included:
 //!
 //! - server, per call: [`ServerMetrics::call_started`] when the request
@@ -50,6 +53,7 @@
 
 mod buckets;
 mod client;
+mod client_interceptor;
 mod interceptor;
 mod labels;
 mod server;
@@ -58,6 +62,7 @@ mod trace;
 
 pub use buckets::{LATENCY_SECONDS, SIZE_BYTES};
 pub use client::{AttemptRecorder, ClientCallRecorder, ClientMetrics};
+pub use client_interceptor::{AttemptMetricsInterceptor, CallMetricsInterceptor};
 pub use interceptor::MetricsInterceptor;
 pub use labels::MethodLabel;
 pub use prometheus_client;

@@ -70,6 +70,8 @@ pub(crate) struct ChannelConfig {
 #[derive(Clone)]
 pub struct Channel {
     inner: Arc<ChannelInner>,
+    /// Client interceptors every call on this handle goes through.
+    pub(crate) interceptors: Option<crate::client::ClientInterceptors>,
 }
 
 pub(crate) struct ChannelInner {
@@ -162,11 +164,15 @@ impl Channel {
                 backoff: std::sync::Mutex::new(backoff),
                 generation: std::sync::atomic::AtomicU64::new(0),
             }),
+            interceptors: None,
         }
     }
 
     pub(crate) fn from_inner(inner: Arc<ChannelInner>) -> Channel {
-        Channel { inner }
+        Channel {
+            inner,
+            interceptors: None,
+        }
     }
 
     /// The channel's channelz record: calls started, succeeded and failed,

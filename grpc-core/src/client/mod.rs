@@ -5,6 +5,7 @@ mod aio;
 mod call;
 mod credentials;
 mod future;
+mod interceptor;
 mod multicallable;
 mod options;
 mod requests;
@@ -22,6 +23,10 @@ pub use credentials::{
     composite_call_credentials, metadata_call_credentials, metadata_call_credentials_async,
 };
 pub use future::CallFuture;
+pub use interceptor::{
+    ClientCallDetails, ClientContinuation, ClientInterceptor, ClientInterceptors, ClientResponse,
+    MessageStream, MethodKind, RequestMessages, ResponsePart, intercept_channel,
+};
 pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
 pub use options::CallOptions;
 pub use response_stream::ResponseStream;

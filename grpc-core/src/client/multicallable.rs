@@ -82,7 +82,7 @@ impl Method {
     /// Runs a unary-response RPC to its end and records the outcome on `call`.
     pub(super) async fn unary_response<Resp: prost::Message + Default>(
         &self,
-        call: &CallShared,
+        call: &Arc<CallShared>,
         outgoing: Result<Outgoing, Status>,
     ) -> Result<Resp, RpcError> {
         let result = match outgoing {

@@ -58,6 +58,29 @@ pub(crate) enum Delivery<'a> {
     Forward(mpsc::Sender<Bytes>),
 }
 
+impl Delivery<'_> {
+    /// Hands on one received message: fails for a second message of a
+    /// unary response, or when the consumer has gone.
+    pub(crate) async fn deliver(&mut self, payload: Bytes) -> Result<(), Status> {
+        match self {
+            Delivery::Single(slot) => {
+                if slot.is_some() {
+                    return Err(Status::internal(
+                        "Received more than one message for a unary-response RPC",
+                    ));
+                }
+                **slot = Some(payload);
+            }
+            Delivery::Forward(sink) => {
+                if sink.send(payload).await.is_err() {
+                    return Err(Status::cancelled("Locally cancelled by application!"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a call needs to know about its method.
 pub(crate) struct Invocation<'a> {
     pub(crate) channel: &'a Channel,
@@ -77,6 +100,20 @@ impl Invocation<'_> {
 /// published on `call` as soon as it arrives; the caller records the final
 /// status (after its own decoding) with `call.finish`.
 pub(crate) async fn run(
+    invocation: Invocation<'_>,
+    call: &std::sync::Arc<CallShared>,
+    outgoing: Outgoing,
+    delivery: Delivery<'_>,
+) -> Status {
+    if let Some(interceptors) = &invocation.channel.interceptors {
+        let interceptors = interceptors.clone();
+        return super::interceptor::run(&interceptors, invocation, call, outgoing, delivery).await;
+    }
+    run_direct(invocation, call, outgoing, delivery).await
+}
+
+/// [`run`] past the channel's interceptors: the call on the wire.
+pub(crate) async fn run_direct(
     invocation: Invocation<'_>,
     call: &CallShared,
     outgoing: Outgoing,
@@ -404,20 +441,8 @@ async fn receive_response(
             Ok(payload) => payload,
             Err(status) => return status,
         };
-        match delivery {
-            Delivery::Single(slot) => {
-                if slot.is_some() {
-                    return Status::internal(
-                        "Received more than one message for a unary-response RPC",
-                    );
-                }
-                **slot = Some(payload);
-            }
-            Delivery::Forward(sink) => {
-                if sink.send(payload).await.is_err() {
-                    return Status::cancelled("Locally cancelled by application!");
-                }
-            }
+        if let Err(status) = delivery.deliver(payload).await {
+            return status;
         }
     }
     let status = body.status().await;

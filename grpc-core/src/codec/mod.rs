@@ -4,8 +4,10 @@
 pub(crate) mod compress;
 pub(crate) mod framing;
 pub(crate) mod proto;
+mod raw;
 
 pub use compress::Compression;
+pub use raw::RawBytes;
 
 #[cfg(test)]
 mod framing_props;

@@ -47,6 +47,37 @@ fn finish_frame(
     Ok(buf.freeze())
 }
 
+/// Frames an already serialized message, compressed when asked.
+pub(crate) fn frame_payload(
+    payload: &[u8],
+    compression: Compression,
+    max_len: usize,
+) -> Result<Bytes, Status> {
+    if !compression.is_compressing() {
+        check_send_len(payload.len(), max_len)?;
+    }
+    let mut buf = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    buf.resize(HEADER_LEN, 0);
+    buf.extend_from_slice(payload);
+    finish_frame(buf, compression, max_len)
+}
+
+/// The serialized message inside one frame made by [`encode_frame`] or
+/// [`frame_payload`], decompressed when its prefix says so.
+pub(crate) fn unframe(frame: Bytes, encoding: Compression) -> Result<Bytes, Status> {
+    if frame.len() < HEADER_LEN {
+        return Err(Status::internal(
+            "a request frame is shorter than its prefix",
+        ));
+    }
+    let raw = RawMessage {
+        compressed: frame[0] == 1,
+        payload: frame.slice(HEADER_LEN..),
+    };
+    // The frame was made here, from a message already within the limits.
+    unpack(raw, encoding, usize::MAX)
+}
+
 /// The largest message the 4-byte length prefix can describe.
 const MAX_FRAMED_LEN: usize = u32::MAX as usize;
 

@@ -120,7 +120,6 @@ impl ServerShared {
             .read()
             .unwrap_or_else(|poison| poison.into_inner())
             .lookup(path)
-            .cloned()
     }
 
     /// Admits an RPC under `maximum_concurrent_rpcs`; `None` when full.
@@ -255,6 +254,31 @@ impl Server {
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
             .add(service);
+    }
+
+    /// Makes the single method of `service` (any name, any kind; raw bytes
+    /// with [`RawBytes`](crate::RawBytes) for a proxy) answer every method
+    /// no service registered, under the path the client called, which the
+    /// handler reads from [`ServicerContext::method`](crate::ServicerContext::method)
+    /// (grpcio's generic handler that matches any method). Fails unless
+    /// `service` has exactly one method.
+    ///
+    /// ```
+    /// use grpc_core::{RawBytes, Server, ServiceBuilder, Status};
+    /// let server = Server::builder().build();
+    /// let mut any = ServiceBuilder::new("fallback");
+    /// any.unary_unary("Any", |request: RawBytes, ctx| {
+    ///     Err::<RawBytes, _>(Status::unimplemented(format!("no {}", ctx.method())))
+    /// });
+    /// server.add_fallback(any.build())?;
+    /// # Ok::<(), grpc_core::Error>(())
+    /// ```
+    pub fn add_fallback(&self, service: Service) -> Result<(), Error> {
+        self.shared
+            .registry
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .set_fallback(service)
     }
 
     /// The names (`package.Service`) of the services registered so far,

@@ -236,6 +236,8 @@ impl ServiceBuilder {
 pub(crate) struct Registry {
     methods: HashMap<String, Arc<MethodEntry>>,
     services: BTreeSet<String>,
+    /// Answers the paths no service registered.
+    fallback: Option<Arc<MethodEntry>>,
 }
 
 impl Registry {
@@ -250,7 +252,33 @@ impl Registry {
         self.services.iter().cloned().collect()
     }
 
-    pub(crate) fn lookup(&self, path: &str) -> Option<&Arc<MethodEntry>> {
-        self.methods.get(path)
+    /// Makes the single method of `service` answer every path no service
+    /// registered.
+    pub(crate) fn set_fallback(&mut self, service: Service) -> Result<(), crate::Error> {
+        let mut methods = service.into_methods();
+        if methods.len() != 1 {
+            return Err(crate::Error::new(
+                crate::error::Kind::InvalidArgument,
+                format!(
+                    "a fallback service has exactly one method, this one has {}",
+                    methods.len()
+                ),
+            ));
+        }
+        self.fallback = methods.pop().map(|(_, entry)| entry);
+        Ok(())
+    }
+
+    /// The handler of `path`: its own, or the fallback under that path.
+    pub(crate) fn lookup(&self, path: &str) -> Option<Arc<MethodEntry>> {
+        if let Some(entry) = self.methods.get(path) {
+            return Some(Arc::clone(entry));
+        }
+        let fallback = self.fallback.as_ref()?;
+        Some(Arc::new(MethodEntry {
+            kind: fallback.kind,
+            handler: fallback.handler.clone(),
+            path: path.into(),
+        }))
     }
 }

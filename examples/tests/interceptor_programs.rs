@@ -1,0 +1,141 @@
+//! The interceptor example programs (grpcio's interceptor examples, ported),
+//! run as processes; and the README's "Client interceptors" snippets, which
+//! must be the marked parts of those programs (so the README shows code
+//! that compiles and runs).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Runs an example program to its end; its stdout lines.
+fn run(program: &str) -> Vec<String> {
+    let output = Command::new(program)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("run {program}: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{program} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn header_manipulation_adds_the_header_the_server_requires() {
+    assert_eq!(
+        run(env!("CARGO_BIN_EXE_interceptor_headers")),
+        [
+            "Greeter client received: Hello, you!",
+            "Without the header: UNAUTHENTICATED Access denied!",
+        ]
+    );
+}
+
+#[test]
+fn default_value_answers_a_failed_call() {
+    assert_eq!(
+        run(env!("CARGO_BIN_EXE_interceptor_default_value")),
+        ["Greeter client received: Hello from your local interceptor!"]
+    );
+}
+
+#[test]
+fn auth_signs_calls_and_the_server_rejects_unsigned_ones() {
+    assert_eq!(
+        run(env!("CARGO_BIN_EXE_interceptor_auth")),
+        [
+            "Signed call: Hello, you!",
+            "Unsigned call: UNAUTHENTICATED Invalid signature",
+        ]
+    );
+}
+
+#[test]
+fn retry_inside_logging_logs_one_call_after_two_retries() {
+    assert_eq!(
+        run(env!("CARGO_BIN_EXE_interceptor_logging_retry")),
+        [
+            "[retry] attempt 1: warming up",
+            "[retry] attempt 2: warming up",
+            "[log] /helloworld.Greeter/SayHello: OK after 1 response(s)",
+            "Greeter client received: Hello, you!",
+        ]
+    );
+}
+
+/// The blocks between `// README: client interceptors (...)` and
+/// `// README: end`, each without its common indentation.
+fn marked(source: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("// README: client interceptors") {
+            current = Some(Vec::new());
+        } else if trimmed.starts_with("// README: end") {
+            if let Some(lines) = current.take() {
+                blocks.push(dedent(&lines));
+            }
+        } else if let Some(lines) = current.as_mut() {
+            lines.push(line);
+        }
+    }
+    blocks
+}
+
+fn dedent(lines: &[&str]) -> String {
+    let indent = lines
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|line| format!("{}\n", line.get(indent..).unwrap_or("")))
+        .collect()
+}
+
+/// The Rust code blocks of the README's `## Client interceptors` section.
+fn readme_blocks(readme: &str) -> Vec<String> {
+    let mut section = false;
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        if line.starts_with("## ") {
+            section = line == "## Client interceptors";
+        } else if section && line.starts_with("```") {
+            match current.take() {
+                Some(block) => blocks.push(block),
+                None if line == "```rust" => current = Some(String::new()),
+                None => {}
+            }
+        } else if let Some(block) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    blocks
+}
+
+#[test]
+fn readme_client_interceptors_snippets_are_the_example_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
+    let examples: Vec<String> = [
+        "src/bin/interceptor_headers.rs",
+        "src/bin/interceptor_default_value.rs",
+        "src/bin/interceptor_auth.rs",
+        "src/bin/interceptor_logging_retry.rs",
+    ]
+    .iter()
+    .flat_map(|path| marked(&read(path)))
+    .collect();
+    let readme = readme_blocks(&read("../README.md"));
+    assert!(
+        !readme.is_empty(),
+        "README.md has no `## Client interceptors` code"
+    );
+    assert_eq!(readme, examples);
+}

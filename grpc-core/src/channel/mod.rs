@@ -340,7 +340,8 @@ impl ChannelInner {
         if self.activity.wake() {
             self.subchannel_changed();
         }
-        lock(&self.balancer).snapshot().exit_idle();
+        let snapshot = lock(&self.balancer).snapshot();
+        snapshot.exit_idle();
     }
 
     /// A subchannel's state changed: reconnect what the policy keeps

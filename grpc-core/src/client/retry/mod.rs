@@ -134,9 +134,8 @@ fn retry_delay(
         return None;
     }
     if let Some(value) = status.metadata().get(PUSHBACK) {
-        let millis = std::str::from_utf8(value.as_bytes())
-            .ok()
-            .and_then(|text| text.parse::<u64>().ok())?;
+        // A negative or malformed value means: do not retry.
+        let millis = value.trim().parse::<u64>().ok()?;
         return Some(Duration::from_millis(millis));
     }
     Some(backoff(policy, previous))

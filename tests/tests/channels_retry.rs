@@ -95,9 +95,10 @@ fn throttling_stops_retries_when_most_calls_fail() {
     // 10 tokens, one per failed attempt, retries while more than 5 remain.
     assert_eq!(attempts[..3], [3, 2, 1]);
     assert!(attempts[2..].iter().all(|&n| n == 1));
-    // Successes refill the bucket (0.1 each) until retries are allowed again.
+    // Successes refill the bucket (0.1 each): after 70, 7 tokens, and a
+    // failure leaves 6, more than half: retries are allowed again.
     backend.behaviour.fail_always.store(0, Ordering::SeqCst);
-    for i in 0..60 {
+    for i in 0..70 {
         call_who(&channel, &format!("ok-{i}")).expect("healthy again");
     }
     backend.behaviour.fail_next.store(1, Ordering::SeqCst);

@@ -71,9 +71,11 @@ pub(crate) async fn resolution_loop(
             () = tokio::time::sleep(run.interval) => {}
             () = run.resolver.changed_boxed() => {}
             () = run.refresh.notified() => {
+                // Rate-limited; a change the resolver reports is not.
                 tokio::select! {
                     () = closed.cancelled() => return,
                     () = tokio::time::sleep_until(resolved_at + run.min_interval) => {}
+                    () = run.resolver.changed_boxed() => {}
                 }
             }
         }

@@ -26,6 +26,7 @@ pub mod backends;
 pub mod fault_proxy;
 pub mod frames;
 pub mod peers;
+pub mod proxies;
 pub mod web;
 
 /// The encoded `FileDescriptorSet` of `proto/testing.proto` (imports included).

@@ -356,3 +356,54 @@ fn grpcio_and_this_client_make_the_same_attempts_with_the_same_config() {
     assert_eq!(python_codes, our_codes);
     assert_eq!(our_attempts[..3], [1, 2, 3]);
 }
+
+#[test]
+fn async_calls_balance_and_retry_like_blocking_ones() {
+    let backends = [
+        Backend::start("a"),
+        Backend::start("b"),
+        Backend::start("c"),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (split, served) = runtime.block_on(async {
+        let config = retrying(3, r#""loadBalancingConfig": [{"round_robin": {}}],"#);
+        let target = ipv4_target(&[&backends[0], &backends[1], &backends[2]]);
+        let channel = channel_with(&target, config);
+        let who = channel
+            .unary_unary::<String, String>(WHO)
+            .with_options(CallOptions::new().wait_for_ready(true).timeout(PATIENCE));
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < 3 {
+            seen.insert(who.call_async(String::new()).await.expect("call"));
+        }
+        for backend in &backends {
+            backend.behaviour.reset();
+            backend.behaviour.fail_next.store(1, Ordering::SeqCst);
+        }
+        let mut split = std::collections::BTreeMap::new();
+        for _ in 0..30 {
+            let name = who.call_async(String::new()).await.expect("retried");
+            *split.entry(name).or_insert(0) += 1;
+        }
+        let served: Vec<(usize, usize)> = backends
+            .iter()
+            .map(|b| {
+                (
+                    b.behaviour.attempts.load(Ordering::SeqCst),
+                    b.behaviour.served.load(Ordering::SeqCst),
+                )
+            })
+            .collect();
+        (split, served)
+    });
+    eprintln!(
+        "async round_robin with one failure per backend: {split:?}, (attempts, served) {served:?}"
+    );
+    assert_eq!(split.len(), 3, "{split:?}");
+    assert_eq!(served.iter().map(|(a, _)| a).sum::<usize>(), 33);
+    assert_eq!(served.iter().map(|(_, s)| s).sum::<usize>(), 30);
+}

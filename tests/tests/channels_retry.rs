@@ -370,7 +370,8 @@ fn async_calls_balance_and_retry_like_blocking_ones() {
         .build()
         .expect("runtime");
     let (split, served) = runtime.block_on(async {
-        let config = retrying(3, r#""loadBalancingConfig": [{"round_robin": {}}],"#);
+        // Consecutive attempts go to different backends: up to 4 are needed.
+        let config = retrying(4, r#""loadBalancingConfig": [{"round_robin": {}}],"#);
         let target = ipv4_target(&[&backends[0], &backends[1], &backends[2]]);
         let channel = channel_with(&target, config);
         let who = channel

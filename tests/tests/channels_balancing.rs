@@ -425,8 +425,7 @@ fn states_while_unused(backend: &Backend, permit_without_calls: bool) -> Vec<Cha
     let subscription = channel.subscribe(move |s| seen.lock().unwrap().push(s), false);
     std::thread::sleep(ms(800));
     subscription.unsubscribe();
-    let states = states.lock().unwrap().clone();
-    states
+    states.lock().unwrap().clone()
 }
 
 #[test]

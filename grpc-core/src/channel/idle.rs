@@ -21,7 +21,7 @@ pub(crate) struct Activity {
 pub(crate) struct ActiveCall<'a>(&'a Activity);
 
 impl Activity {
-    pub(crate) fn new(_timeout: Option<Duration>) -> Activity {
+    pub(crate) fn new() -> Activity {
         Activity {
             calls: Arc::new(AtomicUsize::new(0)),
             idle: AtomicBool::new(false),

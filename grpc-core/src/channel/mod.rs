@@ -196,7 +196,7 @@ impl Channel {
                 channelz: crate::channelz::ChannelStats::new(weak.clone()),
                 target,
                 authority,
-                activity: idle::Activity::new(config.idle_timeout),
+                activity: idle::Activity::new(),
                 config,
                 handle,
                 state,
@@ -303,9 +303,9 @@ impl Channel {
     }
 
     /// The method config of the channel's service config for `path`.
-    pub(crate) fn method_config(&self, path: &str) -> Option<MethodConfig> {
-        let config = self.inner.service_config.read().ok()?.clone()?;
-        config.method(path).cloned()
+    pub(crate) fn method_config(&self, path: &str) -> Option<Arc<MethodConfig>> {
+        let config = self.inner.service_config.read().ok()?;
+        config.as_ref()?.method_shared(path).cloned()
     }
 }
 

@@ -35,8 +35,8 @@ use crate::status::Code;
 #[derive(Clone, Debug, Default)]
 pub struct ServiceConfig {
     lb_policy: Option<LbPolicy>,
-    /// Keyed by `(service, method)`; `""` matches any.
-    methods: HashMap<(String, String), Arc<MethodConfig>>,
+    /// By service, then method; `""` matches any.
+    methods: HashMap<String, HashMap<String, Arc<MethodConfig>>>,
     retry_throttling: Option<RetryThrottling>,
 }
 
@@ -122,15 +122,11 @@ impl ServiceConfig {
         for entry in array(&root, "methodConfig")? {
             let method = Arc::new(method_config(entry)?);
             for name in array(object(entry, "methodConfig entry")?, "name")? {
-                let key = method_name(name)?;
-                if config
-                    .methods
-                    .insert(key.clone(), Arc::clone(&method))
-                    .is_some()
-                {
+                let (service, name) = method_name(name)?;
+                let methods = config.methods.entry(service.clone()).or_default();
+                if methods.insert(name.clone(), Arc::clone(&method)).is_some() {
                     return Err(invalid(format!(
-                        "duplicate methodConfig name {}/{}",
-                        key.0, key.1
+                        "duplicate methodConfig name {service}/{name}"
                     )));
                 }
             }
@@ -141,14 +137,21 @@ impl ServiceConfig {
     /// The config for a method path (`/package.Service/Method`): its own
     /// entry, else its service's, else the default (`{}` name) one.
     pub fn method(&self, path: &str) -> Option<&MethodConfig> {
+        self.method_shared(path).map(|config| &**config)
+    }
+
+    /// [`method`](Self::method), shared (no allocation on the call path).
+    pub(crate) fn method_shared(&self, path: &str) -> Option<&Arc<MethodConfig>> {
+        if self.methods.is_empty() {
+            return None;
+        }
         let (service, method) = path
             .strip_prefix('/')
             .and_then(|rest| rest.split_once('/'))
             .unwrap_or(("", ""));
         [(service, method), (service, ""), ("", "")]
             .into_iter()
-            .find_map(|(s, m)| self.methods.get(&(s.to_owned(), m.to_owned())))
-            .map(|config| &**config)
+            .find_map(|(s, m)| self.methods.get(s)?.get(m))
     }
 
     /// The load-balancing policy it selects, if any.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::call::CallShared;
 use super::rpc::{Attempt, Delivery, Invocation, Outgoing, attempt};
-use crate::channel::{MethodConfig, RetryPolicy, lock};
+use crate::channel::{RetryPolicy, lock};
 use crate::status::{Code, Status};
 
 /// Request bytes a call buffers for retries; past it, the call is
@@ -49,7 +49,7 @@ pub(crate) async fn exchange(
     if let (Some(policy), Some(frame), Delivery::Single(slot)) = (hedging, one, &mut delivery) {
         return hedging::run(invocation, call, frame, slot, &policy).await;
     }
-    let policy = method.and_then(|m: MethodConfig| m.retry_policy);
+    let policy = method.and_then(|m| m.retry_policy.clone());
     let mut requests = Replayable::new(outgoing, RETRY_BUFFER_LIMIT);
     let mut previous = 0u32;
     let mut transparent_left = TRANSPARENT_RETRIES;

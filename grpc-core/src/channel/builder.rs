@@ -452,9 +452,11 @@ impl ChannelBuilder {
             keepalive_permit_without_calls: self.keepalive_permit_without_calls,
             idle_timeout: self.idle_timeout,
         };
-        let resolver = match self.resolver {
-            Some(ResolverChoice(resolver)) => resolver,
-            None => resolver::for_target(&parsed.address),
+        let resolver: SharedResolver = match (self.resolver, &config.connector) {
+            (Some(ResolverChoice(resolver)), _) => resolver,
+            // A connector opens the streams: nothing to resolve.
+            (None, Some(_)) => Arc::new(resolver::FixedResolver(Vec::new())),
+            (None, None) => resolver::for_target(&parsed.address),
         };
         let routing = Routing {
             resolver: Arc::new(ResolverRun::new(

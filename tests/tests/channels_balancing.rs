@@ -446,3 +446,58 @@ fn keepalive_pings_only_with_calls_in_flight_unless_permitted() {
         "pings without calls did not reach the server: {pushy:?}"
     );
 }
+
+#[test]
+fn a_backend_cut_without_goaway_fails_no_call_with_a_retry_policy() {
+    use rustgrpc_tests::fault_proxy::{Fault, FaultProxy};
+    let backends = [
+        Backend::start("a"),
+        Backend::start("b"),
+        Backend::start("c"),
+    ];
+    let proxies: Vec<FaultProxy> = backends.iter().map(|b| FaultProxy::start(b.port)).collect();
+    let target = format!(
+        "ipv4:{}",
+        proxies
+            .iter()
+            .map(FaultProxy::target)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let config = grpc_core::ServiceConfig::from_json(
+        r#"{"methodConfig": [{"name": [{"service": "demo.Lb"}],
+            "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.05s",
+                            "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}"#,
+    )
+    .expect("config");
+    let channel = ChannelBuilder::new(target)
+        .lb_policy(LbPolicy::RoundRobin)
+        .reconnect_backoff(ms(50), ms(500))
+        .service_config(config)
+        .build()
+        .expect("channel");
+    until_all_answer(&channel, &["a", "b", "c"]);
+    let load = Load::start(&channel);
+    std::thread::sleep(ms(300));
+    // The path to b dies abruptly: connections cut, new ones refused.
+    proxies[1].set(Fault::Refuse);
+    proxies[1].cut_all();
+    let cut_at = Instant::now();
+    std::thread::sleep(ms(500));
+    let after = Instant::now();
+    std::thread::sleep(ms(300));
+    let b_after = load.served_since("b", after);
+    let served = load.counts.lock().unwrap().len();
+    let failures = load.finish();
+    let attempts: usize = backends
+        .iter()
+        .map(|b| b.behaviour.attempts.load(Ordering::SeqCst))
+        .sum();
+    eprintln!(
+        "b cut {:?} before the check: {served} calls served, {attempts} attempts reached \
+         backends, b served {b_after} after the cut, {failures} failed",
+        after - cut_at
+    );
+    assert_eq!(b_after, 0);
+    assert_eq!(failures, 0);
+}

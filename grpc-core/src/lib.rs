@@ -91,8 +91,9 @@ mod transport;
 mod wire;
 
 pub use channel::{
-    Channel, ChannelBuilder, ChannelConnectivity, ReadyFuture, Subscription, channel_ready_future,
-    insecure_channel, secure_channel,
+    Channel, ChannelBuilder, ChannelConnectivity, HedgingPolicy, LbPolicy, MethodConfig,
+    ReadyFuture, Resolution, ResolvedAddress, Resolver, RetryPolicy, RetryThrottling,
+    ServiceConfig, Subscription, channel_ready_future, insecure_channel, secure_channel,
 };
 pub use client::{
     AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientCallDetails,

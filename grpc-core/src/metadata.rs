@@ -193,7 +193,8 @@ impl Metadata {
         let mut entries = Vec::new();
         for (name, value) in headers {
             let key = name.as_str();
-            if is_reserved_header(key) {
+            // The retry header is shown to servers (as grpc-go and C-core do).
+            if is_reserved_header(key) && key != "grpc-previous-rpc-attempts" {
                 continue;
             }
             if key.ends_with("-bin") {

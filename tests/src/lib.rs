@@ -22,9 +22,11 @@ use grpc_core::{
     ServerBuilder, ServicerContext, Status, StopHandle,
 };
 
+pub mod backends;
 pub mod fault_proxy;
 pub mod frames;
 pub mod peers;
+pub mod proxies;
 pub mod web;
 
 /// The encoded `FileDescriptorSet` of `proto/testing.proto` (imports included).

@@ -4,8 +4,13 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+use std::sync::Arc;
+
+use super::balancer::LbPolicy;
 use super::connect::Connector;
-use super::{Channel, ChannelConfig, target};
+use super::resolver::{self, Resolver, ResolverRun, SharedResolver};
+use super::service_config::ServiceConfig;
+use super::{Channel, ChannelConfig, Routing, target};
 use crate::codec::Compression;
 use crate::error::{Error, Kind};
 use crate::security::client_tls::TlsTarget;
@@ -49,6 +54,24 @@ pub struct ChannelBuilder {
     ssl_target_name_override: Option<String>,
     default_authority: Option<String>,
     connector: Option<Connector>,
+    invalid_lb_policy: Option<String>,
+    resolver: Option<ResolverChoice>,
+    lb_policy: LbPolicy,
+    service_config: Option<ServiceConfig>,
+    min_time_between_resolutions: Duration,
+    resolution_interval: Duration,
+    idle_timeout: Option<Duration>,
+    keepalive_permit_without_calls: bool,
+}
+
+/// A user's resolver, shared by the channels built from one builder.
+#[derive(Clone)]
+struct ResolverChoice(SharedResolver);
+
+impl std::fmt::Debug for ResolverChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver(..)")
+    }
 }
 
 impl ChannelBuilder {
@@ -72,7 +95,84 @@ impl ChannelBuilder {
             ssl_target_name_override: None,
             default_authority: None,
             connector: None,
+            invalid_lb_policy: None,
+            resolver: None,
+            lb_policy: LbPolicy::default(),
+            service_config: None,
+            min_time_between_resolutions: Duration::from_secs(30),
+            resolution_interval: Duration::from_secs(30 * 60),
+            idle_timeout: Some(Duration::from_secs(30 * 60)),
+            keepalive_permit_without_calls: false,
         }
+    }
+
+    /// Resolves the target's addresses with `resolver` instead of DNS or
+    /// the target's address list (the target then only names the
+    /// `:authority`).
+    pub fn resolver(mut self, resolver: impl Resolver) -> Self {
+        self.resolver = Some(ResolverChoice(Arc::new(resolver)));
+        self
+    }
+
+    /// The load-balancing policy when the service config names none
+    /// (`grpc.lb_policy_name`; default `pick_first`).
+    ///
+    /// ```
+    /// let channel = grpc_core::ChannelBuilder::new("ipv4:127.0.0.1:50051,127.0.0.1:50052")
+    ///     .lb_policy(grpc_core::LbPolicy::RoundRobin)
+    ///     .build()?;
+    /// # Ok::<(), grpc_core::Error>(())
+    /// ```
+    pub fn lb_policy(mut self, policy: LbPolicy) -> Self {
+        self.lb_policy = policy;
+        self
+    }
+
+    /// [`lb_policy`](Self::lb_policy) by grpcio's name (`"pick_first"`,
+    /// `"round_robin"`); an unknown name fails [`build`](Self::build).
+    pub fn lb_policy_name(mut self, name: &str) -> Self {
+        match LbPolicy::from_name(name) {
+            Some(policy) => self.lb_policy = policy,
+            None => self.invalid_lb_policy = Some(name.to_owned()),
+        }
+        self
+    }
+
+    /// The service config used unless the resolver returns one
+    /// (`grpc.service_config`).
+    pub fn service_config(mut self, config: ServiceConfig) -> Self {
+        self.service_config = Some(config);
+        self
+    }
+
+    /// Re-resolution after a lost or failed connection waits at least this
+    /// long after the previous resolution
+    /// (`grpc.dns_min_time_between_resolutions_ms`; default 30 s).
+    pub fn min_time_between_resolutions(mut self, interval: Duration) -> Self {
+        self.min_time_between_resolutions = interval;
+        self
+    }
+
+    /// The channel resolves again this often even when nothing failed
+    /// (default 30 minutes).
+    pub fn resolution_interval(mut self, interval: Duration) -> Self {
+        self.resolution_interval = interval;
+        self
+    }
+
+    /// After this long without calls the channel drops its connections
+    /// and goes Idle; the next call reconnects
+    /// (`grpc.client_idle_timeout_ms`; default 30 minutes, `None` = never).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Keepalive pings also while no call is in flight
+    /// (`grpc.keepalive_permit_without_calls`; default false).
+    pub fn keepalive_permit_without_calls(mut self, permit: bool) -> Self {
+        self.keepalive_permit_without_calls = permit;
+        self
     }
 
     /// Secures the channel with `credentials` (see
@@ -268,6 +368,12 @@ impl ChannelBuilder {
 
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
+        if let Some(name) = &self.invalid_lb_policy {
+            return Err(Error::new(
+                Kind::InvalidArgument,
+                format!("unknown load-balancing policy {name:?} (pick_first, round_robin)"),
+            ));
+        }
         let parsed = target::parse(&self.target)?;
         let authority_text = self
             .default_authority
@@ -343,13 +449,30 @@ impl ChannelBuilder {
             tls,
             call_credentials,
             connector: self.connector,
+            keepalive_permit_without_calls: self.keepalive_permit_without_calls,
+            idle_timeout: self.idle_timeout,
+        };
+        let resolver: SharedResolver = match (self.resolver, &config.connector) {
+            (Some(ResolverChoice(resolver)), _) => resolver,
+            // A connector opens the streams: nothing to resolve.
+            (None, Some(_)) => Arc::new(resolver::FixedResolver(Vec::new())),
+            (None, None) => resolver::for_target(&parsed.address),
+        };
+        let routing = Routing {
+            resolver: Arc::new(ResolverRun::new(
+                resolver,
+                self.min_time_between_resolutions,
+                self.resolution_interval,
+            )),
+            lb_policy: self.lb_policy,
+            service_config: self.service_config,
         };
         Ok(Channel::from_parts(
             self.target,
-            parsed,
             authority,
             config,
             handle,
+            routing,
         ))
     }
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::net::{TcpStream, UnixStream};
 
 use super::ChannelConfig;
-use super::target::Address;
+use super::resolver::ResolvedAddress;
 use crate::security::ChannelSecurity;
 use crate::security::client_tls;
 use crate::transport::client_watch::{ClientWatch, WireSeen};
@@ -54,10 +54,13 @@ pub(crate) type Connected = (
 
 /// Opens the byte stream (trying every resolved address), secures it, and
 /// runs the HTTP/2 handshake over it, watching the (decrypted) frames.
-pub(crate) async fn connect(address: &Address, config: &ChannelConfig) -> io::Result<Connected> {
+pub(crate) async fn connect(
+    addresses: &[ResolvedAddress],
+    config: &ChannelConfig,
+) -> io::Result<Connected> {
     let io = match &config.connector {
         Some(connector) => (connector.0)().await?,
-        None => open_socket(address).await?,
+        None => open_socket(addresses).await?,
     };
     let io = match (&config.security, &config.tls) {
         (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
@@ -92,36 +95,27 @@ fn check_local(io: Io) -> io::Result<Io> {
     Ok(io)
 }
 
-async fn open_socket(address: &Address) -> io::Result<Io> {
-    match address {
-        Address::Dns { host, port } => {
-            let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), *port))
-                .await?
-                .collect();
-            connect_any(&addrs, host).await
-        }
-        Address::Ip(addrs) => connect_any(addrs, "address list").await,
-        Address::Unix(path) => Ok(Io::Unix(UnixStream::connect(path).await?)),
-        Address::UnixAbstract(name) => connect_abstract(name),
-    }
-}
-
-async fn connect_any(addrs: &[std::net::SocketAddr], what: &str) -> io::Result<Io> {
+/// Connects to the first of `addresses` that answers.
+async fn open_socket(addresses: &[ResolvedAddress]) -> io::Result<Io> {
     let mut last_error = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Io::tcp(stream),
+    for address in addresses {
+        let opened = match address {
+            ResolvedAddress::Tcp(addr) => match TcpStream::connect(addr).await {
+                Ok(stream) => Io::tcp(stream),
+                Err(error) => Err(error),
+            },
+            ResolvedAddress::Unix(path) => UnixStream::connect(path).await.map(Io::Unix),
+            ResolvedAddress::UnixAbstract(name) => connect_abstract(name),
+        };
+        match opened {
+            Ok(io) => return Ok(io),
             Err(error) => {
-                last_error = Some(io::Error::new(error.kind(), format!("{addr}: {error}")))
+                last_error = Some(io::Error::new(error.kind(), format!("{address}: {error}")))
             }
         }
     }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{what} resolved to no addresses"),
-        )
-    }))
+    Err(last_error
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no addresses to connect to")))
 }
 
 #[cfg(target_os = "linux")]

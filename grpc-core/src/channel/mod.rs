@@ -1,33 +1,46 @@
 //! [`Channel`]: a lazily connected, reconnecting HTTP/2 connection to one
 //! target, shared by every stub and call made on it.
 
+pub(crate) mod balancer;
 mod builder;
 mod connect;
+mod idle;
+pub(crate) mod random;
+pub(crate) mod resolver;
+pub(crate) mod service_config;
 mod state;
+pub(crate) mod subchannel;
 pub(crate) mod target;
 
+pub use balancer::LbPolicy;
 pub use builder::{ChannelBuilder, DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH};
+pub use resolver::{Resolution, ResolvedAddress, Resolver};
+pub use service_config::{
+    HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling, ServiceConfig,
+};
 pub use state::{ChannelConnectivity, ReadyFuture, Subscription, channel_ready_future};
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::client::CallCredentials;
+use crate::client::retry::Throttle;
 use crate::codec::Compression;
 use crate::error::Error;
 use crate::runtime::CancelToken;
 use crate::security::client_tls::TlsTarget;
 use crate::security::{ChannelCredentials, ChannelSecurity};
 use crate::status::Status;
-use crate::transport::client_watch::{ClientWatch, LastStreamId, WireSeen};
-use crate::transport::keepalive::{Keepalive, ping_loop};
+use crate::transport::client_watch::LastStreamId;
 use crate::transport::settings::Http2Settings;
-use state::ConnState;
-use target::Target;
+use balancer::{Balancer, Pick};
+use resolver::ResolverRun;
+use subchannel::Subchannel;
 
 /// Options that apply to every call on a channel.
 #[derive(Clone, Debug)]
@@ -53,6 +66,10 @@ pub(crate) struct ChannelConfig {
     pub(crate) call_credentials: Option<CallCredentials>,
     /// Opens the byte stream instead of a socket to the target.
     pub(crate) connector: Option<connect::Connector>,
+    /// Keepalive pings also while no call is in flight.
+    pub(crate) keepalive_permit_without_calls: bool,
+    /// The channel drops its connections after this long without calls.
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 /// A virtual connection to a target: connects on first use, reconnects with
@@ -76,16 +93,41 @@ pub struct Channel {
 
 pub(crate) struct ChannelInner {
     target: String,
-    parsed: Target,
     pub(crate) authority: http::uri::Authority,
     pub(crate) config: ChannelConfig,
     handle: Handle,
-    state: watch::Sender<ConnState>,
+    /// The aggregate of the subchannels' states; every subchannel change
+    /// is sent (so that queued calls pick again).
+    state: watch::Sender<ChannelConnectivity>,
     closed: CancelToken,
-    backoff: std::sync::Mutex<Duration>,
-    generation: std::sync::atomic::AtomicU64,
+    balancer: Mutex<Balancer>,
+    resolver: Arc<ResolverRun>,
+    /// The policy when the service config names none.
+    lb_policy: LbPolicy,
+    /// The service config when the resolver gives none.
+    default_service_config: Option<Arc<ServiceConfig>>,
+    service_config: RwLock<Option<Arc<ServiceConfig>>>,
+    /// Retry throttling of the current service config.
+    pub(crate) throttle: Mutex<Option<Throttle>>,
+    pick_counter: AtomicUsize,
+    /// Calls in flight and idleness (`idle_timeout`).
+    pub(crate) activity: idle::Activity,
     /// Call counters (`grpc_core::channelz`).
     pub(crate) channelz: crate::channelz::ChannelStats,
+}
+
+/// What [`ChannelBuilder`] hands to the channel besides its config.
+pub(crate) struct Routing {
+    pub(crate) resolver: Arc<ResolverRun>,
+    pub(crate) lb_policy: LbPolicy,
+    pub(crate) service_config: Option<ServiceConfig>,
+}
+
+/// A connection picked for a call.
+pub(crate) struct Picked {
+    pub(crate) sender: h2::client::SendRequest<Bytes>,
+    pub(crate) goaway: LastStreamId,
+    pub(crate) subchannel: Arc<Subchannel>,
 }
 
 /// Creates a channel to `target` without transport security; no connection
@@ -128,10 +170,10 @@ pub fn secure_channel(target: &str, credentials: &ChannelCredentials) -> Result<
 /// or is no HTTP/2 server, is a failed attempt, with backoff, and calls
 /// waiting for readiness keep waiting).
 async fn connect_and_settle(
-    address: &target::Address,
+    addresses: &[ResolvedAddress],
     config: &ChannelConfig,
 ) -> std::io::Result<connect::Connected> {
-    let (sender, mut connection, wire) = connect::connect(address, config).await?;
+    let (sender, mut connection, wire) = connect::connect(addresses, config).await?;
     tokio::select! {
         ended = &mut connection => Err(std::io::Error::other(match ended {
             Ok(()) => "the connection closed before the server's HTTP/2 SETTINGS".to_owned(),
@@ -144,25 +186,30 @@ async fn connect_and_settle(
 impl Channel {
     fn from_parts(
         target: String,
-        parsed: Target,
         authority: http::uri::Authority,
         config: ChannelConfig,
         handle: Handle,
+        routing: Routing,
     ) -> Channel {
-        let (state, _) = watch::channel(ConnState::Idle);
-        let backoff = config.initial_backoff;
+        let (state, _) = watch::channel(ChannelConnectivity::Idle);
+        let service_config = routing.service_config.map(Arc::new);
         Channel {
             inner: Arc::new_cyclic(|weak| ChannelInner {
                 channelz: crate::channelz::ChannelStats::new(weak.clone()),
                 target,
-                parsed,
                 authority,
+                activity: idle::Activity::new(),
                 config,
                 handle,
                 state,
                 closed: CancelToken::new(),
-                backoff: std::sync::Mutex::new(backoff),
-                generation: std::sync::atomic::AtomicU64::new(0),
+                balancer: Mutex::new(Balancer::default()),
+                resolver: routing.resolver,
+                lb_policy: routing.lb_policy,
+                service_config: RwLock::new(service_config.clone()),
+                throttle: Mutex::new(Throttle::for_config(service_config.as_deref())),
+                default_service_config: service_config,
+                pick_counter: AtomicUsize::new(0),
             }),
             interceptors: None,
         }
@@ -196,7 +243,8 @@ impl Channel {
     /// with `UNAVAILABLE`, and the connection is shut down. Idempotent.
     pub fn close(&self) {
         self.inner.closed.cancel();
-        self.inner.state.send_replace(ConnState::Shutdown);
+        self.inner.state.send_replace(ChannelConnectivity::Shutdown);
+        lock(&self.inner.balancer).shutdown();
     }
 
     /// True once [`close`](Channel::close) was called.
@@ -220,238 +268,177 @@ impl Channel {
         &self.inner.closed
     }
 
-    /// A connection ready for a new stream, connecting first if needed.
-    /// Fails fast with `UNAVAILABLE` while the channel is in transient
-    /// failure, unless `wait_for_ready`.
-    pub(crate) async fn ready_sender(
-        &self,
-        wait_for_ready: bool,
-    ) -> Result<(h2::client::SendRequest<Bytes>, LastStreamId), Status> {
+    /// A connection ready for a new stream, picked by the balancer,
+    /// resolving and connecting first if needed. Fails fast with the
+    /// balancer's error (e.g. every subchannel in transient failure),
+    /// unless `wait_for_ready`, which waits across reconnects and address
+    /// changes.
+    pub(crate) async fn ready_sender(&self, wait_for_ready: bool) -> Result<Picked, Status> {
         let mut rx = self.inner.state.subscribe();
+        self.inner.exit_idle();
         loop {
-            enum Next {
-                Connect,
-                Wait,
-                WaitUntil(Instant),
+            rx.borrow_and_update();
+            if self.is_closed() {
+                return Err(Status::unavailable("Channel is closed"));
             }
-            let next = {
-                let state = rx.borrow_and_update();
-                match &*state {
-                    ConnState::Ready { sender, wire, .. } => {
-                        return Ok((sender.clone(), wire.last_stream_id.clone()));
-                    }
-                    ConnState::Shutdown => return Err(Status::unavailable("Channel is closed")),
-                    ConnState::Idle => Next::Connect,
-                    ConnState::Connecting => Next::Wait,
-                    ConnState::TransientFailure { error, retry_at } => {
-                        if Instant::now() >= *retry_at {
-                            Next::Connect
-                        } else if wait_for_ready {
-                            Next::WaitUntil(*retry_at)
-                        } else {
-                            return Err(error.clone());
-                        }
-                    }
-                }
-            };
-            match next {
-                Next::Connect => self.start_connect(),
-                Next::Wait => {
-                    if rx.changed().await.is_err() {
-                        return Err(Status::unavailable("Channel is closed"));
-                    }
-                }
-                Next::WaitUntil(when) => {
-                    tokio::select! {
-                        _ = rx.changed() => {}
-                        _ = tokio::time::sleep_until(when.into()) => {}
-                    }
-                }
-            }
-        }
-    }
-
-    /// Moves Idle / expired TransientFailure to Connecting and spawns the attempt.
-    pub(crate) fn start_connect(&self) {
-        let started = self.inner.state.send_if_modified(|state| match state {
-            ConnState::Idle => {
-                *state = ConnState::Connecting;
-                true
-            }
-            ConnState::TransientFailure { retry_at, .. } if Instant::now() >= *retry_at => {
-                *state = ConnState::Connecting;
-                true
-            }
-            _ => false,
-        });
-        if started {
-            let channel = self.clone();
-            let mut guard = AttemptGuard {
-                inner: Arc::downgrade(&self.inner),
-            };
-            self.inner.handle.spawn(async move {
-                channel.connect_once().await;
-                guard.disarm();
-            });
-        }
-    }
-
-    async fn connect_once(self) {
-        let inner = Arc::clone(&self.inner);
-        drop(self);
-        let attempt = tokio::time::timeout(
-            inner.config.connect_timeout,
-            connect_and_settle(&inner.parsed.address, &inner.config),
-        )
-        .await;
-        let result = match attempt {
-            Ok(result) => result,
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connect timed out",
-            )),
-        };
-        match result {
-            Ok((sender, connection, wire)) => {
-                Self::run_connection(inner, sender, connection, wire).await
-            }
-            Err(error) => inner.connect_failed(error),
-        }
-    }
-
-    /// Publishes a fresh connection as Ready and drives it until it ends.
-    async fn run_connection(
-        inner: Arc<ChannelInner>,
-        sender: h2::client::SendRequest<Bytes>,
-        mut connection: h2::client::Connection<ClientWatch<crate::transport::io::Io>, Bytes>,
-        wire: WireSeen,
-    ) {
-        let generation = inner
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
-        if let Ok(mut backoff) = inner.backoff.lock() {
-            *backoff = inner.config.initial_backoff;
-        }
-        let ping = connection.ping_pong();
-        let updated = inner.state.send_if_modified(|state| {
-            if matches!(state, ConnState::Connecting) {
-                *state = ConnState::Ready {
+            let snapshot = lock(&self.inner.balancer).snapshot();
+            match snapshot.pick(&self.inner.pick_counter) {
+                Pick::Ready {
+                    subchannel,
                     sender,
-                    generation,
-                    wire: wire.clone(),
-                };
-                true
-            } else {
-                false
+                    goaway,
+                } => {
+                    return Ok(Picked {
+                        sender,
+                        goaway,
+                        subchannel,
+                    });
+                }
+                Pick::Fail(status) if !wait_for_ready => return Err(status),
+                Pick::Fail(_) | Pick::Queue => {}
             }
-        });
-        if !updated {
-            return; // closed meanwhile: dropping the connection closes it
+            if rx.changed().await.is_err() {
+                return Err(Status::unavailable("Channel is closed"));
+            }
         }
-        let target = inner.target.clone();
-        tracing::debug!(%target, "connected");
-        let keepalive = inner.config.keepalive_time.map(|interval| Keepalive {
-            interval,
-            timeout: inner.config.keepalive_timeout,
-            limit: Some((wire.data_sent, inner.config.max_pings_without_data)),
-        });
-        let keepalive = keepalive.zip(ping);
-        let closed = inner.closed.clone();
-        // Only a weak reference while the connection lives, so that dropping
-        // every Channel handle closes the connection.
-        let weak = Arc::downgrade(&inner);
-        drop(inner);
-        let outcome = tokio::select! {
-            result = &mut connection => result.err().map(|e| e.to_string()),
-            reason = ping_loop(keepalive) => Some(reason),
-            _ = closed.cancelled() => {
-                // In-flight calls see the close and end; then the connection stops.
-                let _ = connection.await;
-                None
-            }
-        };
-        if let Some(reason) = &outcome {
-            tracing::debug!(%target, %reason, "connection ended");
-        }
-        let Some(inner) = weak.upgrade() else { return };
-        inner.state.send_if_modified(|state| match state {
-            ConnState::Ready {
-                generation: current,
-                ..
-            } if *current == generation => {
-                *state = ConnState::Idle;
-                true
-            }
-            _ => false,
-        });
     }
 
-    /// Marks the current connection broken (e.g. after a failed `ready()`),
-    /// so the next call reconnects.
-    pub(crate) fn connection_failed(&self) {
-        self.inner.state.send_if_modified(|state| {
-            if matches!(state, ConnState::Ready { .. }) {
-                *state = ConnState::Idle;
-                true
-            } else {
-                false
-            }
-        });
+    /// Leaves idle: starts resolving, and connecting as the policy does.
+    pub(crate) fn start_connect(&self) {
+        self.inner.exit_idle();
+    }
+
+    /// The method config of the channel's service config for `path`.
+    pub(crate) fn method_config(&self, path: &str) -> Option<Arc<MethodConfig>> {
+        let config = self.inner.service_config.read().ok()?;
+        config.as_ref()?.method_shared(path).cloned()
     }
 }
 
-/// Travels with a connection attempt; if the attempt is dropped unfinished
-/// (its runtime shut down), the channel leaves Connecting instead of
-/// waiting forever.
-struct AttemptGuard {
-    inner: std::sync::Weak<ChannelInner>,
-}
-
-impl AttemptGuard {
-    fn disarm(&mut self) {
-        self.inner = std::sync::Weak::new();
-    }
-}
-
-impl Drop for AttemptGuard {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.connect_failed(std::io::Error::other(
-                "the tokio runtime driving this channel has shut down",
-            ));
-        }
-    }
+/// Locks a mutex, ignoring poisoning (the data stays consistent: every
+/// critical section is a plain update).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ChannelInner {
-    fn connect_failed(&self, error: std::io::Error) {
-        let backoff = self
-            .backoff
-            .lock()
-            .map(|mut backoff| {
-                let current = *backoff;
-                *backoff = current.mul_f64(1.6).min(self.config.max_backoff);
-                current
-            })
-            .unwrap_or(self.config.initial_backoff);
-        tracing::debug!(target = %self.target, %error, ?backoff, "connect failed");
-        let status = Status::unavailable(format!(
-            "failed to connect to all addresses; last error: {}: {error}",
-            self.target
-        ))
-        .with_source(error);
-        self.state.send_if_modified(|state| {
-            if matches!(state, ConnState::Connecting) {
-                *state = ConnState::TransientFailure {
-                    error: status,
-                    retry_at: Instant::now() + backoff,
-                };
-                true
-            } else {
-                false
+    /// Starts the resolver (once), leaves idle mode, and starts the
+    /// connections the policy wants.
+    fn exit_idle(self: &Arc<Self>) {
+        if self.closed.is_cancelled() {
+            return;
+        }
+        if self.resolver.claim_start() {
+            let weak = Arc::downgrade(self);
+            let run = Arc::clone(&self.resolver);
+            self.handle.spawn(resolver::resolution_loop(
+                weak.clone(),
+                run,
+                self.closed.clone(),
+            ));
+            if let Some(timeout) = self.config.idle_timeout {
+                self.handle
+                    .spawn(idle::idle_loop(weak, timeout, self.closed.clone()));
+            }
+        }
+        if self.activity.wake() {
+            self.subchannel_changed();
+        }
+        let snapshot = lock(&self.balancer).snapshot();
+        snapshot.exit_idle();
+    }
+
+    /// A subchannel's state changed: reconnect what the policy keeps
+    /// connected, and publish the aggregate (waking queued calls).
+    pub(crate) fn subchannel_changed(&self) {
+        let snapshot = lock(&self.balancer).snapshot();
+        if !self.activity.is_idle() {
+            snapshot
+                .to_reconnect()
+                .iter()
+                .for_each(|subchannel| subchannel.start_connect());
+        }
+        self.state.send_modify(|state| {
+            if *state != ChannelConnectivity::Shutdown {
+                *state = snapshot.connectivity();
             }
         });
+    }
+
+    /// Asks the resolver again (after a lost or failed connection).
+    pub(crate) fn request_resolution(&self) {
+        self.resolver.request();
+    }
+
+    /// Takes a resolver result: new addresses for the balancer, a new
+    /// service config (and policy), or an error.
+    pub(crate) fn apply_resolution(self: &Arc<Self>, result: Result<Resolution, Status>) {
+        match result {
+            Ok(resolution) => {
+                let config = resolution
+                    .service_config
+                    .map(Arc::new)
+                    .or_else(|| self.default_service_config.clone());
+                let policy = config
+                    .as_ref()
+                    .and_then(|config| config.lb_policy().cloned())
+                    .unwrap_or_else(|| self.lb_policy.clone());
+                self.set_service_config(config);
+                let addresses = match self.config.connector {
+                    // A connector opens the streams: one address stands for it.
+                    Some(_) => vec![ResolvedAddress::Unix("connector".into())],
+                    None => resolution.addresses,
+                };
+                let start = lock(&self.balancer).update(policy, addresses, self);
+                start
+                    .iter()
+                    .for_each(|subchannel| subchannel.start_connect());
+            }
+            Err(status) => {
+                tracing::debug!(target = %self.target, details = status.details(), "resolution failed");
+                let mut balancer = lock(&self.balancer);
+                balancer.resolved = true;
+                balancer.resolution_error = Some(status);
+            }
+        }
+        self.subchannel_changed();
+    }
+
+    fn set_service_config(&self, config: Option<Arc<ServiceConfig>>) {
+        let Ok(mut current) = self.service_config.write() else {
+            return;
+        };
+        let throttling =
+            |c: &Option<Arc<ServiceConfig>>| c.as_ref().and_then(|c| c.retry_throttling());
+        if throttling(&current) != throttling(&config) {
+            *lock(&self.throttle) = Throttle::for_config(config.as_deref());
+        }
+        *current = config;
+    }
+
+    /// The call counter keepalive looks at, unless it pings without calls.
+    pub(crate) fn keepalive_calls(&self) -> Option<Arc<AtomicUsize>> {
+        (!self.config.keepalive_permit_without_calls).then(|| self.activity.calls())
+    }
+
+    /// Every subchannel drops its connection; the channel is Idle until
+    /// the next call (`idle_timeout`).
+    pub(crate) fn enter_idle(&self) {
+        let snapshot = lock(&self.balancer).snapshot();
+        snapshot
+            .subchannels()
+            .iter()
+            .for_each(|subchannel| subchannel.go_idle());
+        self.subchannel_changed();
+    }
+}
+
+impl Drop for ChannelInner {
+    fn drop(&mut self) {
+        // Stops the resolver and the idle timer; connections end with it.
+        self.closed.cancel();
     }
 }
 

@@ -23,6 +23,8 @@ use crate::transport::client_watch::WireSeen;
 ///                                                   └──────▶ Connecting
 ///   close() from any state ─▶ Shutdown
 /// ```
+///
+/// (One per subchannel; the channel's state aggregates them.)
 pub(crate) enum ConnState {
     Idle,
     Connecting,
@@ -54,7 +56,7 @@ pub enum ChannelConnectivity {
 }
 
 impl ConnState {
-    fn connectivity(&self) -> ChannelConnectivity {
+    pub(crate) fn connectivity(&self) -> ChannelConnectivity {
         match self {
             ConnState::Idle => ChannelConnectivity::Idle,
             ConnState::Connecting => ChannelConnectivity::Connecting,
@@ -90,7 +92,7 @@ impl Channel {
     /// # Ok::<(), grpc_core::Error>(())
     /// ```
     pub fn connectivity(&self) -> ChannelConnectivity {
-        self.inner().state.borrow().connectivity()
+        *self.inner().state.borrow()
     }
 
     /// Like [`connectivity`](Channel::connectivity), but starts a connection
@@ -119,7 +121,7 @@ impl Channel {
         let mut rx = self.inner().state.subscribe();
         // The state at the time of the call comes first, even if it has
         // changed by the time the task runs.
-        let initial = rx.borrow_and_update().connectivity();
+        let initial = *rx.borrow_and_update();
         if try_to_connect {
             self.start_connect();
         }
@@ -130,7 +132,7 @@ impl Channel {
                 if last == Some(ChannelConnectivity::Shutdown) || rx.changed().await.is_err() {
                     return;
                 }
-                let now = rx.borrow_and_update().connectivity();
+                let now = *rx.borrow_and_update();
                 if last != Some(now) {
                     callback(now);
                     last = Some(now);

@@ -11,6 +11,7 @@ mod options;
 mod requests;
 mod response_stream;
 mod responses;
+pub(crate) mod retry;
 pub(crate) mod rpc;
 mod unary_call;
 mod write;

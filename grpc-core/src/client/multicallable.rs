@@ -41,8 +41,30 @@ impl Method {
         }
     }
 
+    /// The call's timeout, or its method config's when shorter.
+    fn timeout(&self) -> Option<std::time::Duration> {
+        let configured = self
+            .channel
+            .method_config(&self.path)
+            .and_then(|method| method.timeout);
+        match (self.options.timeout, configured) {
+            (Some(call), Some(config)) => Some(call.min(config)),
+            (call, config) => call.or(config),
+        }
+    }
+
+    /// The largest request message: the channel's limit, or the method
+    /// config's when smaller.
+    fn max_send_message(&self) -> usize {
+        let channel = self.channel.config().max_send_message_length;
+        self.channel
+            .method_config(&self.path)
+            .and_then(|method| method.max_request_message_bytes)
+            .map_or(channel, |limit| limit.min(channel))
+    }
+
     pub(super) fn new_call(&self) -> Arc<CallShared> {
-        CallShared::new(self.options.timeout)
+        CallShared::new(self.timeout())
     }
 
     pub(super) fn encode<Req: prost::Message>(&self, request: &Req) -> Result<Bytes, Status> {
@@ -58,7 +80,7 @@ impl Method {
         encode_frame(
             request,
             options.compression(self.invocation().compression()),
-            self.channel.config().max_send_message_length,
+            self.max_send_message(),
         )
         .map_err(|status| match status.code() {
             crate::Code::ResourceExhausted => status,
@@ -74,7 +96,7 @@ impl Method {
         spawn_request_pump(
             requests,
             self.invocation().compression(),
-            self.channel.config().max_send_message_length,
+            self.max_send_message(),
         )
         .map(Outgoing::Stream)
     }

@@ -40,7 +40,7 @@ pub(crate) type RequestStream =
 
 impl Outgoing {
     /// The next framed request; `None` after the last.
-    async fn next(&mut self) -> Option<Result<Bytes, Status>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, Status>> {
         match self {
             Outgoing::One(_) => None,
             Outgoing::Stream(requests) => requests.recv().await,
@@ -94,7 +94,30 @@ impl Invocation<'_> {
             .compression
             .unwrap_or(self.channel.config().compression)
     }
+
+    /// The call's `wait_for_ready`, or its method config's.
+    fn wait_for_ready(&self) -> bool {
+        self.options.wait_for_ready
+            || self
+                .channel
+                .method_config(self.path)
+                .and_then(|method| method.wait_for_ready)
+                .unwrap_or(false)
+    }
+
+    /// The largest response message: the channel's limit, or the method
+    /// config's when smaller.
+    fn max_response_message(&self) -> usize {
+        let channel = self.channel.config().max_receive_message_length;
+        self.channel
+            .method_config(self.path)
+            .and_then(|method| method.max_response_message_bytes)
+            .map_or(channel, |limit| limit.min(channel))
+    }
 }
+
+/// The header that tells the server how many attempts came before.
+const PREVIOUS_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
 
 /// Runs the RPC to its end and returns its status. Initial metadata is
 /// published on `call` as soon as it arrives; the caller records the final
@@ -141,13 +164,14 @@ async fn run_counted(
     {
         return Status::deadline_exceeded("Deadline Exceeded");
     }
+    let _active = invocation.channel.inner().activity.enter(); // idle timeout, keepalive
     let started = Instant::now();
     let span = tracing::debug_span!(
         "grpc.client.call",
         method = invocation.path,
         target = invocation.channel.target()
     );
-    let exchange = exchange(&invocation, call, outgoing, delivery);
+    let exchange = super::retry::exchange(&invocation, call, outgoing, delivery);
     let status = tokio::select! {
         biased;
         status = exchange.instrument(span.clone()) => status,
@@ -161,70 +185,42 @@ async fn run_counted(
     status
 }
 
-/// How often a call is sent again after the server refused it unseen.
-const TRANSPARENT_RETRIES: usize = 2;
-
-/// The RPC, sent again on a fresh stream when the server refused it without
-/// processing it (a GOAWAY that did not cover it, or REFUSED_STREAM) — the
-/// transparent retry of gRPC's retry design, for unary requests, which can
-/// be sent again as they are.
-async fn exchange(
-    invocation: &Invocation<'_>,
-    call: &CallShared,
-    mut outgoing: Outgoing,
-    mut delivery: Delivery<'_>,
-) -> Status {
-    let mut retries_left = TRANSPARENT_RETRIES;
-    loop {
-        let replay = match &outgoing {
-            Outgoing::One(frame) => Some(Outgoing::One(frame.clone())),
-            _ => None,
-        };
-        match attempt(invocation, call, outgoing, &mut delivery).await {
-            Attempt::Ended(status) => return status,
-            Attempt::Refused(status) => match replay {
-                Some(again) if retries_left > 0 => {
-                    retries_left -= 1;
-                    tracing::debug!(
-                        details = status.details(),
-                        "stream refused unprocessed: sending it again"
-                    );
-                    outgoing = again;
-                }
-                _ => return status,
-            },
-        }
-    }
-}
-
 /// How one attempt at the RPC ended.
-enum Attempt {
-    /// With this status.
+pub(crate) enum Attempt {
+    /// With this status, before any response headers (a Trailers-Only
+    /// response, or no response at all): it may be retried.
     Ended(Status),
+    /// With this status, after the response headers or a request stream
+    /// error: final.
+    Committed(Status),
     /// Refused by the server before it processed the request.
     Refused(Status),
 }
 
-async fn attempt(
+/// One attempt; `previous` attempts were made before it (sent to the
+/// server as `grpc-previous-rpc-attempts`).
+pub(crate) async fn attempt(
     invocation: &Invocation<'_>,
     call: &CallShared,
-    outgoing: Outgoing,
+    requests: &mut super::retry::Replayable,
     delivery: &mut Delivery<'_>,
+    previous: u32,
 ) -> Attempt {
-    let (mut send, response, goaway) = match open(invocation, call.deadline()).await {
+    let (mut send, response, goaway) = match open(invocation, call.deadline(), previous).await {
         Ok(opened) => opened,
         Err(status) => return Attempt::Ended(status),
     };
     call.set_opened();
     let sending = async move {
-        match outgoing {
-            Outgoing::One(frame) => {
+        let one = requests.one();
+        match one {
+            Some(frame) => {
                 // One message: h2 buffers what the window does not admit yet.
                 let _ = send.send_data(frame, true);
                 // Keep the send half alive until the response is complete.
                 std::future::pending::<Option<Status>>().await
             }
-            mut requests => {
+            None => {
                 while let Some(item) = requests.next().await {
                     match item {
                         Ok(frame) => {
@@ -245,7 +241,7 @@ async fn attempt(
     tokio::select! {
         biased;
         attempt = receiving => attempt,
-        Some(status) = sending => Attempt::Ended(status),
+        Some(status) = sending => Attempt::Committed(status),
     }
 }
 
@@ -262,6 +258,7 @@ fn refused_unprocessed(error: &h2::Error, stream_id: u32, goaway: &LastStreamId)
 async fn open(
     invocation: &Invocation<'_>,
     deadline: Option<Instant>,
+    previous: u32,
 ) -> Result<(h2::SendStream<Bytes>, ResponseFuture, LastStreamId), Status> {
     let channel = invocation.channel;
     let auth = call_credentials_metadata(invocation).await?;
@@ -274,17 +271,20 @@ async fn open(
         if let Some(auth) = &auth {
             auth.write_headers(request.headers_mut());
         }
-        let (sender, goaway) = channel
-            .ready_sender(invocation.options.wait_for_ready)
-            .await?;
-        let result = match sender.ready().await {
+        if previous > 0 {
+            request
+                .headers_mut()
+                .insert(PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
+        }
+        let picked = channel.ready_sender(invocation.wait_for_ready()).await?;
+        let result = match picked.sender.ready().await {
             Ok(mut sender) => sender.send_request(request, false),
             Err(error) => Err(error),
         };
         match result {
-            Ok((response, send)) => return Ok((send, response, goaway)),
+            Ok((response, send)) => return Ok((send, response, picked.goaway)),
             Err(error) => {
-                channel.connection_failed();
+                picked.subchannel.connection_failed();
                 if attempts_left == 0 {
                     return Err(unavailable(error));
                 }
@@ -411,25 +411,24 @@ async fn receive(
         }
         Err(error) => return Attempt::Ended(status_map::from_h2_error(error)),
     };
-    Attempt::Ended(receive_response(response, invocation, call, delivery).await)
-}
-
-/// Reads a response whose head has arrived.
-async fn receive_response(
-    response: http::Response<RecvStream>,
-    invocation: &Invocation<'_>,
-    call: &CallShared,
-    delivery: &mut Delivery<'_>,
-) -> Status {
     let (parts, body) = response.into_parts();
-    let encoding = match classify_head(&parts) {
-        Head::TrailersOnly(status) => return status,
+    match classify_head(&parts) {
+        Head::TrailersOnly(status) => Attempt::Ended(status),
         Head::Body { initial, encoding } => {
             call.set_initial_metadata(initial);
-            encoding
+            Attempt::Committed(receive_messages(body, encoding, invocation, delivery).await)
         }
-    };
-    let max = invocation.channel.config().max_receive_message_length;
+    }
+}
+
+/// Reads the messages and trailers of a response whose headers arrived.
+async fn receive_messages(
+    body: RecvStream,
+    encoding: Compression,
+    invocation: &Invocation<'_>,
+    delivery: &mut Delivery<'_>,
+) -> Status {
+    let max = invocation.max_response_message();
     let mut body = ResponseBody::new(body, max);
     loop {
         let raw = match body.next_message().await {

@@ -325,6 +325,7 @@ async fn serve_http2<I: AsyncIo>(
         interval,
         timeout: server.config().keepalive_timeout,
         limit: None,
+        calls: None,
     });
     let keepalive = ping_loop(keepalive.zip(connection.ping_pong()));
     tokio::pin!(keepalive);

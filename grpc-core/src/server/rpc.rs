@@ -66,6 +66,13 @@ pub(crate) async fn serve(
     let path = parts.uri.path();
     let (entry, _permit) = match admission(&server, &phase, path) {
         Ok(admitted) => admitted,
+        // A stream that arrived after the GOAWAY was never processed: it is
+        // refused, so that the client sends it again on another connection.
+        Err(_) if *phase.borrow() != Phase::Serving => {
+            let mut respond = respond;
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            return;
+        }
         Err(status) => return reject(respond, &status),
     };
     let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {

@@ -16,6 +16,9 @@ pub(crate) struct Keepalive {
     /// `grpc.http2.max_pings_without_data`; 0 = no limit), so that a server
     /// that enforces a minimum ping interval never closes the connection.
     pub(crate) limit: Option<(DataSent, u32)>,
+    /// With a count of calls in flight: no pings while it is zero
+    /// (a client without `keepalive_permit_without_calls`).
+    pub(crate) calls: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 /// Pings every `interval`; returns a reason when a ping goes unanswered.
@@ -27,6 +30,11 @@ pub(crate) async fn ping_loop(keepalive: Option<(Keepalive, h2::PingPong)>) -> S
     let mut unanswered_data = Pings::default();
     loop {
         tokio::time::sleep(keepalive.interval).await;
+        if let Some(calls) = &keepalive.calls
+            && calls.load(std::sync::atomic::Ordering::Acquire) == 0
+        {
+            continue;
+        }
         if let Some((sent, max)) = &keepalive.limit
             && !unanswered_data.may_ping(sent.count(), *max)
         {

@@ -175,6 +175,7 @@ fn states_while_idle(port: u16, max_pings_without_data: u32) -> Vec<String> {
         .keepalive_time(Duration::from_millis(200))
         .keepalive_timeout(Duration::from_secs(5))
         .max_pings_without_data(max_pings_without_data)
+        .keepalive_permit_without_calls(true)
         .build()
         .expect("channel");
     let stub = TestServiceStub::new(channel.clone());

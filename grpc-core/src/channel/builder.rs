@@ -49,6 +49,7 @@ pub struct ChannelBuilder {
     ssl_target_name_override: Option<String>,
     default_authority: Option<String>,
     connector: Option<Connector>,
+    protocol: crate::client::protocol::ClientProtocol,
 }
 
 impl ChannelBuilder {
@@ -72,6 +73,7 @@ impl ChannelBuilder {
             ssl_target_name_override: None,
             default_authority: None,
             connector: None,
+            protocol: crate::client::protocol::ClientProtocol::grpc(),
         }
     }
 
@@ -266,6 +268,23 @@ impl ChannelBuilder {
         self
     }
 
+    /// The protocol every call on the channel speaks: gRPC over HTTP/2
+    /// (the default), gRPC-Web, or Connect (protobuf or JSON), over HTTP/1.1
+    /// or HTTP/2; see [`ClientProtocol`](crate::ClientProtocol). Stubs and
+    /// both faces work the same whichever it is.
+    ///
+    /// ```
+    /// use grpc_core::{ChannelBuilder, ClientProtocol};
+    /// let channel = ChannelBuilder::new("localhost:50051")
+    ///     .protocol(ClientProtocol::connect().http1())
+    ///     .build()?;
+    /// # Ok::<(), grpc_core::Error>(())
+    /// ```
+    pub fn protocol(mut self, protocol: crate::client::protocol::ClientProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
         let parsed = target::parse(&self.target)?;
@@ -326,6 +345,7 @@ impl ChannelBuilder {
                 Err(_) => crate::runtime::shared_handle()?,
             },
         };
+        let protocol = self.protocol.client(tls.is_some())?;
         let config = ChannelConfig {
             max_receive_message_length: self.max_receive_message_length,
             max_send_message_length: self.max_send_message_length,
@@ -343,6 +363,7 @@ impl ChannelBuilder {
             tls,
             call_credentials,
             connector: self.connector,
+            protocol,
         };
         Ok(Channel::from_parts(
             self.target,

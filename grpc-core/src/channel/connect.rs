@@ -55,15 +55,7 @@ pub(crate) type Connected = (
 /// Opens the byte stream (trying every resolved address), secures it, and
 /// runs the HTTP/2 handshake over it, watching the (decrypted) frames.
 pub(crate) async fn connect(address: &Address, config: &ChannelConfig) -> io::Result<Connected> {
-    let io = match &config.connector {
-        Some(connector) => (connector.0)().await?,
-        None => open_socket(address).await?,
-    };
-    let io = match (&config.security, &config.tls) {
-        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
-        (ChannelSecurity::Local, _) => check_local(io)?,
-        _ => io,
-    };
+    let io = open_secured(address, config).await?;
     let (io, seen) = ClientWatch::new(io);
     let (sender, connection) = config
         .http2
@@ -72,6 +64,19 @@ pub(crate) async fn connect(address: &Address, config: &ChannelConfig) -> io::Re
         .await
         .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))?;
     Ok((sender, connection, seen))
+}
+
+/// The byte stream (a socket, or the user connector's), secured.
+pub(crate) async fn open_secured(address: &Address, config: &ChannelConfig) -> io::Result<Io> {
+    let io = match &config.connector {
+        Some(connector) => (connector.0)().await?,
+        None => open_socket(address).await?,
+    };
+    Ok(match (&config.security, &config.tls) {
+        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
+        (ChannelSecurity::Local, _) => check_local(io)?,
+        _ => io,
+    })
 }
 
 /// Local credentials: only Unix sockets and loopback TCP (a user

@@ -53,6 +53,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) call_credentials: Option<CallCredentials>,
     /// Opens the byte stream instead of a socket to the target.
     pub(crate) connector: Option<connect::Connector>,
+    /// gRPC-Web or Connect (`None`: gRPC over the HTTP/2 connection).
+    pub(crate) protocol: Option<Arc<crate::client::protocol::ProtocolClient>>,
 }
 
 /// A virtual connection to a target: connects on first use, reconnects with
@@ -379,6 +381,12 @@ impl Channel {
             }
             _ => false,
         });
+    }
+
+    /// A fresh byte stream to the target, secured as the channel is (for
+    /// the HTTP/1.1 connections of gRPC-Web and Connect calls).
+    pub(crate) async fn open_io(&self) -> std::io::Result<crate::transport::io::Io> {
+        connect::open_secured(&self.inner.parsed.address, &self.inner.config).await
     }
 
     /// Marks the current connection broken (e.g. after a failed `ready()`),

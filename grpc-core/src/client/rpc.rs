@@ -40,7 +40,7 @@ pub(crate) type RequestStream =
 
 impl Outgoing {
     /// The next framed request; `None` after the last.
-    async fn next(&mut self) -> Option<Result<Bytes, Status>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, Status>> {
         match self {
             Outgoing::One(_) => None,
             Outgoing::Stream(requests) => requests.recv().await,
@@ -110,7 +110,17 @@ async fn run_counted(
         method = invocation.path,
         target = invocation.channel.target()
     );
-    let exchange = exchange(&invocation, call, outgoing, delivery);
+    let exchange = async {
+        match &invocation.channel.config().protocol {
+            // gRPC-Web or Connect, over HTTP/1.1 or HTTP/2.
+            Some(protocol) => {
+                protocol
+                    .exchange(&invocation, call, outgoing, delivery)
+                    .await
+            }
+            None => exchange(&invocation, call, outgoing, delivery).await,
+        }
+    };
     let status = tokio::select! {
         biased;
         status = exchange.instrument(span.clone()) => status,
@@ -260,7 +270,7 @@ async fn open(
 /// The metadata of the channel's and the call's credentials, if any. They
 /// only travel over TLS or local channels; a plugin's error fails the call
 /// with `UNAVAILABLE` and its message, as in grpcio.
-async fn call_credentials_metadata(
+pub(crate) async fn call_credentials_metadata(
     invocation: &Invocation<'_>,
 ) -> Result<Option<Metadata>, Status> {
     let config = invocation.channel.config();
@@ -324,16 +334,6 @@ fn build_request(
         HeaderValue::from_static(wire::CONTENT_TYPE_GRPC),
     );
     headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
-    let metadata = &invocation.options.metadata;
-    let user_agent = match metadata.get("user-agent") {
-        Some(custom) => HeaderValue::from_str(&format!(
-            "{custom} {}",
-            channel.config().user_agent.to_str().unwrap_or("")
-        ))
-        .unwrap_or_else(|_| channel.config().user_agent.clone()),
-        None => channel.config().user_agent.clone(),
-    };
-    headers.insert(http::header::USER_AGENT, user_agent);
     headers.insert(
         wire::GRPC_ACCEPT_ENCODING,
         HeaderValue::from_static(ACCEPT_ENCODING),
@@ -351,11 +351,28 @@ fn build_request(
             headers.insert(wire::GRPC_TIMEOUT, value);
         }
     }
+    write_call_metadata(invocation, headers);
+    Ok(request)
+}
+
+/// The user agent and the call's metadata, as request headers (the same
+/// for every protocol).
+pub(crate) fn write_call_metadata(invocation: &Invocation<'_>, headers: &mut HeaderMap) {
+    let channel = invocation.channel;
+    let metadata = &invocation.options.metadata;
+    let user_agent = match metadata.get("user-agent") {
+        Some(custom) => HeaderValue::from_str(&format!(
+            "{custom} {}",
+            channel.config().user_agent.to_str().unwrap_or("")
+        ))
+        .unwrap_or_else(|_| channel.config().user_agent.clone()),
+        None => channel.config().user_agent.clone(),
+    };
+    headers.insert(http::header::USER_AGENT, user_agent);
     let mut user = HeaderMap::new();
     metadata.write_headers(&mut user);
     user.remove(http::header::USER_AGENT);
     headers.extend(user);
-    Ok(request)
 }
 
 /// Reads the response: headers (or Trailers-Only), messages, trailers.
@@ -404,29 +421,44 @@ async fn receive_response(
             Ok(payload) => payload,
             Err(status) => return status,
         };
-        match delivery {
+        if let Err(status) = delivery.deliver(payload).await {
+            return status;
+        }
+    }
+    delivery.check_end(body.status().await)
+}
+
+impl Delivery<'_> {
+    /// Hands one response message on (for every protocol).
+    pub(crate) async fn deliver(&mut self, payload: Bytes) -> Result<(), Status> {
+        match self {
             Delivery::Single(slot) => {
                 if slot.is_some() {
-                    return Status::internal(
+                    return Err(Status::internal(
                         "Received more than one message for a unary-response RPC",
-                    );
+                    ));
                 }
                 **slot = Some(payload);
             }
             Delivery::Forward(sink) => {
                 if sink.send(payload).await.is_err() {
-                    return Status::cancelled("Locally cancelled by application!");
+                    return Err(Status::cancelled("Locally cancelled by application!"));
                 }
             }
         }
+        Ok(())
     }
-    let status = body.status().await;
-    if status.is_ok()
-        && let Delivery::Single(None) = delivery
-    {
-        return Status::internal("Server sent no message for a unary-response RPC");
+
+    /// The final status, unless an OK one left a unary response without
+    /// its message.
+    pub(crate) fn check_end(&self, status: Status) -> Status {
+        if status.is_ok()
+            && let Delivery::Single(None) = self
+        {
+            return Status::internal("Server sent no message for a unary-response RPC");
+        }
+        status
     }
-    status
 }
 
 enum Head {

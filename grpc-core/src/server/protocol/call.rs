@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::body::{Part, RequestBody, Sink};
 use super::get;
-use super::json::{JsonCodec, has_no_side_effects};
+use crate::wire::json::{JsonCodec, has_no_side_effects};
 use super::reader::RequestReader;
 use super::wire::{Codec, Unsupported, Wire, strip_protocol_headers};
 use crate::codec::Compression;

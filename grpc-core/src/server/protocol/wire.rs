@@ -10,7 +10,7 @@ use super::Protocol;
 use super::body::Part;
 use super::connect::{self, Stream, Unary};
 use super::grpc_web::GrpcWeb;
-use super::json::JsonCodec;
+use crate::wire::json::JsonCodec;
 use crate::codec::Compression;
 use crate::codec::compress::{EncodingSet, parse_accept_encoding};
 use crate::metadata::Metadata;

@@ -1,6 +1,7 @@
-//! Connect's view of a status: lowercase code names, the HTTP status of a
-//! unary error, and the error JSON (`code`, `message`, `details` as
-//! `google.rpc` `Any`s with base64 values).
+//! The Connect protocol's vocabulary, shared by client and server: its
+//! headers, lowercase code names, the HTTP status of a unary error, and
+//! the error JSON (`code`, `message`, `details` as `google.rpc` `Any`s
+//! with base64 values).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -9,6 +10,17 @@ use serde_json::{Map, Value, json};
 
 use crate::metadata::{Metadata, MetadataValue};
 use crate::status::{Code, Status};
+
+/// `Connect-Protocol-Version`.
+pub(crate) const PROTOCOL_VERSION: &str = "connect-protocol-version";
+/// `Connect-Timeout-Ms`.
+pub(crate) const TIMEOUT_MS: &str = "connect-timeout-ms";
+/// The streaming request's compression.
+pub(crate) const CONTENT_ENCODING: &str = "connect-content-encoding";
+/// What a streaming client accepts.
+pub(crate) const ACCEPT: &str = "connect-accept-encoding";
+/// Flag of the end-of-stream envelope.
+pub(crate) const END_STREAM: u8 = 0x02;
 
 /// The Connect name of a code (`canceled`, `invalid_argument`, ...).
 pub(crate) fn code_name(code: Code) -> &'static str {
@@ -136,6 +148,96 @@ pub(crate) fn end_stream_json(status: &Status) -> Vec<u8> {
     Value::Object(end).to_string().into_bytes()
 }
 
+/// The code a Connect code name stands for (`None` for an unknown name).
+pub(crate) fn code_from_name(name: &str) -> Option<Code> {
+    (0..=16)
+        .map(Code::from_i32)
+        .find(|code| code_name(*code) == name)
+}
+
+/// The status an error JSON object stands for (`{"code", "message",
+/// "details"}`); `fallback` when the body is not a Connect error (a proxy's
+/// page), with the body's start as details. The details travel on as the
+/// binary `google.rpc.Status`, as over gRPC.
+pub(crate) fn status_from_error_json(body: &[u8], fallback: Code) -> Status {
+    let Ok(Value::Object(error)) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        return Status::new(fallback, text);
+    };
+    status_from_error_object(&error, fallback)
+}
+
+fn status_from_error_object(error: &Map<String, Value>, fallback: Code) -> Status {
+    let code = error
+        .get("code")
+        .and_then(Value::as_str)
+        .and_then(code_from_name)
+        .unwrap_or(fallback);
+    let message = error.get("message").and_then(Value::as_str).unwrap_or("");
+    let details: Vec<Any> = error
+        .get("details")
+        .and_then(Value::as_array)
+        .map(|details| details.iter().filter_map(any_from_json).collect())
+        .unwrap_or_default();
+    let status = Status::new(code, message);
+    if details.is_empty() {
+        return status;
+    }
+    let rpc = RpcStatus {
+        code: code as i32,
+        message: message.to_owned(),
+        details,
+    };
+    status.with_binary_details(prost::Message::encode_to_vec(&rpc))
+}
+
+/// One `{"type": ..., "value": base64}` detail as an `Any`.
+fn any_from_json(detail: &Value) -> Option<Any> {
+    let name = detail.get("type")?.as_str()?;
+    let value = detail.get("value")?.as_str()?;
+    let value = STANDARD_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .ok()?;
+    Some(Any {
+        type_url: format!("type.googleapis.com/{name}"),
+        value,
+    })
+}
+
+/// Connect's end-of-stream JSON as the call's final status: the error (or
+/// OK) with the trailing metadata.
+pub(crate) fn status_from_end_stream(body: &[u8]) -> Status {
+    let Ok(Value::Object(end)) = serde_json::from_slice::<Value>(body) else {
+        return Status::internal("malformed Connect end-of-stream message");
+    };
+    let status = match end.get("error") {
+        Some(Value::Object(error)) => status_from_error_object(error, Code::Unknown),
+        Some(_) => Status::unknown("malformed error in Connect end-of-stream message"),
+        None => Status::new(Code::Ok, ""),
+    };
+    match end.get("metadata") {
+        Some(Value::Object(metadata)) => status.with_metadata(metadata_from_json(metadata)),
+        _ => status,
+    }
+}
+
+/// End-of-stream metadata (`{"key": ["value", ...]}`) as metadata; keys
+/// ending in `-bin` hold base64.
+fn metadata_from_json(object: &Map<String, Value>) -> Metadata {
+    let mut headers = http::HeaderMap::new();
+    for (key, values) in object {
+        let Ok(name) = http::HeaderName::from_bytes(key.as_bytes()) else {
+            continue;
+        };
+        for value in values.as_array().into_iter().flatten() {
+            if let Some(value) = value.as_str().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+    Metadata::from_headers(&headers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +262,41 @@ mod tests {
         assert_eq!(value["details"][0]["value"], "AQID");
         assert_eq!(http_status(Code::NotFound), StatusCode::NOT_FOUND);
         assert_eq!(code_name(Code::Cancelled), "canceled");
+    }
+
+    #[test]
+    fn error_json_round_trips() {
+        let details = RpcStatus {
+            code: 5,
+            message: "missing".into(),
+            details: vec![Any {
+                type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                value: vec![1, 2, 3],
+            }],
+        };
+        let status =
+            Status::new(Code::NotFound, "missing").with_binary_details(details.encode_to_vec());
+        let body = error_json(&status).to_string();
+        let back = status_from_error_json(body.as_bytes(), Code::Unknown);
+        assert_eq!(back.code(), Code::NotFound);
+        assert_eq!(back.details(), "missing");
+        assert_eq!(back.binary_details(), status.binary_details());
+        let page = status_from_error_json(b"<html>bad gateway</html>", Code::Unavailable);
+        assert_eq!(page.code(), Code::Unavailable);
+        assert!(page.details().contains("bad gateway"));
+    }
+
+    #[test]
+    fn end_stream_round_trips() {
+        let mut metadata = Metadata::new();
+        metadata.insert("trailer-key", "value").unwrap();
+        let status = Status::new(Code::Aborted, "stop").with_metadata(metadata);
+        let back = status_from_end_stream(&end_stream_json(&status));
+        assert_eq!(back.code(), Code::Aborted);
+        assert_eq!(back.details(), "stop");
+        assert_eq!(back.metadata().get("trailer-key").unwrap(), "value");
+        assert!(status_from_end_stream(b"{}").is_ok());
+        assert_eq!(status_from_end_stream(b"[").code(), Code::Internal);
     }
 
     #[test]

@@ -279,6 +279,7 @@ fn describe(req: &EchoRequest, ctx: &ServicerContext) -> EchoResponse {
         peer: ctx.peer().to_owned(),
         request_count: 0,
         total_bytes: 0,
+        protocol: ctx.protocol().name().to_owned(),
     }
 }
 

@@ -22,6 +22,7 @@ use grpc_core::{
     ServerBuilder, ServicerContext, Status, StopHandle,
 };
 
+pub mod client_cases;
 pub mod fault_proxy;
 pub mod frames;
 pub mod peers;

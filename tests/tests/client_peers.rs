@@ -149,6 +149,8 @@ fn our_client_against_connect_python() {
     for http in VERSIONS {
         cells += row(&peer, ClientProtocol::connect().http_version(http), "connect");
         cells += row(&peer, ClientProtocol::connect_json().http_version(http), "connect");
+        cells += row(&peer, ClientProtocol::grpc_web().http_version(http), "grpc-web");
     }
-    assert_eq!(cells, 4 * 10);
+    cells += row(&peer, ClientProtocol::grpc(), "grpc");
+    assert_eq!(cells, 7 * 10);
 }

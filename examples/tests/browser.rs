@@ -46,7 +46,12 @@ fn bundle(target: &Path) -> Vec<u8> {
     .expect("copy the page script");
     let status = Command::new(dir.join("node_modules/.bin/esbuild"))
         .current_dir(&dir)
-        .args(["page.mjs", "--bundle", "--format=esm", "--outfile=bundle.js"])
+        .args([
+            "page.mjs",
+            "--bundle",
+            "--format=esm",
+            "--outfile=bundle.js",
+        ])
         .stdin(Stdio::null())
         .status()
         .expect("run esbuild");

@@ -91,11 +91,11 @@ pub use channel::{
     insecure_channel, secure_channel,
 };
 pub use client::{
-    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientProtocol, HttpVersion, IntoRequestStream,
-    IntoRequests, RequestWriter, ResponseIterator, ResponseStream, StreamStream, StreamStreamCall,
-    StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
-    Writes, access_token_call_credentials, composite_call_credentials, metadata_call_credentials,
-    metadata_call_credentials_async,
+    AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientProtocol,
+    HttpVersion, IntoRequestStream, IntoRequests, RequestWriter, ResponseIterator, ResponseStream,
+    StreamStream, StreamStreamCall, StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream,
+    UnaryUnary, WithOptions, WriteOptions, Writes, access_token_call_credentials,
+    composite_call_credentials, metadata_call_credentials, metadata_call_credentials_async,
 };
 pub use codec::Compression;
 pub use error::Error;

@@ -35,7 +35,10 @@ pub fn run_cases(stub: &TestServiceStub, protocol: &str, http: HttpVersion) -> u
     let mut cases = 0;
     // Unary, blocking: call, with_call (metadata both ways), future.
     let reply = stub.unary_call().call(request("plain")).unwrap();
-    assert_eq!((reply.message.as_str(), reply.protocol.as_str()), ("plain", protocol));
+    assert_eq!(
+        (reply.message.as_str(), reply.protocol.as_str()),
+        ("plain", protocol)
+    );
     cases += 1;
 
     let mut metadata = Metadata::new();
@@ -43,7 +46,10 @@ pub fn run_cases(stub: &TestServiceStub, protocol: &str, http: HttpVersion) -> u
     metadata.insert("x-sent-bin", [0u8, 1, 2]).unwrap();
     let ask = EchoRequest {
         initial_metadata: vec![entry("x-initial", "early")],
-        trailing_metadata: vec![entry("x-trailing", "late"), entry("x-trailing-bin", [9u8, 8])],
+        trailing_metadata: vec![
+            entry("x-trailing", "late"),
+            entry("x-trailing-bin", [9u8, 8]),
+        ],
         ..request("metadata")
     };
     let (reply, call) = stub
@@ -102,7 +108,10 @@ pub fn run_cases(stub: &TestServiceStub, protocol: &str, http: HttpVersion) -> u
         .with_options(CallOptions::new().timeout(Duration::from_secs(30)))
         .call(request("deadline"))
         .unwrap();
-    assert!(reply.has_deadline && reply.time_remaining_ms > 1_000, "{reply:?}");
+    assert!(
+        reply.has_deadline && reply.time_remaining_ms > 1_000,
+        "{reply:?}"
+    );
     let error = stub
         .unary_call()
         .with_options(CallOptions::new().timeout(Duration::from_millis(200)))
@@ -158,14 +167,20 @@ pub fn run_cases(stub: &TestServiceStub, protocol: &str, http: HttpVersion) -> u
         .build()
         .unwrap();
     runtime.block_on(async {
-        let reply = stub.unary_call().call_async(request("async")).await.unwrap();
+        let reply = stub
+            .unary_call()
+            .call_async(request("async"))
+            .await
+            .unwrap();
         assert_eq!(reply.protocol, protocol);
-        let mut stream = stub.streaming_output_call().call_async(EchoRequest {
-            response_count: 2,
-            ..request("async stream")
-        })
-        .await
-        .unwrap();
+        let mut stream = stub
+            .streaming_output_call()
+            .call_async(EchoRequest {
+                response_count: 2,
+                ..request("async stream")
+            })
+            .await
+            .unwrap();
         let mut count = 0;
         while let Some(reply) = stream.next().await {
             assert_eq!(reply.unwrap().index, count);
@@ -181,10 +196,7 @@ pub fn run_cases(stub: &TestServiceStub, protocol: &str, http: HttpVersion) -> u
         .call(["x", "y"].map(request).into_iter());
     match http {
         HttpVersion::Http2 => {
-            let replies: Vec<String> = bidi
-                .unwrap()
-                .map(|reply| reply.unwrap().message)
-                .collect();
+            let replies: Vec<String> = bidi.unwrap().map(|reply| reply.unwrap().message).collect();
             assert_eq!(replies, ["x", "y"]);
         }
         _ => {
@@ -198,4 +210,3 @@ pub fn run_cases(stub: &TestServiceStub, protocol: &str, http: HttpVersion) -> u
     cases += 1;
     cases
 }
-

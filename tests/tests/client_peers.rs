@@ -134,9 +134,21 @@ fn our_client_against_connect_node() {
     let peer = node_server();
     let mut cells = 0;
     for http in VERSIONS {
-        cells += row(&peer, ClientProtocol::connect().http_version(http), "connect");
-        cells += row(&peer, ClientProtocol::connect_json().http_version(http), "connect");
-        cells += row(&peer, ClientProtocol::grpc_web().http_version(http), "grpc-web");
+        cells += row(
+            &peer,
+            ClientProtocol::connect().http_version(http),
+            "connect",
+        );
+        cells += row(
+            &peer,
+            ClientProtocol::connect_json().http_version(http),
+            "connect",
+        );
+        cells += row(
+            &peer,
+            ClientProtocol::grpc_web().http_version(http),
+            "grpc-web",
+        );
     }
     cells += row(&peer, ClientProtocol::grpc(), "grpc");
     assert_eq!(cells, 7 * 10);
@@ -147,9 +159,21 @@ fn our_client_against_connect_python() {
     let peer = python_server();
     let mut cells = 0;
     for http in VERSIONS {
-        cells += row(&peer, ClientProtocol::connect().http_version(http), "connect");
-        cells += row(&peer, ClientProtocol::connect_json().http_version(http), "connect");
-        cells += row(&peer, ClientProtocol::grpc_web().http_version(http), "grpc-web");
+        cells += row(
+            &peer,
+            ClientProtocol::connect().http_version(http),
+            "connect",
+        );
+        cells += row(
+            &peer,
+            ClientProtocol::connect_json().http_version(http),
+            "connect",
+        );
+        cells += row(
+            &peer,
+            ClientProtocol::grpc_web().http_version(http),
+            "grpc-web",
+        );
     }
     cells += row(&peer, ClientProtocol::grpc(), "grpc");
     assert_eq!(cells, 7 * 10);

@@ -7,8 +7,8 @@
 
 use grpc_core::{ChannelBuilder, ClientProtocol, Code, HttpVersion};
 use prost::Message as _;
-use rustgrpc_tests::pb::TestServiceStub;
 use rustgrpc_tests::client_cases::run_cases;
+use rustgrpc_tests::pb::TestServiceStub;
 use rustgrpc_tests::{EchoRequest, TESTING_DESCRIPTOR_SET, TestServer, echo};
 
 /// The testing descriptors, `UnaryCall` marked `NO_SIDE_EFFECTS` when
@@ -113,7 +113,10 @@ fn connect_get_for_idempotent_unary_methods() {
             let serving = server(true);
             let stub = stub(&serving, protocol);
             let reply = stub.unary_call().call(request("get")).unwrap();
-            assert_eq!((reply.message.as_str(), reply.protocol.as_str()), ("get", "connect"));
+            assert_eq!(
+                (reply.message.as_str(), reply.protocol.as_str()),
+                ("get", "connect")
+            );
             // Streaming methods still POST.
             let replies = stub
                 .streaming_output_call()
@@ -158,7 +161,10 @@ fn json_without_descriptors_fails_the_call_clearly() {
         .call(request("x"))
         .unwrap_err();
     assert_eq!(error.code(), Code::Internal);
-    assert!(error.details().contains("add_file_descriptor_set"), "{error:?}");
+    assert!(
+        error.details().contains("add_file_descriptor_set"),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -175,4 +181,43 @@ fn unreachable_server_is_unavailable_on_http1() {
         .call(request("x"))
         .unwrap_err();
     assert_eq!(error.code(), Code::Unavailable, "{error:?}");
+}
+
+/// Connect and gRPC-Web calls count in channelz as gRPC calls do, on both
+/// sides.
+#[test]
+fn connect_and_grpc_web_calls_count_in_channelz() {
+    let server = server(false);
+    let protocols = [
+        ClientProtocol::connect().http_version(HttpVersion::Http1),
+        ClientProtocol::grpc_web(),
+    ];
+    for (done, protocol) in protocols.into_iter().enumerate() {
+        let channel = ChannelBuilder::new(server.target())
+            .protocol(protocol)
+            .build()
+            .unwrap();
+        let stub = TestServiceStub::new(channel.clone());
+        stub.unary_call().call(request("counted")).unwrap();
+        let failing = EchoRequest {
+            fail_code: Code::Aborted as i32,
+            ..request("failed")
+        };
+        stub.unary_call().call(failing).unwrap_err();
+        let client = channel.channelz().calls();
+        assert_eq!((client.started, client.succeeded, client.failed), (2, 1, 1));
+        let expected = 2 * (done as u64 + 1);
+        // The server records a call just after its response went out.
+        let mut server_calls = server.server().channelz().calls();
+        for _ in 0..500 {
+            if server_calls.succeeded + server_calls.failed == expected {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            server_calls = server.server().channelz().calls();
+        }
+        assert_eq!(server_calls.started, expected);
+        assert_eq!(server_calls.succeeded, expected / 2);
+        assert_eq!(server_calls.failed, expected / 2);
+    }
 }

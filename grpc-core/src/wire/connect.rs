@@ -195,9 +195,7 @@ fn status_from_error_object(error: &Map<String, Value>, fallback: Code) -> Statu
 fn any_from_json(detail: &Value) -> Option<Any> {
     let name = detail.get("type")?.as_str()?;
     let value = detail.get("value")?.as_str()?;
-    let value = STANDARD_NO_PAD
-        .decode(value.trim_end_matches('='))
-        .ok()?;
+    let value = STANDARD_NO_PAD.decode(value.trim_end_matches('=')).ok()?;
     Some(Any {
         type_url: format!("type.googleapis.com/{name}"),
         value,
@@ -230,7 +228,10 @@ fn metadata_from_json(object: &Map<String, Value>) -> Metadata {
             continue;
         };
         for value in values.as_array().into_iter().flatten() {
-            if let Some(value) = value.as_str().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+            if let Some(value) = value
+                .as_str()
+                .and_then(|v| http::HeaderValue::from_str(v).ok())
+            {
                 headers.append(name.clone(), value);
             }
         }

@@ -103,9 +103,8 @@ impl Reading<'_, '_, '_> {
         call.set_initial_metadata(initial_metadata(&parts.headers));
         while let Some((flags, payload)) = self.reader.next_envelope().await? {
             if flags & GRPC_WEB_TRAILERS != 0 {
-                let status = trailers::read_status(&trailer_block(&payload)).unwrap_or_else(|| {
-                    Status::internal("gRPC-Web trailers without grpc-status")
-                });
+                let status = trailers::read_status(&trailer_block(&payload))
+                    .unwrap_or_else(|| Status::internal("gRPC-Web trailers without grpc-status"));
                 return Ok(self.finish(status).await);
             }
             self.message(flags, payload, encoding).await?;
@@ -114,8 +113,8 @@ impl Reading<'_, '_, '_> {
             Some(trailers) => trailers::read_status(&trailers),
             None => None,
         };
-        let status = status
-            .unwrap_or_else(|| Status::internal("gRPC-Web response ended without trailers"));
+        let status =
+            status.unwrap_or_else(|| Status::internal("gRPC-Web response ended without trailers"));
         Ok(Outcome::drained(self.delivery.check_end(status)))
     }
 
@@ -295,7 +294,8 @@ fn trailer_block(block: &[u8]) -> HeaderMap {
         let Some(colon) = line.iter().position(|b| *b == b':') else {
             continue;
         };
-        let name = HeaderName::from_bytes(line[..colon].trim_ascii().to_ascii_lowercase().as_slice());
+        let name =
+            HeaderName::from_bytes(line[..colon].trim_ascii().to_ascii_lowercase().as_slice());
         let value = http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii());
         if let (Ok(name), Ok(value)) = (name, value) {
             headers.append(name, value);
@@ -311,7 +311,8 @@ mod tests {
 
     #[test]
     fn trailer_blocks_parse() {
-        let headers = trailer_block(b"grpc-status:5\r\nGrpc-Message: gone\r\nx-key:v\r\nbad line\r\n");
+        let headers =
+            trailer_block(b"grpc-status:5\r\nGrpc-Message: gone\r\nx-key:v\r\nbad line\r\n");
         assert_eq!(headers["grpc-status"], "5");
         assert_eq!(headers["grpc-message"], "gone");
         let status = trailers::read_status(&headers).unwrap();

@@ -8,8 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request};
 use tokio::time::Instant;
 
-use super::http::{Body, HttpVersion};
 use super::Plan;
+use super::http::{Body, HttpVersion};
 use crate::client::rpc::{Invocation, write_call_metadata};
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
@@ -197,8 +197,11 @@ fn protocol_headers(
         }
         Shape::ConnectUnary | Shape::ConnectGet => {
             put("accept-encoding", ACCEPT_ENCODING);
-            (plan.shape == Shape::ConnectUnary)
-                .then_some(if json { "application/json" } else { "application/proto" })
+            (plan.shape == Shape::ConnectUnary).then_some(if json {
+                "application/json"
+            } else {
+                "application/proto"
+            })
         }
         Shape::ConnectStream => {
             put(connect::ACCEPT, ACCEPT_ENCODING);

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::rpc::{Delivery, Invocation, Outgoing, call_credentials_metadata};
 use super::call::CallShared;
+use super::rpc::{Delivery, Invocation, Outgoing, call_credentials_metadata};
 use crate::error::{Error, Kind};
 use crate::server::Protocol;
 use crate::status::Status;
@@ -224,7 +224,8 @@ impl ProtocolClient {
         delivery: &Delivery<'_>,
     ) -> Result<Plan, Status> {
         let unary = matches!(outgoing, Outgoing::One(_)) && matches!(delivery, Delivery::Single(_));
-        let bidi = !matches!(outgoing, Outgoing::One(_)) && matches!(delivery, Delivery::Forward(_));
+        let bidi =
+            !matches!(outgoing, Outgoing::One(_)) && matches!(delivery, Delivery::Forward(_));
         if bidi && self.http == HttpVersion::Http1 {
             return Err(Status::unimplemented(
                 "bidirectional streaming needs HTTP/2 (this channel speaks HTTP/1.1)",

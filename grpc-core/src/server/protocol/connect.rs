@@ -8,16 +8,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use super::body::Part;
-use crate::wire::connect::{end_stream_json, error_json, http_status};
-use crate::wire::json::JsonCodec;
 use super::wire::Codec;
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
 use crate::codec::framing::HEADER_LEN;
 use crate::metadata::Metadata;
 use crate::status::Status;
+use crate::wire::connect::{end_stream_json, error_json, http_status};
+use crate::wire::json::JsonCodec;
 
-pub(crate) use crate::wire::connect::{ACCEPT, CONTENT_ENCODING, END_STREAM, PROTOCOL_VERSION, TIMEOUT_MS};
+pub(crate) use crate::wire::connect::{
+    ACCEPT, CONTENT_ENCODING, END_STREAM, PROTOCOL_VERSION, TIMEOUT_MS,
+};
 
 /// Parses `Connect-Timeout-Ms`: at most 10 ASCII digits.
 pub(crate) fn parse_timeout(value: &[u8]) -> Result<Duration, Status> {

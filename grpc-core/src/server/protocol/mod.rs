@@ -20,10 +20,10 @@ mod http1;
 pub(crate) mod reader;
 mod wire;
 
+pub(crate) use crate::wire::json::Descriptors;
 pub use cors::Cors;
 pub(crate) use detect::{Detected, detect};
 pub(crate) use http1::serve_http1;
-pub(crate) use crate::wire::json::Descriptors;
 
 use std::sync::Arc;
 

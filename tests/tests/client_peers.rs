@@ -129,52 +129,36 @@ fn row(peer: &Peer, protocol: ClientProtocol, reported: &str) -> usize {
 
 const VERSIONS: [HttpVersion; 2] = [HttpVersion::Http1, HttpVersion::Http2];
 
-#[test]
-fn our_client_against_connect_node() {
-    let peer = node_server();
+/// Every protocol both peers serve: Connect (protobuf and JSON) and
+/// gRPC-Web over HTTP/1.1 and HTTP/2, and gRPC; the count of cases.
+fn every_row(peer: &Peer) -> usize {
     let mut cells = 0;
     for http in VERSIONS {
         cells += row(
-            &peer,
+            peer,
             ClientProtocol::connect().http_version(http),
             "connect",
         );
         cells += row(
-            &peer,
+            peer,
             ClientProtocol::connect_json().http_version(http),
             "connect",
         );
         cells += row(
-            &peer,
+            peer,
             ClientProtocol::grpc_web().http_version(http),
             "grpc-web",
         );
     }
-    cells += row(&peer, ClientProtocol::grpc(), "grpc");
-    assert_eq!(cells, 7 * 10);
+    cells + row(peer, ClientProtocol::grpc(), "grpc")
+}
+
+#[test]
+fn our_client_against_connect_node() {
+    assert_eq!(every_row(&node_server()), 7 * 10);
 }
 
 #[test]
 fn our_client_against_connect_python() {
-    let peer = python_server();
-    let mut cells = 0;
-    for http in VERSIONS {
-        cells += row(
-            &peer,
-            ClientProtocol::connect().http_version(http),
-            "connect",
-        );
-        cells += row(
-            &peer,
-            ClientProtocol::connect_json().http_version(http),
-            "connect",
-        );
-        cells += row(
-            &peer,
-            ClientProtocol::grpc_web().http_version(http),
-            "grpc-web",
-        );
-    }
-    cells += row(&peer, ClientProtocol::grpc(), "grpc");
-    assert_eq!(cells, 7 * 10);
+    assert_eq!(every_row(&python_server()), 7 * 10);
 }

@@ -244,8 +244,8 @@ mod tests {
     use super::*;
     use prost::Message as _;
 
-    #[test]
-    fn error_json_has_code_message_and_details() {
+    /// NOT_FOUND with one `google.rpc.ErrorInfo` detail.
+    fn not_found_with_details() -> Status {
         let details = RpcStatus {
             code: 5,
             message: "missing".into(),
@@ -254,8 +254,12 @@ mod tests {
                 value: vec![1, 2, 3],
             }],
         };
-        let status =
-            Status::new(Code::NotFound, "missing").with_binary_details(details.encode_to_vec());
+        Status::new(Code::NotFound, "missing").with_binary_details(details.encode_to_vec())
+    }
+
+    #[test]
+    fn error_json_has_code_message_and_details() {
+        let status = not_found_with_details();
         let value = error_json(&status);
         assert_eq!(value["code"], "not_found");
         assert_eq!(value["message"], "missing");
@@ -267,16 +271,7 @@ mod tests {
 
     #[test]
     fn error_json_round_trips() {
-        let details = RpcStatus {
-            code: 5,
-            message: "missing".into(),
-            details: vec![Any {
-                type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
-                value: vec![1, 2, 3],
-            }],
-        };
-        let status =
-            Status::new(Code::NotFound, "missing").with_binary_details(details.encode_to_vec());
+        let status = not_found_with_details();
         let body = error_json(&status).to_string();
         let back = status_from_error_json(body.as_bytes(), Code::Unknown);
         assert_eq!(back.code(), Code::NotFound);

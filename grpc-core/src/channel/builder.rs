@@ -274,9 +274,9 @@ impl ChannelBuilder {
     /// both faces work the same whichever it is.
     ///
     /// ```
-    /// use grpc_core::{ChannelBuilder, ClientProtocol};
+    /// use grpc_core::{ChannelBuilder, ClientProtocol, HttpVersion};
     /// let channel = ChannelBuilder::new("localhost:50051")
-    ///     .protocol(ClientProtocol::connect().http1())
+    ///     .protocol(ClientProtocol::connect().http_version(HttpVersion::Http1))
     ///     .build()?;
     /// # Ok::<(), grpc_core::Error>(())
     /// ```

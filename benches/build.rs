@@ -11,6 +11,8 @@ fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(&rustgrpc_dir)?;
     grpc_codegen::configure()
         .out_dir(&rustgrpc_dir)
+        // FILE_DESCRIPTOR_SET: the servers register it for Connect's JSON.
+        .descriptor_set(grpc_codegen::DescriptorSet::Embed)
         .compile_protos(&["../proto/bench.proto"], &["../proto"])?;
 
     let tonic_dir = out_dir.join("tonic");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the Python environment the interop tests talk to: a virtualenv
 # with grpcio, grpcio-tools, grpcio-status, grpcio-health-checking,
-# grpcio-reflection and grpcio-channelz from PyPI, and the grpc.testing stubs
+# grpcio-reflection and grpcio-channelz from PyPI, connectrpc and hypercorn
+# (the Connect peer and its ASGI server), and the grpc.testing stubs
 # generated from proto/grpc/testing/*.proto with grpcio-tools' protoc.
 #
 #   scripts/python-env.sh [TARGET_DIR]      (default: <repo>/target)
@@ -20,6 +21,9 @@ GRPCIO_STATUS_VERSION=1.85.1
 GRPCIO_CHANNELZ_VERSION=1.85.0
 # The Connect peer (connect-python, the client of the Connect tests).
 CONNECTRPC_VERSION=0.13.0
+# The ASGI server (HTTP/1.1 and h2c on one port) that serves connect-python's
+# application to our client (tests/python/connect_server.py).
+HYPERCORN_VERSION=0.18.0
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${1:-$root/target}"
@@ -31,7 +35,8 @@ stamp="$venv/.rustgrpc-installed"
 want="grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION \
 grpcio-status==$GRPCIO_STATUS_VERSION \
 grpcio-health-checking==$GRPCIO_VERSION grpcio-reflection==$GRPCIO_VERSION \
-grpcio-channelz==$GRPCIO_CHANNELZ_VERSION connectrpc==$CONNECTRPC_VERSION"
+grpcio-channelz==$GRPCIO_CHANNELZ_VERSION connectrpc==$CONNECTRPC_VERSION \
+hypercorn==$HYPERCORN_VERSION"
 mkdir -p "$target"
 
 # One installer at a time (tests may start in parallel).

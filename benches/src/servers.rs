@@ -79,6 +79,13 @@ impl Drop for RunningServer {
     }
 }
 
+/// Lets the server answer Connect's JSON (`scripts/bench-protocols.sh`).
+fn json_descriptors(server: &grpc_core::Server) -> io::Result<()> {
+    server
+        .add_file_descriptor_set(rg::FILE_DESCRIPTOR_SET)
+        .map_err(io::Error::other)
+}
+
 /// Starts `imp` on `127.0.0.1:port` (0 for any free port).
 pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -86,6 +93,7 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
         ServerImpl::RustgrpcBlocking => {
             let server = grpc_core::Server::builder().build();
             rg::add_bench_servicer_to_server(BlockingBench, &server);
+            json_descriptors(&server)?;
             let port = server
                 .add_insecure_port(&addr.to_string())
                 .map_err(io::Error::other)?;
@@ -103,6 +111,7 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
                 rg::add_async_bench_servicer_to_server(AsyncBench, &server);
                 server
             });
+            json_descriptors(&server)?;
             let port = server
                 .add_insecure_port(&addr.to_string())
                 .map_err(io::Error::other)?;

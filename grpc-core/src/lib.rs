@@ -97,11 +97,11 @@ pub use channel::{
 };
 pub use client::{
     AuthMetadataContext, Call, CallCredentials, CallFuture, CallOptions, ClientCallDetails,
-    ClientContinuation, ClientInterceptor, ClientInterceptors, ClientResponse, IntoRequestStream,
-    IntoRequests, MessageStream, MethodKind, RequestMessages, RequestWriter, ResponseIterator,
-    ResponsePart, ResponseStream, StreamStream, StreamStreamCall, StreamUnary, StreamUnaryCall,
-    UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions, Writes,
-    access_token_call_credentials, composite_call_credentials, intercept_channel,
+    ClientContinuation, ClientInterceptor, ClientInterceptors, ClientProtocol, ClientResponse,
+    HttpVersion, IntoRequestStream, IntoRequests, MessageStream, MethodKind, RequestMessages,
+    RequestWriter, ResponseIterator, ResponsePart, ResponseStream, StreamStream, StreamStreamCall,
+    StreamUnary, StreamUnaryCall, UnaryCall, UnaryStream, UnaryUnary, WithOptions, WriteOptions,
+    Writes, access_token_call_credentials, composite_call_credentials, intercept_channel,
     metadata_call_credentials, metadata_call_credentials_async,
 };
 pub use codec::{Compression, RawBytes};

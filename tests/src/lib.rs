@@ -23,6 +23,7 @@ use grpc_core::{
 };
 
 pub mod backends;
+pub mod client_cases;
 pub mod fault_proxy;
 pub mod frames;
 pub mod peers;
@@ -281,6 +282,7 @@ fn describe(req: &EchoRequest, ctx: &ServicerContext) -> EchoResponse {
         peer: ctx.peer().to_owned(),
         request_count: 0,
         total_bytes: 0,
+        protocol: ctx.protocol().name().to_owned(),
     }
 }
 

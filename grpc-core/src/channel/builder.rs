@@ -54,6 +54,7 @@ pub struct ChannelBuilder {
     ssl_target_name_override: Option<String>,
     default_authority: Option<String>,
     connector: Option<Connector>,
+    protocol: crate::client::protocol::ClientProtocol,
     invalid_lb_policy: Option<String>,
     resolver: Option<ResolverChoice>,
     lb_policy: LbPolicy,
@@ -103,6 +104,7 @@ impl ChannelBuilder {
             resolution_interval: Duration::from_secs(30 * 60),
             idle_timeout: Some(Duration::from_secs(30 * 60)),
             keepalive_permit_without_calls: false,
+            protocol: crate::client::protocol::ClientProtocol::grpc(),
         }
     }
 
@@ -366,6 +368,23 @@ impl ChannelBuilder {
         self
     }
 
+    /// The protocol every call on the channel speaks: gRPC over HTTP/2
+    /// (the default), gRPC-Web, or Connect (protobuf or JSON), over HTTP/1.1
+    /// or HTTP/2; see [`ClientProtocol`](crate::ClientProtocol). Stubs and
+    /// both faces work the same whichever it is.
+    ///
+    /// ```
+    /// use grpc_core::{ChannelBuilder, ClientProtocol, HttpVersion};
+    /// let channel = ChannelBuilder::new("localhost:50051")
+    ///     .protocol(ClientProtocol::connect().http_version(HttpVersion::Http1))
+    ///     .build()?;
+    /// # Ok::<(), grpc_core::Error>(())
+    /// ```
+    pub fn protocol(mut self, protocol: crate::client::protocol::ClientProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
         if let Some(name) = &self.invalid_lb_policy {
@@ -432,6 +451,7 @@ impl ChannelBuilder {
                 Err(_) => crate::runtime::shared_handle()?,
             },
         };
+        let protocol = self.protocol.client(tls.is_some())?;
         let config = ChannelConfig {
             max_receive_message_length: self.max_receive_message_length,
             max_send_message_length: self.max_send_message_length,
@@ -451,6 +471,7 @@ impl ChannelBuilder {
             connector: self.connector,
             keepalive_permit_without_calls: self.keepalive_permit_without_calls,
             idle_timeout: self.idle_timeout,
+            protocol,
         };
         let resolver: SharedResolver = match (self.resolver, &config.connector) {
             (Some(ResolverChoice(resolver)), _) => resolver,

@@ -58,15 +58,7 @@ pub(crate) async fn connect(
     addresses: &[ResolvedAddress],
     config: &ChannelConfig,
 ) -> io::Result<Connected> {
-    let io = match &config.connector {
-        Some(connector) => (connector.0)().await?,
-        None => open_socket(addresses).await?,
-    };
-    let io = match (&config.security, &config.tls) {
-        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
-        (ChannelSecurity::Local, _) => check_local(io)?,
-        _ => io,
-    };
+    let io = open_secured(addresses, config).await?;
     let (io, seen) = ClientWatch::new(io);
     let (sender, connection) = config
         .http2
@@ -75,6 +67,23 @@ pub(crate) async fn connect(
         .await
         .map_err(|error| io::Error::other(format!("HTTP/2 handshake failed: {error}")))?;
     Ok((sender, connection, seen))
+}
+
+/// The byte stream (a socket to the first of `addresses` that answers, or
+/// the user connector's), secured.
+pub(crate) async fn open_secured(
+    addresses: &[ResolvedAddress],
+    config: &ChannelConfig,
+) -> io::Result<Io> {
+    let io = match &config.connector {
+        Some(connector) => (connector.0)().await?,
+        None => open_socket(addresses).await?,
+    };
+    Ok(match (&config.security, &config.tls) {
+        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
+        (ChannelSecurity::Local, _) => check_local(io)?,
+        _ => io,
+    })
 }
 
 /// Local credentials: only Unix sockets and loopback TCP (a user

@@ -70,6 +70,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) keepalive_permit_without_calls: bool,
     /// The channel drops its connections after this long without calls.
     pub(crate) idle_timeout: Option<Duration>,
+    /// gRPC-Web or Connect (`None`: gRPC over the HTTP/2 connection).
+    pub(crate) protocol: Option<Arc<crate::client::protocol::ProtocolClient>>,
 }
 
 /// A virtual connection to a target: connects on first use, reconnects with
@@ -312,6 +314,24 @@ impl Channel {
     pub(crate) fn method_config(&self, path: &str) -> Option<Arc<MethodConfig>> {
         let config = self.inner.service_config.read().ok()?;
         config.as_ref()?.method_shared(path).cloned()
+    }
+
+    /// A fresh byte stream to the target (resolved now, first answering
+    /// address), secured as the channel is: the HTTP/1.1 connections of
+    /// gRPC-Web and Connect calls.
+    pub(crate) async fn open_io(&self) -> std::io::Result<crate::transport::io::Io> {
+        let addresses = if self.inner.config.connector.is_some() {
+            Vec::new()
+        } else {
+            self.inner
+                .resolver
+                .resolver
+                .resolve_boxed()
+                .await
+                .map_err(|status| std::io::Error::other(status.details().to_owned()))?
+                .addresses
+        };
+        connect::open_secured(&addresses, &self.inner.config).await
     }
 }
 

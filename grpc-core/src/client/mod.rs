@@ -2,12 +2,13 @@
 //! kinds of multi-callable, all over one async exchange ([`rpc`]).
 
 mod aio;
-mod call;
+pub(crate) mod call;
 mod credentials;
 mod future;
 mod interceptor;
 mod multicallable;
 mod options;
+pub(crate) mod protocol;
 mod requests;
 mod response_stream;
 mod responses;
@@ -30,6 +31,7 @@ pub use interceptor::{
 };
 pub use multicallable::{StreamStream, StreamUnary, UnaryStream, UnaryUnary};
 pub use options::CallOptions;
+pub use protocol::{ClientProtocol, HttpVersion};
 pub use response_stream::ResponseStream;
 pub use responses::ResponseIterator;
 pub use unary_call::UnaryCall;

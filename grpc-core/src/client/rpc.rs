@@ -79,6 +79,17 @@ impl Delivery<'_> {
         }
         Ok(())
     }
+
+    /// The final status, unless an OK one left a unary response without
+    /// its message.
+    pub(crate) fn check_end(&self, status: Status) -> Status {
+        if status.is_ok()
+            && let Delivery::Single(None) = self
+        {
+            return Status::internal("Server sent no message for a unary-response RPC");
+        }
+        status
+    }
 }
 
 /// What a call needs to know about its method.
@@ -171,7 +182,18 @@ async fn run_counted(
         method = invocation.path,
         target = invocation.channel.target()
     );
-    let exchange = super::retry::exchange(&invocation, call, outgoing, delivery);
+    let exchange = async {
+        match &invocation.channel.config().protocol {
+            // gRPC-Web or Connect, over HTTP/1.1 or HTTP/2 (no retry
+            // policies: those are gRPC's).
+            Some(protocol) => {
+                protocol
+                    .exchange(&invocation, call, outgoing, delivery)
+                    .await
+            }
+            None => super::retry::exchange(&invocation, call, outgoing, delivery).await,
+        }
+    };
     let status = tokio::select! {
         biased;
         status = exchange.instrument(span.clone()) => status,
@@ -297,7 +319,7 @@ async fn open(
 /// The metadata of the channel's and the call's credentials, if any. They
 /// only travel over TLS or local channels; a plugin's error fails the call
 /// with `UNAVAILABLE` and its message, as in grpcio.
-async fn call_credentials_metadata(
+pub(crate) async fn call_credentials_metadata(
     invocation: &Invocation<'_>,
 ) -> Result<Option<Metadata>, Status> {
     let config = invocation.channel.config();
@@ -361,16 +383,6 @@ fn build_request(
         HeaderValue::from_static(wire::CONTENT_TYPE_GRPC),
     );
     headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
-    let metadata = &invocation.options.metadata;
-    let user_agent = match metadata.get("user-agent") {
-        Some(custom) => HeaderValue::from_str(&format!(
-            "{custom} {}",
-            channel.config().user_agent.to_str().unwrap_or("")
-        ))
-        .unwrap_or_else(|_| channel.config().user_agent.clone()),
-        None => channel.config().user_agent.clone(),
-    };
-    headers.insert(http::header::USER_AGENT, user_agent);
     headers.insert(
         wire::GRPC_ACCEPT_ENCODING,
         HeaderValue::from_static(ACCEPT_ENCODING),
@@ -388,11 +400,28 @@ fn build_request(
             headers.insert(wire::GRPC_TIMEOUT, value);
         }
     }
+    write_call_metadata(invocation, headers);
+    Ok(request)
+}
+
+/// The user agent and the call's metadata, as request headers (the same
+/// for every protocol).
+pub(crate) fn write_call_metadata(invocation: &Invocation<'_>, headers: &mut HeaderMap) {
+    let channel = invocation.channel;
+    let metadata = &invocation.options.metadata;
+    let user_agent = match metadata.get("user-agent") {
+        Some(custom) => HeaderValue::from_str(&format!(
+            "{custom} {}",
+            channel.config().user_agent.to_str().unwrap_or("")
+        ))
+        .unwrap_or_else(|_| channel.config().user_agent.clone()),
+        None => channel.config().user_agent.clone(),
+    };
+    headers.insert(http::header::USER_AGENT, user_agent);
     let mut user = HeaderMap::new();
     metadata.write_headers(&mut user);
     user.remove(http::header::USER_AGENT);
     headers.extend(user);
-    Ok(request)
 }
 
 /// Reads the response: headers (or Trailers-Only), messages, trailers.
@@ -444,13 +473,7 @@ async fn receive_messages(
             return status;
         }
     }
-    let status = body.status().await;
-    if status.is_ok()
-        && let Delivery::Single(None) = delivery
-    {
-        return Status::internal("Server sent no message for a unary-response RPC");
-    }
-    status
+    delivery.check_end(body.status().await)
 }
 
 enum Head {

@@ -62,20 +62,28 @@ impl Deframer {
     /// `RESOURCE_EXHAUSTED` when the declared length is over the limit (checked
     /// before the message is buffered).
     pub(crate) fn next_message(&mut self) -> Result<Option<RawMessage>, Status> {
+        if let Some(&flag) = self.buf.first()
+            && flag > 1
+        {
+            return Err(Status::internal(format!(
+                "invalid compressed flag {flag} in message prefix"
+            )));
+        }
+        Ok(self.next_envelope()?.map(|(flags, payload)| RawMessage {
+            compressed: flags & 1 == 1,
+            payload,
+        }))
+    }
+
+    /// The next complete envelope with its flags byte as is (gRPC-Web's
+    /// trailers and Connect's end-of-stream are flagged envelopes), under
+    /// the same limit as [`next_message`](Self::next_message).
+    pub(crate) fn next_envelope(&mut self) -> Result<Option<(u8, Bytes)>, Status> {
         if self.buf.len() < HEADER_LEN {
             return Ok(None);
         }
-        let flag = self.buf[0];
+        let flags = self.buf[0];
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
-        let compressed = match flag {
-            0 => false,
-            1 => true,
-            other => {
-                return Err(Status::internal(format!(
-                    "invalid compressed flag {other} in message prefix"
-                )));
-            }
-        };
         if len > self.max_message_len {
             return Err(Status::resource_exhausted(format!(
                 "Received message larger than max ({len} vs. {})",
@@ -87,11 +95,7 @@ impl Deframer {
             return Ok(None);
         }
         self.buf.advance(HEADER_LEN);
-        let payload = self.buf.split_to(len).freeze();
-        Ok(Some(RawMessage {
-            compressed,
-            payload,
-        }))
+        Ok(Some((flags, self.buf.split_to(len).freeze())))
     }
 
     /// True when bytes of an unfinished message remain (a truncated stream).

@@ -10,7 +10,7 @@ mod interceptor;
 mod lifecycle;
 mod lifetime;
 mod pool;
-mod protocol;
+pub(crate) mod protocol;
 mod registry;
 mod request_stream;
 mod requests;

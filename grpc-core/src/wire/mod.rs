@@ -1,6 +1,8 @@
 //! The "gRPC over HTTP/2" header vocabulary: `grpc-timeout`, percent-encoded
 //! `grpc-message`, status from HTTP codes and RST_STREAM reasons.
 
+pub(crate) mod connect;
+pub(crate) mod json;
 pub(crate) mod message;
 pub(crate) mod status_map;
 pub(crate) mod timeout;

@@ -18,7 +18,6 @@ use tracing::Instrument;
 
 use super::body::{Part, RequestBody, Sink};
 use super::get;
-use super::json::{JsonCodec, has_no_side_effects};
 use super::reader::RequestReader;
 use super::wire::{Codec, Unsupported, Wire, strip_protocol_headers};
 use crate::codec::Compression;
@@ -30,6 +29,7 @@ use crate::server::handler::{Input, MethodEntry, MethodKind};
 use crate::server::lifecycle::{Phase, ServerShared};
 use crate::server::rpc::{admission, dispatch, wait_for_phase};
 use crate::status::{Code, Status};
+use crate::wire::json::{JsonCodec, has_no_side_effects};
 
 /// Responses queued between a handler and the call.
 const OUTBOUND_QUEUE: usize = 16;
@@ -131,6 +131,7 @@ pub(crate) async fn serve(
             return plain(&sink, &server, origin, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
         }
     };
+    let counted = socket.call_started(); // channelz: counts as failed unless finished below
     let mut responder = Responder {
         sink,
         wire,
@@ -225,6 +226,7 @@ pub(crate) async fn serve(
     };
     let code = call.run(&mut phase).instrument(span.clone()).await;
     ctx.terminate(code);
+    counted.finish(code); // channelz
     span.in_scope(|| {
         tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
     });

@@ -8,25 +8,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use super::body::Part;
-use super::connect_error::{end_stream_json, error_json, http_status};
-use super::json::JsonCodec;
 use super::wire::Codec;
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
 use crate::codec::framing::HEADER_LEN;
 use crate::metadata::Metadata;
 use crate::status::Status;
+use crate::wire::connect::{end_stream_json, error_json, http_status};
+use crate::wire::json::JsonCodec;
 
-/// `Connect-Protocol-Version`.
-pub(crate) const PROTOCOL_VERSION: &str = "connect-protocol-version";
-/// `Connect-Timeout-Ms`.
-pub(crate) const TIMEOUT_MS: &str = "connect-timeout-ms";
-/// The streaming request's compression.
-pub(crate) const CONTENT_ENCODING: &str = "connect-content-encoding";
-/// What a streaming client accepts.
-pub(crate) const ACCEPT: &str = "connect-accept-encoding";
-/// Flag of the end-of-stream envelope.
-const END_STREAM: u8 = 0x02;
+pub(crate) use crate::wire::connect::{
+    ACCEPT, CONTENT_ENCODING, END_STREAM, PROTOCOL_VERSION, TIMEOUT_MS,
+};
 
 /// Parses `Connect-Timeout-Ms`: at most 10 ASCII digits.
 pub(crate) fn parse_timeout(value: &[u8]) -> Result<Duration, Status> {

@@ -9,23 +9,21 @@
 //! [`ServicerContext`]: super::ServicerContext
 
 mod base64_stream;
-mod body;
+pub(crate) mod body;
 mod call;
 mod connect;
-mod connect_error;
 mod cors;
 mod detect;
 mod get;
 mod grpc_web;
 mod http1;
-mod json;
-mod reader;
+pub(crate) mod reader;
 mod wire;
 
+pub(crate) use crate::wire::json::Descriptors;
 pub use cors::Cors;
 pub(crate) use detect::{Detected, detect};
 pub(crate) use http1::serve_http1;
-pub(crate) use json::Descriptors;
 
 use std::sync::Arc;
 

@@ -1,12 +1,13 @@
-//! The request side of a Connect or gRPC-Web call: whole bodies (Connect
-//! unary) or length-prefixed envelopes, with limits checked before bytes
-//! are buffered.
+//! The request side of a Connect or gRPC-Web call (and the response side
+//! on the client): whole bodies (Connect unary) or length-prefixed
+//! envelopes, with limits checked before bytes are buffered.
 
 use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
 use http_body_util::BodyExt;
 
 use super::base64_stream::Base64Stream;
-use super::body::RequestBody;
+use super::body::{BoxError, RequestBody};
 use crate::codec::framing::{Deframer, RawMessage};
 use crate::status::Status;
 
@@ -17,6 +18,10 @@ pub(crate) struct RequestReader {
     /// Set for `application/grpc-web-text`.
     text: Option<Base64Stream>,
     ended: bool,
+    /// The body's trailers, once they arrived.
+    trailers: Option<HeaderMap>,
+    /// The status of a body that fails (the peer went away).
+    failed: fn(BoxError) -> Status,
 }
 
 impl RequestReader {
@@ -26,7 +31,27 @@ impl RequestReader {
             deframer: Deframer::new(max_message_len),
             text: text.then(Base64Stream::default),
             ended: false,
+            trailers: None,
+            failed: |error| Status::cancelled(format!("request body failed: {error}")),
         }
+    }
+
+    /// Reads a response body on the client: a failing body is `failed`'s
+    /// status (the connection broke) instead of the server's `CANCELLED`.
+    pub(crate) fn response(
+        body: RequestBody,
+        max_message_len: usize,
+        failed: fn(BoxError) -> Status,
+    ) -> RequestReader {
+        RequestReader {
+            failed,
+            ..RequestReader::new(body, max_message_len, false)
+        }
+    }
+
+    /// The trailers that ended the body (HTTP/2 or chunked HTTP/1.1), if any.
+    pub(crate) fn trailers(&mut self) -> Option<HeaderMap> {
+        self.trailers.take()
     }
 
     /// The next chunk of body bytes (decoded for grpc-web-text); `None` at
@@ -48,11 +73,15 @@ impl RequestReader {
                 }
                 Some(Err(error)) => {
                     self.ended = true;
-                    return Err(Status::cancelled(format!("request body failed: {error}")));
+                    return Err((self.failed)(error));
                 }
                 Some(Ok(frame)) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue; // trailers carry nothing we use
+                    let data = match frame.into_data() {
+                        Ok(data) => data,
+                        Err(frame) => {
+                            self.trailers = frame.into_trailers().ok();
+                            continue;
+                        }
                     };
                     return match &mut self.text {
                         Some(text) => text.push(&data).map(Some),
@@ -65,15 +94,28 @@ impl RequestReader {
 
     /// The next envelope; `None` after the last one.
     pub(crate) async fn next_message(&mut self) -> Result<Option<RawMessage>, Status> {
+        self.next_with(Deframer::next_message).await
+    }
+
+    /// The next envelope with its flags byte as is (gRPC-Web trailers,
+    /// Connect end-of-stream); `None` after the last one.
+    pub(crate) async fn next_envelope(&mut self) -> Result<Option<(u8, Bytes)>, Status> {
+        self.next_with(Deframer::next_envelope).await
+    }
+
+    async fn next_with<T>(
+        &mut self,
+        next: fn(&mut Deframer) -> Result<Option<T>, Status>,
+    ) -> Result<Option<T>, Status> {
         loop {
-            if let Some(message) = self.deframer.next_message()? {
+            if let Some(message) = next(&mut self.deframer)? {
                 return Ok(Some(message));
             }
             match self.chunk().await? {
                 Some(chunk) => self.deframer.push(chunk),
                 None if self.deframer.has_partial_message() => {
                     return Err(Status::invalid_argument(format!(
-                        "request body ends inside a message ({} bytes of it received)",
+                        "body ends inside a message ({} bytes of it received)",
                         self.deframer.buffered()
                     )));
                 }

@@ -10,11 +10,11 @@ use super::Protocol;
 use super::body::Part;
 use super::connect::{self, Stream, Unary};
 use super::grpc_web::GrpcWeb;
-use super::json::JsonCodec;
 use crate::codec::Compression;
 use crate::codec::compress::{EncodingSet, parse_accept_encoding};
 use crate::metadata::Metadata;
 use crate::status::Status;
+use crate::wire::json::JsonCodec;
 use crate::wire::{self as grpc_wire, timeout};
 
 /// The response writer of one call, chosen by the request's content type.

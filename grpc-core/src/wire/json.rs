@@ -78,28 +78,40 @@ impl JsonCodec {
 
     /// A request in JSON as protobuf bytes; bad JSON is `INVALID_ARGUMENT`.
     pub(crate) fn request_to_proto(&self, json: &[u8]) -> Result<Bytes, Status> {
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
-        let message = DynamicMessage::deserialize(self.input.clone(), &mut deserializer)
-            .and_then(|message| deserializer.end().map(|()| message))
-            .map_err(|error| {
-                Status::invalid_argument(format!(
-                    "invalid JSON for {}: {error}",
-                    self.input.full_name()
-                ))
-            })?;
-        Ok(Bytes::from(message.encode_to_vec()))
+        json_to_proto(&self.input, json).map_err(Status::invalid_argument)
     }
 
     /// A response in protobuf bytes as JSON.
     pub(crate) fn response_to_json(&self, proto: &[u8]) -> Result<Bytes, Status> {
-        let message = DynamicMessage::decode(self.output.clone(), proto).map_err(|error| {
-            Status::internal(format!(
-                "response is not a valid {}: {error}",
-                self.output.full_name()
-            ))
-        })?;
-        serde_json::to_vec(&message)
-            .map(Bytes::from)
-            .map_err(|error| Status::internal(format!("response not expressible as JSON: {error}")))
+        proto_to_json(&self.output, proto).map_err(Status::internal)
     }
+
+    /// A request in protobuf bytes as JSON (the client's side).
+    pub(crate) fn request_to_json(&self, proto: &[u8]) -> Result<Bytes, Status> {
+        proto_to_json(&self.input, proto).map_err(Status::internal)
+    }
+
+    /// A response in JSON as protobuf bytes (the client's side); JSON that
+    /// is not the method's output is `INTERNAL`, as an undecodable message.
+    pub(crate) fn response_to_proto(&self, json: &[u8]) -> Result<Bytes, Status> {
+        json_to_proto(&self.output, json).map_err(Status::internal)
+    }
+}
+
+/// `json` as a `descriptor` message in protobuf bytes, or why not.
+fn json_to_proto(descriptor: &MessageDescriptor, json: &[u8]) -> Result<Bytes, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let message = DynamicMessage::deserialize(descriptor.clone(), &mut deserializer)
+        .and_then(|message| deserializer.end().map(|()| message))
+        .map_err(|error| format!("invalid JSON for {}: {error}", descriptor.full_name()))?;
+    Ok(Bytes::from(message.encode_to_vec()))
+}
+
+/// `proto` (a `descriptor` message) as JSON, or why not.
+fn proto_to_json(descriptor: &MessageDescriptor, proto: &[u8]) -> Result<Bytes, String> {
+    let message = DynamicMessage::decode(descriptor.clone(), proto)
+        .map_err(|error| format!("not a valid {}: {error}", descriptor.full_name()))?;
+    serde_json::to_vec(&message)
+        .map(Bytes::from)
+        .map_err(|error| format!("message not expressible as JSON: {error}"))
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use crate::codec::Compression;
 use crate::error::{Error, Kind};
@@ -17,21 +16,8 @@ use crate::metadata::Metadata;
 use crate::runtime::CancelToken;
 use crate::security::auth::Peer;
 use crate::status::{Code, Status};
+use crate::stream::outbox::Outbox;
 use crate::sync::Completion;
-
-/// What the handler side sends to the RPC task.
-pub(crate) enum Outbound {
-    /// Send the response headers now, with this metadata.
-    Headers {
-        metadata: Metadata,
-        encoding: Compression,
-    },
-    /// One framed message; `encoding` is what the headers must announce if
-    /// they have not gone out yet.
-    Message { frame: Bytes, encoding: Compression },
-    /// The final status; nothing follows.
-    Finish(Status),
-}
 
 /// Facts about the RPC fixed when it arrives.
 pub(crate) struct RpcInfo {
@@ -79,7 +65,8 @@ struct ContextInner {
     /// Set with `terminated`, read without a lock on every response.
     ended: AtomicBool,
     cancel: CancelToken,
-    outbound: mpsc::Sender<Outbound>,
+    /// The response buffer the RPC's writer drains.
+    outbox: Arc<Outbox>,
     /// The compressed flag of the request message received last:
     /// [`FLAG_UNSEEN`] before the first one.
     last_request_flag: AtomicU8,
@@ -104,7 +91,7 @@ struct ResponseState {
 }
 
 impl ServicerContext {
-    pub(crate) fn new(info: RpcInfo, outbound: mpsc::Sender<Outbound>) -> ServicerContext {
+    pub(crate) fn new(info: RpcInfo) -> ServicerContext {
         ServicerContext {
             inner: Arc::new(ContextInner {
                 info,
@@ -112,7 +99,7 @@ impl ServicerContext {
                 terminated: Completion::new(),
                 ended: AtomicBool::new(false),
                 cancel: CancelToken::new(),
-                outbound,
+                outbox: Arc::default(),
                 last_request_flag: AtomicU8::new(FLAG_UNSEEN),
                 extensions: Mutex::new(http::Extensions::new()),
             }),
@@ -205,14 +192,9 @@ impl ServicerContext {
             state.headers_encoding = Some(encoding);
             encoding
         };
-        // Never blocks, so async handlers can call it too: no message can
-        // be queued before the headers (a queued message commits them, and
-        // then this call fails above), so the queue has room. If the RPC is
+        // Never blocks, so async handlers can call it too. If the RPC is
         // over, the metadata has nowhere to go and is dropped, as in grpcio.
-        let _ = self
-            .inner
-            .outbound
-            .try_send(Outbound::Headers { metadata, encoding });
+        self.inner.outbox.send_headers(metadata, encoding);
         Ok(())
     }
 
@@ -422,8 +404,9 @@ impl ServicerContext {
         self.inner.terminated.peek(|code| *code)
     }
 
-    pub(crate) fn outbound(&self) -> &mpsc::Sender<Outbound> {
-        &self.inner.outbound
+    /// The RPC's response buffer.
+    pub(crate) fn outbox(&self) -> &Arc<Outbox> {
+        &self.inner.outbox
     }
 
     fn choose_encoding(&self, state: &ResponseState) -> Compression {

@@ -37,6 +37,37 @@ pub(crate) struct RpcInfo {
     pub(crate) protocol: super::protocol::Protocol,
 }
 
+impl RpcInfo {
+    /// The facts of a call to `entry` whose head said `head`, under the
+    /// server's configuration.
+    pub(crate) fn new(
+        server: &super::lifecycle::ServerShared,
+        entry: &super::handler::MethodEntry,
+        peer: Arc<Peer>,
+        socket: crate::channelz::SocketStats,
+        headers: http::HeaderMap,
+        head: crate::stream::head::RequestHead,
+        protocol: super::protocol::Protocol,
+    ) -> RpcInfo {
+        let config = server.config();
+        RpcInfo {
+            method: Arc::clone(&entry.path),
+            peer,
+            // Parsed into Metadata only if the handler asks for it.
+            headers,
+            metadata: std::sync::OnceLock::new(),
+            deadline: head.deadline,
+            request_encoding: head.encoding,
+            accepted_encodings: head.accepted,
+            response_compression: config.compression,
+            max_receive_message_length: config.max_receive_message_length,
+            max_send_message_length: config.max_send_message_length,
+            socket,
+            protocol,
+        }
+    }
+}
+
 /// The per-RPC context handed to every handler call.
 ///
 /// Cheap to clone (clones share the RPC), so it can move into the iterator

@@ -72,7 +72,9 @@ pub(crate) async fn serve(
         Err(status) => return reject(respond, &status),
     };
     let span = tracing::debug_span!("grpc.server.rpc", method = path, peer = %peer);
-    let ctx = ServicerContext::new(rpc_info(&server, &entry, peer, parts.headers, head, socket));
+    let protocol = protocol::Protocol::Grpc;
+    let info = RpcInfo::new(&server, &entry, peer, socket, parts.headers, head, protocol);
+    let ctx = ServicerContext::new(info);
     let started = Instant::now();
     let rpc = ServerRpc::new(&server, &entry, ctx.clone(), body, respond, phase);
     let code = rpc.run().instrument(span.clone()).await;
@@ -82,33 +84,6 @@ pub(crate) async fn serve(
     span.in_scope(|| {
         tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
     });
-}
-
-/// What the handler's context knows of a gRPC RPC.
-fn rpc_info(
-    server: &ServerShared,
-    entry: &MethodEntry,
-    peer: Arc<Peer>,
-    headers: http::HeaderMap,
-    head: RequestHead,
-    socket: crate::channelz::SocketStats,
-) -> RpcInfo {
-    let config = server.config();
-    RpcInfo {
-        method: Arc::clone(&entry.path),
-        peer,
-        // Parsed into Metadata only if the handler asks for it.
-        headers,
-        metadata: std::sync::OnceLock::new(),
-        deadline: head.deadline,
-        request_encoding: head.encoding,
-        accepted_encodings: head.accepted,
-        response_compression: config.compression,
-        max_receive_message_length: config.max_receive_message_length,
-        max_send_message_length: config.max_send_message_length,
-        socket,
-        protocol: protocol::Protocol::Grpc,
-    }
 }
 
 /// The checks every RPC passes before it runs, whatever its protocol: the

@@ -33,6 +33,7 @@ use crate::server::handler::{Input, MethodEntry, MethodKind};
 use crate::server::lifecycle::{Phase, RpcPermit, ServerShared};
 use crate::server::rpc::{admission, wait_for_phase};
 use crate::status::{Code, Status};
+use crate::stream::head::RequestHead;
 use crate::stream::outbox::{End, Taken};
 
 /// Requests decoded ahead of a client-streaming handler.
@@ -151,15 +152,15 @@ pub(crate) async fn serve(
         return;
     }
     strip_protocol_headers(&mut parts.headers);
-    let info = rpc_info(
-        &server,
-        &entry,
-        peer,
-        socket,
-        parts.headers,
-        params,
-        &responder,
-    );
+    let head = RequestHead {
+        deadline: params
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout)),
+        encoding: params.request_encoding,
+        accepted: params.accepted_encodings,
+    };
+    let protocol = responder.wire.protocol();
+    let info = RpcInfo::new(&server, &entry, peer, socket, parts.headers, head, protocol);
     let reader = RequestReader::new(
         body,
         info.max_receive_message_length,
@@ -250,35 +251,6 @@ fn accept<'a>(
         params.accepted_encodings = Default::default();
     }
     Ok((entry, permit, params))
-}
-
-/// What the handler's context knows of the call.
-fn rpc_info(
-    server: &ServerShared,
-    entry: &MethodEntry,
-    peer: Arc<Peer>,
-    socket: SocketStats,
-    headers: http::HeaderMap,
-    params: Params,
-    responder: &Responder,
-) -> RpcInfo {
-    let config = server.config();
-    RpcInfo {
-        method: Arc::clone(&entry.path),
-        peer,
-        socket,
-        headers,
-        metadata: std::sync::OnceLock::new(),
-        deadline: params
-            .timeout
-            .and_then(|timeout| Instant::now().checked_add(timeout)),
-        request_encoding: params.request_encoding,
-        accepted_encodings: params.accepted_encodings,
-        response_compression: config.compression,
-        max_receive_message_length: config.max_receive_message_length,
-        max_send_message_length: config.max_send_message_length,
-        protocol: responder.wire.protocol(),
-    }
 }
 
 /// Answers with a bare HTTP status (no RPC took place).

@@ -98,6 +98,19 @@ impl<S: ChunkSource> MessageReader<S> {
     }
 }
 
+impl MessageReader<RecvStream> {
+    /// The status from the trailers that follow the last message (the
+    /// client's end of a response).
+    pub(crate) async fn status(&mut self) -> Status {
+        match self.source.trailers().await {
+            Ok(Some(trailers)) => crate::wire::trailers::read_status(&trailers)
+                .unwrap_or_else(|| Status::internal("server sent trailers without grpc-status")),
+            Ok(None) => Status::internal("server closed the stream without sending trailers"),
+            Err(error) => status_map::from_h2_error(error),
+        }
+    }
+}
+
 /// How a unary-request method's request was not exactly one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NotOne {

@@ -97,7 +97,7 @@ struct ContextInner {
     ended: AtomicBool,
     cancel: CancelToken,
     /// The response buffer the RPC's writer drains.
-    outbox: Arc<Outbox>,
+    outbox: Outbox,
     /// The compressed flag of the request message received last:
     /// [`FLAG_UNSEEN`] before the first one.
     last_request_flag: AtomicU8,
@@ -130,7 +130,7 @@ impl ServicerContext {
                 terminated: Completion::new(),
                 ended: AtomicBool::new(false),
                 cancel: CancelToken::new(),
-                outbox: Arc::default(),
+                outbox: Outbox::default(),
                 last_request_flag: AtomicU8::new(FLAG_UNSEEN),
                 extensions: Mutex::new(http::Extensions::new()),
             }),
@@ -436,7 +436,7 @@ impl ServicerContext {
     }
 
     /// The RPC's response buffer.
-    pub(crate) fn outbox(&self) -> &Arc<Outbox> {
+    pub(crate) fn outbox(&self) -> &Outbox {
         &self.inner.outbox
     }
 
@@ -496,6 +496,12 @@ impl ServicerContext {
             *status.metadata_mut() = merged;
         }
         status
+    }
+}
+
+impl AsRef<Outbox> for ServicerContext {
+    fn as_ref(&self) -> &Outbox {
+        &self.inner.outbox
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) fn dispatch(
     input: Input,
     ctx: &ServicerContext,
 ) -> Option<AbortOnDrop> {
-    let end = HandlerEnd::new(Arc::clone(ctx.outbox()));
+    let end = HandlerEnd::new(ctx.clone());
     let interceptors = &server.config().interceptors;
     if !interceptors.is_empty() {
         let handler = handler_run(server, entry, input);

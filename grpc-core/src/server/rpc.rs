@@ -9,7 +9,7 @@
 //! which reports a handler that vanished without a status, so the RPC ends
 //! `INTERNAL` instead of hanging.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use h2::RecvStream;
 use h2::server::SendResponse;
 use http::Request;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep, sleep_until};
 use tracing::Instrument;
 
 use super::context::{RpcInfo, ServicerContext};
@@ -27,11 +27,10 @@ use super::handler::{Input, MethodEntry};
 use super::lifecycle::{Phase, RpcPermit, ServerShared};
 use super::protocol;
 use crate::codec::framing::RawMessage;
-use crate::runtime::sleep_until;
 use crate::security::auth::Peer;
 use crate::status::{Code, Status};
 use crate::stream::head::RequestHead;
-use crate::stream::outbox::{End, Outbox, Taken};
+use crate::stream::outbox::{End, Taken};
 use crate::stream::reader::{MessageReader, NotOne, OnlyMessage};
 use crate::stream::responder::{reject, reject_http};
 use crate::stream::writer::{StreamWriter, WriterEvent};
@@ -139,11 +138,11 @@ struct ServerRpc<'a> {
     server: &'a ServerShared,
     entry: &'a Arc<MethodEntry>,
     ctx: ServicerContext,
-    outbox: Arc<Outbox>,
     reader: MessageReader<RecvStream>,
     requests: RequestSide,
     writer: StreamWriter,
-    deadline: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Armed only when the client sent a deadline.
+    deadline: Option<Pin<Box<Sleep>>>,
     phase: watch::Receiver<Phase>,
     /// Aborts an async handler when the RPC ends first.
     _handler: Option<AbortOnDrop>,
@@ -162,11 +161,12 @@ impl<'a> ServerRpc<'a> {
         ServerRpc {
             server,
             entry,
-            outbox: Arc::clone(ctx.outbox()),
             reader: MessageReader::new(body, info.max_receive_message_length),
             requests: RequestSide::Unary(OnlyMessage::default()),
             writer: StreamWriter::new(respond),
-            deadline: Box::pin(sleep_until(info.deadline)),
+            deadline: info
+                .deadline
+                .map(|deadline| Box::pin(sleep_until(deadline))),
             phase,
             _handler: None,
             ctx,
@@ -195,7 +195,6 @@ impl<'a> ServerRpc<'a> {
     async fn next_event(&mut self) -> Event {
         let ServerRpc {
             ctx,
-            outbox,
             reader,
             requests,
             writer,
@@ -206,10 +205,10 @@ impl<'a> ServerRpc<'a> {
         let reading = !matches!(requests, RequestSide::Done);
         tokio::select! {
             biased;
-            _ = deadline => Event::Deadline,
+            _ = poll_deadline(deadline) => Event::Deadline,
             _ = ctx.cancel_token().cancelled() => Event::Cancel,
             _ = wait_for_phase(phase, Phase::Cancelling) => Event::Cancel,
-            event = poll_fn(|cx| writer.poll_event(outbox, cx)) => Event::Writer(event),
+            event = poll_fn(|cx| writer.poll_event(ctx.outbox(), cx)) => Event::Writer(event),
             event = read_request(reader, requests), if reading => event,
         }
     }
@@ -351,6 +350,14 @@ async fn read_request(reader: &mut MessageReader<RecvStream>, requests: &Request
         (Ok(Some(message)), None) => Event::RequestMessage(message),
         (Ok(None), _) => Event::RequestEnd,
         (Err(status), _) => Event::RequestFailed(status),
+    }
+}
+
+/// Fires at the deadline; never without one.
+async fn poll_deadline(deadline: &mut Option<Pin<Box<Sleep>>>) {
+    match deadline {
+        Some(sleep) => sleep.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -15,7 +15,7 @@
 //! the writer sees [`End::HandlerGone`], so no RPC waits on a handler that
 //! no longer exists.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
@@ -141,7 +141,9 @@ impl Outbox {
                 true => None,
                 false => {
                     let encoding = state.data_encoding.unwrap_or(Compression::Identity);
-                    Some((state.data.split().freeze(), encoding))
+                    // Taken whole: the buffer becomes the Bytes without a copy or
+                    // an allocation; the next message starts a new one.
+                    Some((std::mem::take(&mut state.data).freeze(), encoding))
                 }
             },
             end: state.end.take(),
@@ -173,26 +175,27 @@ fn wake(waker: Option<Waker>) {
 
 /// The handler's end of an RPC: [`finish`](Self::finish) delivers its
 /// status; dropped without it, the RPC ends as
-/// [`End::HandlerGone`].
-pub(crate) struct HandlerEnd(Option<Arc<Outbox>>);
+/// [`End::HandlerGone`]. `O` is whatever owns the outbox (the RPC's
+/// context, or an `Arc<Outbox>`).
+pub(crate) struct HandlerEnd<O: AsRef<Outbox>>(Option<O>);
 
-impl HandlerEnd {
-    pub(crate) fn new(outbox: Arc<Outbox>) -> HandlerEnd {
+impl<O: AsRef<Outbox>> HandlerEnd<O> {
+    pub(crate) fn new(outbox: O) -> HandlerEnd<O> {
         HandlerEnd(Some(outbox))
     }
 
     /// Delivers the handler's final status.
     pub(crate) fn finish(mut self, status: Status) {
         if let Some(outbox) = self.0.take() {
-            outbox.end(End::Finished(status));
+            outbox.as_ref().end(End::Finished(status));
         }
     }
 }
 
-impl Drop for HandlerEnd {
+impl<O: AsRef<Outbox>> Drop for HandlerEnd<O> {
     fn drop(&mut self) {
         if let Some(outbox) = self.0.take() {
-            outbox.end(End::HandlerGone);
+            outbox.as_ref().end(End::HandlerGone);
         }
     }
 }
@@ -201,6 +204,7 @@ impl Drop for HandlerEnd {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn messages_headers_and_status_come_out_in_one_take() {

@@ -41,7 +41,8 @@ pub(crate) struct StreamWriter {
     responder: Responder,
     /// Bytes taken from the outbox, waiting for the peer's window.
     pending: Option<Bytes>,
-    stall: Pin<Box<Sleep>>,
+    /// Armed while data waits for the window; created the first time.
+    stall: Option<Pin<Box<Sleep>>>,
     stall_reported: bool,
 }
 
@@ -50,7 +51,7 @@ impl StreamWriter {
         StreamWriter {
             responder: Responder::Head(respond),
             pending: None,
-            stall: Box::pin(tokio::time::sleep(STALL_WARNING)),
+            stall: None,
             stall_reported: true,
         }
     }
@@ -68,7 +69,10 @@ impl StreamWriter {
         let Some(_) = self.pending else {
             return outbox.poll_take(cx).map(WriterEvent::Taken);
         };
-        if !self.stall_reported && self.stall.as_mut().poll(cx).is_ready() {
+        if !self.stall_reported
+            && let Some(stall) = &mut self.stall
+            && stall.as_mut().poll(cx).is_ready()
+        {
             self.stall_reported = true;
             return Poll::Ready(WriterEvent::Stalled);
         }
@@ -96,7 +100,11 @@ impl StreamWriter {
             } else {
                 stream.reserve_capacity(data.len());
                 self.pending = Some(data);
-                self.stall.as_mut().reset(Instant::now() + STALL_WARNING);
+                let at = Instant::now() + STALL_WARNING;
+                match &mut self.stall {
+                    Some(stall) => stall.as_mut().reset(at),
+                    None => self.stall = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
                 self.stall_reported = false;
             }
         }

@@ -452,9 +452,7 @@ impl ServicerContext {
     }
 
     /// The encoding for the next message, and what the headers announce.
-    /// Called once per response message, which channelz counts as sent.
     pub(crate) fn next_message_encoding(&self) -> (Compression, Compression) {
-        self.info().socket.message_sent();
         let mut state = self.state();
         let headers = match state.headers_encoding {
             Some(encoding) => encoding,

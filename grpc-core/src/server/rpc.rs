@@ -276,6 +276,7 @@ impl<'a> ServerRpc<'a> {
 
     /// The handler's headers, messages and status.
     fn on_output(&mut self, taken: Taken) -> Option<Code> {
+        self.ctx.info().socket.sent_messages(taken.messages); // channelz
         match self.writer.write(taken) {
             Err(_) => Some(self.on_peer_reset(h2::Reason::CANCEL)),
             Ok(None) => None,

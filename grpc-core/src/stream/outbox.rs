@@ -43,6 +43,8 @@ struct State {
     data: BytesMut,
     /// What the headers announce, set by the first message.
     data_encoding: Option<Compression>,
+    /// Messages in `data`.
+    messages: u64,
     end: Option<End>,
     /// Set when the RPC is over: output is dropped.
     closed: bool,
@@ -71,6 +73,8 @@ pub(crate) struct Taken {
     pub(crate) data: Option<(Bytes, Compression)>,
     /// The end of the response.
     pub(crate) end: Option<End>,
+    /// How many messages `data` holds.
+    pub(crate) messages: u64,
 }
 
 impl Outbox {
@@ -118,6 +122,7 @@ impl Outbox {
             return Ok(false);
         }
         encode_into(message, encoding, max_len, &mut state.data)?;
+        state.messages += 1;
         state.data_encoding.get_or_insert(headers);
         wake(state.writer.take());
         Ok(true)
@@ -147,6 +152,7 @@ impl Outbox {
                 }
             },
             end: state.end.take(),
+            messages: std::mem::take(&mut state.messages),
         };
         if taken.headers.is_none() && taken.data.is_none() && taken.end.is_none() {
             state.writer = Some(cx.waker().clone());
@@ -162,6 +168,7 @@ impl Outbox {
         let mut state = self.lock();
         state.closed = true;
         state.data = BytesMut::new();
+        state.messages = 0;
         state.headers = None;
         wake(state.handler.take());
     }

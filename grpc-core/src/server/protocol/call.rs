@@ -426,6 +426,7 @@ impl Call<'_> {
 
     /// The handler's headers, messages and end, in the protocol's terms.
     async fn on_output(&mut self, taken: Taken) -> Option<Code> {
+        self.ctx.info().socket.sent_messages(taken.messages); // channelz
         let responder = &mut self.responder;
         if let Some((metadata, encoding)) = taken.headers {
             let parts = responder.wire.headers(metadata, encoding);

@@ -243,20 +243,16 @@ mod tests {
         assert!(matches!(taken.end, Some(End::HandlerGone)));
     }
 
+    fn push_plain(outbox: &Outbox, text: &str) -> Result<bool, Status> {
+        let plain = Compression::Identity;
+        outbox.push(&text.to_owned(), plain, plain, usize::MAX)
+    }
+
     #[tokio::test]
     async fn a_full_buffer_holds_the_handler_until_taken_or_closed() {
         let outbox = Arc::new(Outbox::default());
         let big = "x".repeat(HIGH_WATER);
-        assert!(
-            outbox
-                .push(
-                    &big,
-                    Compression::Identity,
-                    Compression::Identity,
-                    usize::MAX
-                )
-                .unwrap()
-        );
+        assert!(push_plain(&outbox, &big).unwrap());
         let waker = std::task::Waker::noop().clone();
         let mut cx = Context::from_waker(&waker);
         assert!(outbox.poll_ready(&mut cx).is_pending());
@@ -264,16 +260,7 @@ mod tests {
         assert_eq!(outbox.poll_ready(&mut cx), Poll::Ready(true));
         outbox.close();
         assert_eq!(outbox.poll_ready(&mut cx), Poll::Ready(false));
-        assert!(
-            !outbox
-                .push(
-                    &big,
-                    Compression::Identity,
-                    Compression::Identity,
-                    usize::MAX
-                )
-                .unwrap()
-        );
+        assert!(!push_plain(&outbox, &big).unwrap(), "the RPC is over");
     }
 
     #[test]

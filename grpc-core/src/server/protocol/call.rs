@@ -166,18 +166,24 @@ pub(crate) async fn serve(
         info.max_receive_message_length,
         responder.wire.is_text(),
     );
-    let span = tracing::debug_span!("grpc.server.rpc", method = %path, peer = %info.peer, protocol = %info.protocol);
-    let ctx = ServicerContext::new(info);
-    let started = Instant::now();
-    let mut call = Call {
+    let call = Call {
         server: &server,
         entry: &entry,
-        ctx: &ctx,
+        ctx: &ServicerContext::new(info),
         responder,
         reader,
         inbound: None,
         phase,
     };
+    run_call(call, &path).await;
+}
+
+/// Runs an admitted call to its end, traced.
+async fn run_call(mut call: Call<'_>, path: &str) {
+    let ctx = call.ctx.clone();
+    let info = ctx.info();
+    let span = tracing::debug_span!("grpc.server.rpc", method = %path, peer = %info.peer, protocol = %info.protocol);
+    let started = Instant::now();
     let code = call.run().instrument(span.clone()).await;
     ctx.terminate(code);
     ctx.outbox().close();

@@ -86,6 +86,7 @@ mod runtime;
 mod security;
 mod server;
 mod status;
+mod stream;
 mod sync;
 mod transport;
 mod wire;

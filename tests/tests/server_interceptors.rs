@@ -354,3 +354,42 @@ fn the_readme_interceptor_works_as_shown() {
     assert_eq!(error.code(), Code::Unauthenticated);
     server.stop(None).wait();
 }
+
+/// Panics before calling the continuation when the caller asks it to:
+/// its task ends without the chain ever producing a status.
+struct PanicsOnRequest;
+
+impl ServerInterceptor for PanicsOnRequest {
+    async fn intercept_service(
+        &self,
+        continuation: Continuation,
+        details: &HandlerCallDetails,
+    ) -> Status {
+        if details.invocation_metadata().get("panic").is_some() {
+            panic!("interceptor panicked on purpose");
+        }
+        continuation.call(details).await
+    }
+}
+
+#[test]
+fn a_handler_that_vanishes_ends_the_call_with_internal_not_a_hang() {
+    for face in FACES {
+        let server = TestServer::start_face(Server::builder().interceptor(PanicsOnRequest), face);
+        let stub = server.stub();
+        // A deadline far away: a call left hanging would end with it.
+        let options = CallOptions::new()
+            .timeout(Duration::from_secs(30))
+            .metadata(Metadata::from_pairs([("panic", "yes")]).unwrap());
+        let error = stub
+            .unary_call()
+            .with_options(options)
+            .call(echo("x"))
+            .expect_err("the chain vanished");
+        assert_eq!(error.code(), Code::Internal, "{face:?}: {error:?}");
+        assert_eq!(error.details(), "handler ended without a status");
+        // The server goes on serving.
+        let reply = stub.unary_call().call(echo("after")).expect("next call");
+        assert_eq!(reply.message, "after", "{face:?}");
+    }
+}

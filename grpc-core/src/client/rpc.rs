@@ -15,11 +15,13 @@ use super::options::CallOptions;
 use crate::channel::Channel;
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
-use crate::codec::framing::Deframer;
 use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
 use crate::status::Status;
+use crate::stream::head::message_encoding;
+/// The DATA and trailers of a response: the stream layer's reader.
+pub(crate) use crate::stream::reader::MessageReader as ResponseBody;
 use crate::transport::client_watch::LastStreamId;
 use crate::transport::flow::send_with_capacity;
 use crate::wire::{self, status_map, timeout, trailers};
@@ -513,77 +515,16 @@ fn classify_head(parts: &http::response::Parts) -> Head {
         );
         return Head::TrailersOnly(status);
     }
-    let encoding = match parts.headers.get(wire::GRPC_ENCODING) {
-        None => Compression::Identity,
-        Some(value) => match value.to_str().ok().and_then(Compression::from_name) {
-            Some(encoding) => encoding,
-            None => {
-                return Head::TrailersOnly(Status::internal(format!(
-                    "server used unsupported grpc-encoding {:?}",
-                    String::from_utf8_lossy(value.as_bytes())
-                )));
-            }
-        },
+    let encoding = match message_encoding(parts.headers.get(wire::GRPC_ENCODING)) {
+        Ok(encoding) => encoding,
+        Err(name) => {
+            return Head::TrailersOnly(Status::internal(format!(
+                "server used unsupported grpc-encoding {name:?}"
+            )));
+        }
     };
     Head::Body {
         initial: Metadata::from_headers(&parts.headers),
         encoding,
-    }
-}
-
-/// The DATA and trailers of a response (or, on the server, of a request).
-pub(crate) struct ResponseBody {
-    recv: RecvStream,
-    deframer: Deframer,
-    end_of_data: bool,
-}
-
-impl ResponseBody {
-    pub(crate) fn new(recv: RecvStream, max_message_len: usize) -> ResponseBody {
-        ResponseBody {
-            recv,
-            deframer: Deframer::new(max_message_len),
-            end_of_data: false,
-        }
-    }
-
-    /// The next framed message; `None` after the last one.
-    pub(crate) async fn next_message(
-        &mut self,
-    ) -> Result<Option<crate::codec::framing::RawMessage>, Status> {
-        loop {
-            if let Some(message) = self.deframer.next_message()? {
-                return Ok(Some(message));
-            }
-            if self.end_of_data {
-                if self.deframer.has_partial_message() {
-                    return Err(Status::internal(format!(
-                        "stream ended inside a message ({} bytes left over)",
-                        self.deframer.buffered()
-                    )));
-                }
-                return Ok(None);
-            }
-            match self.recv.data().await {
-                Some(Ok(chunk)) => {
-                    // The bytes now sit in our buffer, bounded by one message:
-                    // give the window back so the peer may send the next ones.
-                    let _ = self.recv.flow_control().release_capacity(chunk.len());
-                    self.deframer.push(chunk);
-                }
-                Some(Err(error)) => return Err(status_map::from_h2_error(error)),
-                None => self.end_of_data = true,
-            }
-        }
-    }
-
-    /// The status from the trailers (after the last message).
-    pub(crate) async fn status(&mut self) -> Status {
-        match self.recv.trailers().await {
-            Ok(Some(trailers)) => trailers::read_status(&trailers)
-                .unwrap_or_else(|| Status::internal("server sent trailers without grpc-status")),
-            Ok(None) => Status::internal("server closed the stream without sending trailers"),
-            Err(error) => status_map::from_h2_error(error),
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! Protobuf messages to and from framed bytes, encoding straight into the
 //! send buffer behind a reserved prefix.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compress::Compression;
 use super::framing::{self, HEADER_LEN, RawMessage};
@@ -13,38 +13,66 @@ pub(crate) fn encode_frame<M: prost::Message>(
     compression: Compression,
     max_len: usize,
 ) -> Result<Bytes, Status> {
-    let len = message.encoded_len();
+    let mut buf = BytesMut::new();
+    encode_into(message, compression, max_len, &mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Appends `message` to `buf` as one framed gRPC message (prefix, then the
+/// message encoded straight behind it), compressed when asked. On error
+/// `buf` is left as it was.
+pub(crate) fn encode_into<M: prost::Message>(
+    message: &M,
+    compression: Compression,
+    max_len: usize,
+    buf: &mut BytesMut,
+) -> Result<(), Status> {
+    frame_into(message.encoded_len(), compression, max_len, buf, |out| {
+        encode_raw(message, out)
+    })
+}
+
+/// Appends one framed message of `len` bytes that `write` serializes.
+fn frame_into(
+    len: usize,
+    compression: Compression,
+    max_len: usize,
+    buf: &mut BytesMut,
+    write: impl FnOnce(&mut BytesMut) -> Result<(), Status>,
+) -> Result<(), Status> {
     // Checked before anything is allocated: an uncompressed message over
     // the limit, or any message the 4-byte prefix cannot describe.
     if !compression.is_compressing() {
         check_send_len(len, max_len)?;
     }
     check_send_len(len, MAX_FRAMED_LEN)?;
-    let mut buf = BytesMut::with_capacity(HEADER_LEN + len);
-    buf.resize(HEADER_LEN, 0);
-    message
-        .encode(&mut buf)
-        .map_err(|error| Status::internal("failed to encode message").with_source(error))?;
-    finish_frame(buf, compression, max_len)
+    let start = buf.len();
+    let written = if compression.is_compressing() {
+        let mut plain = BytesMut::with_capacity(len);
+        write(&mut plain).and_then(|()| {
+            buf.reserve(HEADER_LEN + len / 2);
+            buf.put_bytes(0, HEADER_LEN);
+            compression.compress_into(&plain, buf)
+        })
+    } else {
+        buf.reserve(HEADER_LEN + len);
+        buf.put_bytes(0, HEADER_LEN);
+        write(buf)
+    };
+    let framed = buf.len().saturating_sub(start + HEADER_LEN);
+    let checked = written.and_then(|()| check_send_len(framed, max_len.min(MAX_FRAMED_LEN)));
+    if let Err(status) = checked {
+        buf.truncate(start);
+        return Err(status);
+    }
+    framing::patch_header(&mut buf[start..], compression.is_compressing(), framed);
+    Ok(())
 }
 
-/// `buf` holds a reserved prefix followed by the message; fills the prefix,
-/// compressing first when asked, and enforces the send limit.
-fn finish_frame(
-    mut buf: BytesMut,
-    compression: Compression,
-    max_len: usize,
-) -> Result<Bytes, Status> {
-    if compression.is_compressing() {
-        let mut compressed = BytesMut::with_capacity(HEADER_LEN + buf.len() / 2);
-        compressed.resize(HEADER_LEN, 0);
-        compression.compress_into(&buf[HEADER_LEN..], &mut compressed)?;
-        buf = compressed;
-    }
-    let len = buf.len() - HEADER_LEN;
-    check_send_len(len, max_len.min(MAX_FRAMED_LEN))?;
-    framing::patch_header(&mut buf, compression.is_compressing(), len);
-    Ok(buf.freeze())
+fn encode_raw<M: prost::Message>(message: &M, buf: &mut BytesMut) -> Result<(), Status> {
+    message
+        .encode(buf)
+        .map_err(|error| Status::internal("failed to encode message").with_source(error))
 }
 
 /// Frames an already serialized message, compressed when asked.
@@ -53,13 +81,12 @@ pub(crate) fn frame_payload(
     compression: Compression,
     max_len: usize,
 ) -> Result<Bytes, Status> {
-    if !compression.is_compressing() {
-        check_send_len(payload.len(), max_len)?;
-    }
-    let mut buf = BytesMut::with_capacity(HEADER_LEN + payload.len());
-    buf.resize(HEADER_LEN, 0);
-    buf.extend_from_slice(payload);
-    finish_frame(buf, compression, max_len)
+    let mut buf = BytesMut::new();
+    frame_into(payload.len(), compression, max_len, &mut buf, |out| {
+        out.extend_from_slice(payload);
+        Ok(())
+    })?;
+    Ok(buf.freeze())
 }
 
 /// The serialized message inside one frame made by [`encode_frame`] or

@@ -299,6 +299,9 @@ pub(crate) enum Framing {
     Http2,
 }
 
+/// An HTTP/2 server connection, as h2 drives it.
+type H2Connection<I> = h2::server::Connection<I, bytes::Bytes>;
+
 /// Serves an HTTP/2 connection until it ends or the server stops.
 async fn serve_http2<I: AsyncIo>(
     io: I,
@@ -328,83 +331,150 @@ async fn serve_http2<I: AsyncIo>(
         calls: None,
     });
     let keepalive = ping_loop(keepalive.zip(connection.ping_pong()));
-    tokio::pin!(keepalive);
-    let mut phase: watch::Receiver<Phase> = server.phase();
-    let mut draining = false;
-    let limits = server.config().connection_limits;
     let streams = StreamCount::new();
-    let retire = limits.retire(&streams, tokio::time::Instant::now());
-    tokio::pin!(retire);
-    let grace_over = limits.grace_over();
-    tokio::pin!(grace_over);
-    let mut retiring = false;
-    // Set when we close the connection on the peer with an error GOAWAY.
-    let mut linger = false;
-    loop {
-        tokio::select! {
-            reason = &mut retire, if !retiring => {
-                tracing::debug!(%peer, ?reason, "connection retired: GOAWAY, then drain");
-                retiring = true;
-                if !draining {
-                    draining = true;
-                    connection.graceful_shutdown();
+    let ending = {
+        let mut serving = Serving {
+            connection: &mut connection,
+            peer: &peer,
+            server: &server,
+            socket: &socket,
+            streams: &streams,
+            draining: false,
+        };
+        serving.run(keepalive, &ping_watch).await
+    };
+    match ending {
+        Ending::Closed => {}
+        Ending::Cancelling => close_after_resets(connection, Linger::No).await,
+        Ending::TooManyPings => close_after_resets(connection, Linger::Yes).await,
+    }
+}
+
+/// How the serving loop of a connection ended.
+enum Ending {
+    /// The connection is over (closed, failed, dead peer): drop it.
+    Closed,
+    /// Its RPCs are being reset (server stop, age grace over).
+    Cancelling,
+    /// Closed on the peer with GOAWAY `ENHANCE_YOUR_CALM`.
+    TooManyPings,
+}
+
+/// Whether a closing connection holds its socket open a little longer.
+#[derive(PartialEq, Eq)]
+enum Linger {
+    Yes,
+    No,
+}
+
+/// A connection's serving loop: accepts streams, and watches keepalive,
+/// the ping policy, the connection's age limits and the server's phase.
+struct Serving<'a, I> {
+    connection: &'a mut H2Connection<PingSniffer<I>>,
+    peer: &'a Arc<Peer>,
+    server: &'a Arc<ServerShared>,
+    socket: &'a crate::channelz::SocketStats,
+    streams: &'a StreamCount,
+    /// GOAWAY sent: no new streams.
+    draining: bool,
+}
+
+impl<I: AsyncIo> Serving<'_, I> {
+    async fn run(
+        &mut self,
+        keepalive: impl std::future::Future<Output = String>,
+        ping_watch: &crate::transport::ping_policy::PingWatch,
+    ) -> Ending {
+        tokio::pin!(keepalive);
+        let mut phase: watch::Receiver<Phase> = self.server.phase();
+        let limits = self.server.config().connection_limits;
+        let retire = limits.retire(self.streams, tokio::time::Instant::now());
+        tokio::pin!(retire);
+        let grace_over = limits.grace_over();
+        tokio::pin!(grace_over);
+        let mut retiring = false;
+        loop {
+            tokio::select! {
+                reason = &mut retire, if !retiring => {
+                    tracing::debug!(peer = %self.peer, ?reason, "connection retired: GOAWAY, then drain");
+                    retiring = true;
+                    self.drain();
                 }
-            }
-            () = &mut grace_over, if retiring => {
-                tracing::debug!(%peer, "connection age grace over: resetting its RPCs");
-                break;
-            }
-            reason = &mut keepalive => {
-                // A dead peer: drop the connection; its RPCs see the reset.
-                tracing::warn!(%peer, %reason, "closing connection");
-                return;
-            }
-            _ = ping_watch.violated() => {
-                tracing::warn!(%peer, "too_many_pings: closing connection with GOAWAY ENHANCE_YOUR_CALM");
-                connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
-                linger = true;
-                break;
-            }
-            accepted = connection.accept() => match accepted {
-                Some(Ok((request, respond))) => {
-                    let guard = (server.task_guard(), streams.guard());
-                    let rpc_server = Arc::clone(&server);
-                    let peer = Arc::clone(&peer);
-                    let rpc_phase = server.phase();
-                    let socket = socket.clone(); // channelz
-                    tokio::spawn(async move {
-                        rpc::serve(request, respond, peer, rpc_server, rpc_phase, socket).await;
-                        drop(guard);
-                    });
+                () = &mut grace_over, if retiring => {
+                    tracing::debug!(peer = %self.peer, "connection age grace over: resetting its RPCs");
+                    return Ending::Cancelling;
                 }
-                Some(Err(error)) => {
-                    tracing::debug!(%peer, %error, "connection error");
-                    return;
+                reason = &mut keepalive => {
+                    // A dead peer: drop the connection; its RPCs see the reset.
+                    tracing::warn!(peer = %self.peer, %reason, "closing connection");
+                    return Ending::Closed;
                 }
-                None => return,
-            },
-            changed = phase.changed() => {
-                if changed.is_err() {
-                    return;
+                _ = ping_watch.violated() => {
+                    tracing::warn!(peer = %self.peer, "too_many_pings: closing connection with GOAWAY ENHANCE_YOUR_CALM");
+                    self.connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    return Ending::TooManyPings;
                 }
-                let now = *phase.borrow_and_update();
-                if now >= Phase::Draining && !draining {
-                    draining = true;
-                    connection.graceful_shutdown();
-                }
-                if now >= Phase::Cancelling {
-                    break;
+                accepted = self.connection.accept() => match accepted {
+                    Some(Ok((request, respond))) => self.spawn_rpc(request, respond),
+                    Some(Err(error)) => {
+                        tracing::debug!(peer = %self.peer, %error, "connection error");
+                        return Ending::Closed;
+                    }
+                    None => return Ending::Closed,
+                },
+                changed = phase.changed() => {
+                    if changed.is_err() {
+                        return Ending::Closed;
+                    }
+                    let now = *phase.borrow_and_update();
+                    if now >= Phase::Draining {
+                        self.drain();
+                    }
+                    if now >= Phase::Cancelling {
+                        return Ending::Cancelling;
+                    }
                 }
             }
         }
     }
-    // Cancelling: streams are being reset by their tasks; let those frames
-    // go out, then drop the connection.
+
+    /// Sends GOAWAY once: streams in flight finish, no new ones start.
+    fn drain(&mut self) {
+        if !std::mem::replace(&mut self.draining, true) {
+            self.connection.graceful_shutdown();
+        }
+    }
+
+    /// Serves a new stream on a task of its own.
+    fn spawn_rpc(
+        &self,
+        request: http::Request<h2::RecvStream>,
+        respond: h2::server::SendResponse<bytes::Bytes>,
+    ) {
+        let guard = (self.server.task_guard(), self.streams.guard());
+        let server = Arc::clone(self.server);
+        let peer = Arc::clone(self.peer);
+        let phase = server.phase();
+        let socket = self.socket.clone(); // channelz
+        tokio::spawn(async move {
+            rpc::serve(request, respond, peer, server, phase, socket).await;
+            drop(guard);
+        });
+    }
+}
+
+/// Lets the resets of a cancelled connection's streams go out (their
+/// tasks are sending them), then drops it; with [`Linger::Yes`] the socket
+/// stays open a little longer so the peer reads our GOAWAY.
+async fn close_after_resets<T>(mut connection: H2Connection<T>, linger: Linger)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let _ = tokio::time::timeout(CANCEL_FLUSH, async {
         while let Some(Ok(_)) = connection.accept().await {}
     })
     .await;
-    if linger {
+    if linger == Linger::Yes {
         // Closing a socket with unread bytes (the peer's next PINGs) makes
         // the kernel send RST, which can reach the peer before it has read
         // our GOAWAY; hold the socket briefly so the peer learns why.

@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use crate::codec::Compression;
 use crate::error::{Error, Kind};
@@ -17,21 +16,8 @@ use crate::metadata::Metadata;
 use crate::runtime::CancelToken;
 use crate::security::auth::Peer;
 use crate::status::{Code, Status};
+use crate::stream::outbox::Outbox;
 use crate::sync::Completion;
-
-/// What the handler side sends to the RPC task.
-pub(crate) enum Outbound {
-    /// Send the response headers now, with this metadata.
-    Headers {
-        metadata: Metadata,
-        encoding: Compression,
-    },
-    /// One framed message; `encoding` is what the headers must announce if
-    /// they have not gone out yet.
-    Message { frame: Bytes, encoding: Compression },
-    /// The final status; nothing follows.
-    Finish(Status),
-}
 
 /// Facts about the RPC fixed when it arrives.
 pub(crate) struct RpcInfo {
@@ -49,6 +35,37 @@ pub(crate) struct RpcInfo {
     pub(crate) socket: crate::channelz::SocketStats,
     /// The protocol the call arrived in.
     pub(crate) protocol: super::protocol::Protocol,
+}
+
+impl RpcInfo {
+    /// The facts of a call to `entry` whose head said `head`, under the
+    /// server's configuration.
+    pub(crate) fn new(
+        server: &super::lifecycle::ServerShared,
+        entry: &super::handler::MethodEntry,
+        peer: Arc<Peer>,
+        socket: crate::channelz::SocketStats,
+        headers: http::HeaderMap,
+        head: crate::stream::head::RequestHead,
+        protocol: super::protocol::Protocol,
+    ) -> RpcInfo {
+        let config = server.config();
+        RpcInfo {
+            method: Arc::clone(&entry.path),
+            peer,
+            // Parsed into Metadata only if the handler asks for it.
+            headers,
+            metadata: std::sync::OnceLock::new(),
+            deadline: head.deadline,
+            request_encoding: head.encoding,
+            accepted_encodings: head.accepted,
+            response_compression: config.compression,
+            max_receive_message_length: config.max_receive_message_length,
+            max_send_message_length: config.max_send_message_length,
+            socket,
+            protocol,
+        }
+    }
 }
 
 /// The per-RPC context handed to every handler call.
@@ -79,7 +96,8 @@ struct ContextInner {
     /// Set with `terminated`, read without a lock on every response.
     ended: AtomicBool,
     cancel: CancelToken,
-    outbound: mpsc::Sender<Outbound>,
+    /// The response buffer the RPC's writer drains.
+    outbox: Outbox,
     /// The compressed flag of the request message received last:
     /// [`FLAG_UNSEEN`] before the first one.
     last_request_flag: AtomicU8,
@@ -104,7 +122,7 @@ struct ResponseState {
 }
 
 impl ServicerContext {
-    pub(crate) fn new(info: RpcInfo, outbound: mpsc::Sender<Outbound>) -> ServicerContext {
+    pub(crate) fn new(info: RpcInfo) -> ServicerContext {
         ServicerContext {
             inner: Arc::new(ContextInner {
                 info,
@@ -112,7 +130,7 @@ impl ServicerContext {
                 terminated: Completion::new(),
                 ended: AtomicBool::new(false),
                 cancel: CancelToken::new(),
-                outbound,
+                outbox: Outbox::default(),
                 last_request_flag: AtomicU8::new(FLAG_UNSEEN),
                 extensions: Mutex::new(http::Extensions::new()),
             }),
@@ -205,14 +223,9 @@ impl ServicerContext {
             state.headers_encoding = Some(encoding);
             encoding
         };
-        // Never blocks, so async handlers can call it too: no message can
-        // be queued before the headers (a queued message commits them, and
-        // then this call fails above), so the queue has room. If the RPC is
+        // Never blocks, so async handlers can call it too. If the RPC is
         // over, the metadata has nowhere to go and is dropped, as in grpcio.
-        let _ = self
-            .inner
-            .outbound
-            .try_send(Outbound::Headers { metadata, encoding });
+        self.inner.outbox.send_headers(metadata, encoding);
         Ok(())
     }
 
@@ -422,8 +435,9 @@ impl ServicerContext {
         self.inner.terminated.peek(|code| *code)
     }
 
-    pub(crate) fn outbound(&self) -> &mpsc::Sender<Outbound> {
-        &self.inner.outbound
+    /// The RPC's response buffer.
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
     }
 
     fn choose_encoding(&self, state: &ResponseState) -> Compression {
@@ -438,9 +452,7 @@ impl ServicerContext {
     }
 
     /// The encoding for the next message, and what the headers announce.
-    /// Called once per response message, which channelz counts as sent.
     pub(crate) fn next_message_encoding(&self) -> (Compression, Compression) {
-        self.info().socket.message_sent();
         let mut state = self.state();
         let headers = match state.headers_encoding {
             Some(encoding) => encoding,
@@ -482,6 +494,12 @@ impl ServicerContext {
             *status.metadata_mut() = merged;
         }
         status
+    }
+}
+
+impl AsRef<Outbox> for ServicerContext {
+    fn as_ref(&self) -> &Outbox {
+        &self.inner.outbox
     }
 }
 

@@ -12,16 +12,16 @@ use std::sync::Arc;
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
 
-use bytes::Bytes;
+use std::future::poll_fn;
+
 use tokio::sync::mpsc;
 
-use super::context::{Outbound, ServicerContext};
+use super::context::ServicerContext;
 use super::request_stream::RequestStream;
 use super::requests::Requests;
-use crate::codec::Compression;
 use crate::codec::framing::RawMessage;
-use crate::codec::proto::{decode_message, encode_frame};
-use crate::status::{Code, Status};
+use crate::status::Status;
+use crate::stream::reader::decode_request;
 
 /// The request side of an RPC as the handler receives it.
 pub(crate) enum Input {
@@ -74,12 +74,7 @@ fn decode_one<Req: prost::Message + Default>(
         Input::One(raw) => {
             ctx.note_request_compressed(raw.compressed);
             let info = ctx.info();
-            decode_message(raw, info.request_encoding, info.max_receive_message_length).map_err(
-                |status| match status.code() {
-                    Code::Internal => Status::internal("Exception deserializing request!"),
-                    _ => status,
-                },
-            )
+            decode_request(raw, info.request_encoding, info.max_receive_message_length)
         }
         Input::Stream(_) => Err(Status::internal("expected a single request message")),
     }
@@ -110,106 +105,40 @@ fn request_stream<Req>(input: Input, ctx: &ServicerContext) -> RequestStream<Req
     }
 }
 
-/// Encodes one response as it will go out.
-fn frame_message<Resp: prost::Message>(
-    ctx: &ServicerContext,
-    message: &Resp,
-) -> Result<Outbound, Status> {
-    let (encoding, headers) = ctx.next_message_encoding();
-    let frame = encode_frame(message, encoding, ctx.info().max_send_message_length)?;
-    Ok(Outbound::Message {
-        frame,
-        encoding: headers,
-    })
-}
-
-/// Encodes and queues one response; `Ok(false)` when the RPC is already over.
+/// Encodes one response straight into the RPC's send buffer, once it has
+/// room; `Ok(false)` when the RPC is already over.
 async fn send_message<Resp: prost::Message>(
     ctx: &ServicerContext,
     message: &Resp,
 ) -> Result<bool, Status> {
-    let outbound = frame_message(ctx, message)?;
-    Ok(ctx.outbound().send(outbound).await.is_ok())
-}
-
-/// Response frames held back while the queue to the stream is full, sent
-/// as one write when it has room again (or when [`BATCH_LIMIT`] is
-/// reached). A slow producer sends every message at once; a fast one is
-/// written in batches instead of one wakeup per message.
-struct Batch {
-    frames: Vec<Bytes>,
-    len: usize,
-    encoding: Compression,
-}
-
-/// Largest batch before the producer waits for the stream.
-const BATCH_LIMIT: usize = 32 << 10;
-
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            frames: Vec::new(),
-            len: 0,
-            encoding: Compression::Identity,
-        }
+    let outbox = ctx.outbox();
+    if !poll_fn(|cx| outbox.poll_ready(cx)).await {
+        return Ok(false);
     }
-
-    /// Adds one response; true when the batch should go out now.
-    fn push(&mut self, ctx: &ServicerContext, outbound: Outbound) -> bool {
-        if let Outbound::Message { frame, encoding } = outbound {
-            self.len += frame.len();
-            self.encoding = encoding;
-            self.frames.push(frame);
-        }
-        self.len >= BATCH_LIMIT || ctx.outbound().capacity() > 0
-    }
-
-    /// The batch as one queue entry, if it holds anything.
-    fn take(&mut self) -> Option<Outbound> {
-        let frame = match self.frames.len() {
-            0 => return None,
-            1 => self.frames.pop()?,
-            _ => {
-                let mut joined = bytes::BytesMut::with_capacity(self.len);
-                for frame in self.frames.drain(..) {
-                    joined.extend_from_slice(&frame);
-                }
-                joined.freeze()
-            }
-        };
-        self.len = 0;
-        Some(Outbound::Message {
-            frame,
-            encoding: self.encoding,
-        })
-    }
+    let (encoding, headers) = ctx.next_message_encoding();
+    outbox.push(
+        message,
+        encoding,
+        headers,
+        ctx.info().max_send_message_length,
+    )
 }
 
 /// A response stream drawn until it ends or the RPC is over. A blocking
 /// handler's iterator comes here as a stream that is always ready: drawn
-/// on a worker, it gives the worker back whenever the queue to the stream
-/// is full (a client that does not read), and is drawn again once the
-/// queue has room.
+/// on a worker, it gives the worker back whenever the send buffer is full
+/// (a client that does not read), and is drawn again once it has room.
+/// Messages drawn while the writer is busy join one batch in the buffer.
 async fn send_all<Resp, S>(ctx: &ServicerContext, responses: S) -> Result<(), Status>
 where
     Resp: prost::Message,
     S: Stream<Item = Result<Resp, Status>>,
 {
     let mut responses = std::pin::pin!(responses);
-    let mut batch = Batch::new();
     while let Some(item) = responses.next().await {
-        if !ctx.is_active() {
+        if !ctx.is_active() || !send_message(ctx, &item?).await? {
             return Ok(());
         }
-        if batch.push(ctx, frame_message(ctx, &item?)?)
-            && let Some(outbound) = batch.take()
-            && ctx.outbound().send(outbound).await.is_err()
-        {
-            return Ok(());
-        }
-    }
-    if let Some(outbound) = batch.take() {
-        let _ = ctx.outbound().send(outbound).await;
     }
     Ok(())
 }

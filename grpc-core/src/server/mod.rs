@@ -5,6 +5,7 @@
 mod builder;
 mod connection;
 mod context;
+mod dispatch;
 mod handler;
 mod interceptor;
 mod lifecycle;
@@ -14,7 +15,6 @@ pub(crate) mod protocol;
 mod registry;
 mod request_stream;
 mod requests;
-mod responder;
 mod rpc;
 
 pub use builder::ServerBuilder;

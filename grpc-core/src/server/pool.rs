@@ -24,7 +24,31 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// Work for a worker: a closure, or a pool future to poll (no box per
+/// wake-up).
+enum Job {
+    /// A closure (the pool's own tests).
+    #[cfg(test)]
+    Once(Box<dyn FnOnce() + Send + 'static>),
+    Poll(Arc<PoolTask>),
+}
+
+impl Job {
+    fn run(self) {
+        match self {
+            #[cfg(test)]
+            Job::Once(job) => job(),
+            Job::Poll(task) => task.run(),
+        }
+    }
+}
+
+/// How many times a worker that found no job yields the CPU and looks
+/// again before it sleeps: under load the next job usually arrives within
+/// a few yields, and a worker that is awake needs no wake-up (two futex
+/// calls and two context switches per job otherwise). One worker at a
+/// time spins.
+const SPINS_BEFORE_PARK: u32 = 16;
 
 /// A future run on the pool.
 pub(crate) type PoolFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -52,6 +76,8 @@ struct PoolState {
     jobs: VecDeque<Job>,
     threads: usize,
     idle: usize,
+    /// Workers awake and looking for a job (at most one).
+    spinning: usize,
     /// Slots in use: threads running user code (at most `max_workers`).
     running: usize,
     /// Handlers waiting on the network without a slot.
@@ -83,6 +109,7 @@ impl WorkerPool {
                     jobs: VecDeque::new(),
                     threads: 0,
                     idle: 0,
+                    spinning: 0,
                     running: 0,
                     parked: 0,
                     resuming: 0,
@@ -109,7 +136,12 @@ impl WorkerPool {
     }
 
     /// Queues `job`; it runs when a worker and a slot are free.
-    pub(crate) fn submit(&self, job: Job) {
+    #[cfg(test)]
+    pub(crate) fn submit(&self, job: impl FnOnce() + Send + 'static) {
+        self.push(Job::Once(Box::new(job)));
+    }
+
+    fn push(&self, job: Job) {
         let mut state = self.lock();
         state.jobs.push_back(job);
         self.wake_worker(state);
@@ -123,19 +155,20 @@ impl WorkerPool {
             scheduled: AtomicBool::new(true),
             pool: self.clone(),
         });
-        self.submit(Box::new(move || task.run()));
+        self.push(Job::Poll(task));
     }
 
     /// Makes sure a worker will take the jobs that can start now: an idle
     /// one is woken, or a thread is started.
     fn wake_worker(&self, mut state: MutexGuard<'_, PoolState>) {
-        if !state.can_start_job(self.shared.max_workers) {
+        if !state.can_start_job(self.shared.max_workers) || state.jobs.len() <= state.spinning {
+            // Nothing can start, or a spinning worker takes it.
             return;
         }
         // An idle worker that was notified counts as idle until it wakes,
         // so compare with the queue: every queued job needs a worker of its
         // own, or two quick submits share one wakeup.
-        if state.jobs.len() <= state.idle || state.threads >= self.max_threads() {
+        if state.jobs.len() <= state.idle + state.spinning || state.threads >= self.max_threads() {
             drop(state);
             self.shared.available.notify_one();
             return;
@@ -177,7 +210,7 @@ impl WorkerPool {
     fn work(self) {
         while let Some(job) = self.next_job() {
             SLOT.with(|slot| *slot.borrow_mut() = Some(self.clone()));
-            job();
+            job.run();
             SLOT.with(|slot| *slot.borrow_mut() = None);
             // This thread takes the next job itself; only a resuming
             // handler needs telling that the slot is free.
@@ -195,6 +228,7 @@ impl WorkerPool {
     /// when the thread should exit.
     fn next_job(&self) -> Option<Job> {
         let mut state = self.lock();
+        let mut spins = 0;
         loop {
             if state.can_start_job(self.shared.max_workers) {
                 state.running += 1;
@@ -203,6 +237,15 @@ impl WorkerPool {
             if state.shutdown && state.jobs.is_empty() {
                 state.threads -= 1;
                 return None;
+            }
+            if spins < SPINS_BEFORE_PARK && state.spinning == 0 {
+                spins += 1;
+                state.spinning += 1;
+                drop(state);
+                std::thread::yield_now();
+                state = self.lock();
+                state.spinning -= 1;
+                continue;
             }
             state.idle += 1;
             let (next, waited) = self
@@ -297,7 +340,7 @@ impl Wake for PoolTask {
     fn wake(self: Arc<Self>) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             let pool = self.pool.clone();
-            pool.submit(Box::new(move || self.run()));
+            pool.push(Job::Poll(self));
         }
     }
 }
@@ -355,6 +398,21 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         pool.lock().idle -= 1;
+        pool.shutdown();
+    }
+
+    #[test]
+    fn a_spinning_worker_takes_a_job_without_a_wake_up() {
+        let pool = WorkerPool::new(4, 0);
+        pool.lock().spinning = 1; // a worker between two jobs, looking
+        pool.submit(Box::new(|| {}));
+        assert_eq!(pool.lock().threads, 0, "the spinning worker takes it");
+        pool.submit(Box::new(|| {}));
+        assert_eq!(pool.lock().threads, 1, "a second job needs a second worker");
+        pool.lock().spinning = 0;
+        while pool.queued() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         pool.shutdown();
     }
 

@@ -8,9 +8,9 @@ use tokio::sync::mpsc;
 use super::context::ServicerContext;
 use super::pool::park;
 use crate::codec::framing::RawMessage;
-use crate::codec::proto::decode_message;
 use crate::runtime::wait;
 use crate::status::{Code, Status};
+use crate::stream::reader::decode_request;
 
 /// The client's messages, as a blocking iterator of `Result<T, Status>`,
 /// for blocking handlers (async handlers get a
@@ -64,15 +64,11 @@ impl<T: prost::Message + Default> Requests<T> {
             Some(Ok(raw)) => {
                 self.context.note_request_compressed(raw.compressed);
                 let info = self.context.info();
-                let decoded = decode_message::<T>(
+                let decoded = decode_request::<T>(
                     raw,
                     info.request_encoding,
                     info.max_receive_message_length,
-                )
-                .map_err(|status| match status.code() {
-                    Code::Internal => Status::internal("Exception deserializing request!"),
-                    _ => status,
-                });
+                );
                 if decoded.is_err() {
                     self.done = true;
                 }

@@ -1,9 +1,11 @@
 //! One Connect or gRPC-Web call: admission (the same checks as a gRPC
-//! RPC), the handler input, and the handler's [`Outbound`] events turned
-//! into the protocol's response, until the status is sent, the deadline
-//! passes, the client goes away, or the server stops.
+//! RPC), the handler input, and the handler's output (taken from the
+//! RPC's [`Outbox`](crate::stream::outbox::Outbox)) turned into the
+//! protocol's response, until the status is sent, the deadline passes, the
+//! client goes away, or the server stops.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,20 +21,21 @@ use tracing::Instrument;
 use super::body::{Part, RequestBody, Sink};
 use super::get;
 use super::reader::RequestReader;
-use super::wire::{Codec, Unsupported, Wire, strip_protocol_headers};
+use super::wire::{Codec, Params, Unsupported, Wire, strip_protocol_headers};
 use crate::codec::Compression;
 use crate::codec::framing::RawMessage;
 use crate::codec::proto::unpack;
 use crate::runtime::sleep_until;
-use crate::server::context::{Outbound, RpcInfo, ServicerContext};
+use crate::server::context::{RpcInfo, ServicerContext};
+use crate::server::dispatch::dispatch;
 use crate::server::handler::{Input, MethodEntry, MethodKind};
-use crate::server::lifecycle::{Phase, ServerShared};
-use crate::server::rpc::{admission, dispatch, wait_for_phase};
+use crate::server::lifecycle::{Phase, RpcPermit, ServerShared};
+use crate::server::rpc::{admission, wait_for_phase};
 use crate::status::{Code, Status};
+use crate::stream::head::RequestHead;
+use crate::stream::outbox::{End, Taken};
 use crate::wire::json::{JsonCodec, has_no_side_effects};
 
-/// Responses queued between a handler and the call.
-const OUTBOUND_QUEUE: usize = 16;
 /// Requests decoded ahead of a client-streaming handler.
 const INBOUND_QUEUE: usize = 4;
 /// How long the last part of a response may wait for a client that does
@@ -86,6 +89,19 @@ impl Responder {
         self.queue.clear();
         let _ = self.sink.try_send(Part::Abort);
     }
+
+    /// Answers with a bare HTTP status (no RPC took place).
+    async fn plain(self, status: StatusCode) {
+        plain(&self.sink, &self.server, self.origin, status).await;
+    }
+}
+
+/// Why a request is answered without running its method.
+enum Refusal {
+    /// With a bare HTTP status.
+    Http(StatusCode),
+    /// With a status in the protocol's terms.
+    Rpc(Status),
 }
 
 /// Serves one request that is not gRPC over HTTP/2.
@@ -95,7 +111,7 @@ pub(crate) async fn serve(
     peer: Arc<Peer>,
     socket: SocketStats,
     server: Arc<ServerShared>,
-    mut phase: watch::Receiver<Phase>,
+    phase: watch::Receiver<Phase>,
 ) {
     let cors = &server.config().cors;
     let origin = cors.allow_origin(request.headers());
@@ -105,31 +121,14 @@ pub(crate) async fn serve(
             .await;
         return;
     }
-    // A Connect GET is served as the POST it stands for, once the method
-    // is known to be free of side effects (below).
-    let get = request.method() == http::Method::GET;
-    let request = if get {
-        let (parts, _) = request.into_parts();
-        match get::as_post(parts) {
-            Ok(request) => request,
-            Err(status) => {
-                tracing::debug!(%status, "not a Connect GET");
-                return plain(&sink, &server, origin, StatusCode::BAD_REQUEST).await;
-            }
-        }
-    } else {
-        request
+    let (request, get) = match as_post(request) {
+        Ok(posted) => posted,
+        Err(status) => return plain(&sink, &server, origin, status).await,
     };
     let (mut parts, body) = request.into_parts();
-    if parts.method != http::Method::POST {
-        return plain(&sink, &server, origin, StatusCode::METHOD_NOT_ALLOWED).await;
-    }
-    let content_type = parts.headers.get(http::header::CONTENT_TYPE);
-    let wire = match content_type.map(Wire::for_content_type) {
-        Some(Ok(wire)) => wire,
-        Some(Err(Unsupported)) | None => {
-            return plain(&sink, &server, origin, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-        }
+    let wire = match wire_of(&parts) {
+        Ok(wire) => wire,
+        Err(status) => return plain(&sink, &server, origin, status).await,
     };
     let counted = socket.call_started(); // channelz: counts as failed unless finished below
     let mut responder = Responder {
@@ -139,97 +138,128 @@ pub(crate) async fn serve(
         server: Arc::clone(&server),
         queue: VecDeque::new(),
     };
-    let mut params = match responder.wire.params(&parts.headers) {
-        Ok(params) => params,
-        Err(status) => {
-            responder.finish(&status).await;
-            return;
-        }
-    };
     let path = parts.uri.path().to_owned();
-    let (entry, _permit) = match admission(&server, &phase, &path) {
-        Ok(admitted) => admitted,
-        Err(status) => {
+    let (entry, _permit, params) = match accept(&server, &phase, &mut responder.wire, &parts, get) {
+        Ok(accepted) => accepted,
+        Err(Refusal::Http(status)) => return responder.plain(status).await,
+        Err(Refusal::Rpc(status)) => {
             responder.finish(&status).await;
             return;
         }
     };
-    if responder.wire.is_unary() && entry.kind != MethodKind::UnaryUnary {
-        let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return plain(&responder.sink, &server, responder.origin, status).await;
+    if params.timeout == Some(Duration::ZERO) {
+        let status = Status::deadline_exceeded("Deadline Exceeded");
+        responder.finish(&status).await;
+        return;
     }
-    if get
-        && !server
-            .descriptors()
-            .method(&path)
-            .is_some_and(|method| has_no_side_effects(&method))
+    strip_protocol_headers(&mut parts.headers);
+    let head = RequestHead {
+        deadline: params
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout)),
+        encoding: params.request_encoding,
+        accepted: params.accepted_encodings,
+    };
+    let protocol = responder.wire.protocol();
+    let info = RpcInfo::new(&server, &entry, peer, socket, parts.headers, head, protocol);
+    let reader = RequestReader::new(
+        body,
+        info.max_receive_message_length,
+        responder.wire.is_text(),
+    );
+    let call = Call {
+        server: &server,
+        entry: &entry,
+        ctx: &ServicerContext::new(info),
+        responder,
+        reader,
+        inbound: None,
+        phase,
+    };
+    let code = run_call(call, &path).await;
+    counted.finish(code); // channelz
+}
+
+/// Runs an admitted call to its end, traced; its status code.
+async fn run_call(mut call: Call<'_>, path: &str) -> Code {
+    let ctx = call.ctx.clone();
+    let info = ctx.info();
+    let span = tracing::debug_span!("grpc.server.rpc", method = %path, peer = %info.peer, protocol = %info.protocol);
+    let started = Instant::now();
+    let code = call.run().instrument(span.clone()).await;
+    ctx.terminate(code);
+    ctx.outbox().close();
+    span.in_scope(|| {
+        tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
+    });
+    code
+}
+
+/// A Connect GET as the POST it stands for (served once the method is
+/// known to be free of side effects, in [`accept`]); true when it was one.
+fn as_post(request: Request<RequestBody>) -> Result<(Request<RequestBody>, bool), StatusCode> {
+    if request.method() != http::Method::GET {
+        return Ok((request, false));
+    }
+    let (parts, _) = request.into_parts();
+    match get::as_post(parts) {
+        Ok(request) => Ok((request, true)),
+        Err(status) => {
+            tracing::debug!(%status, "not a Connect GET");
+            Err(StatusCode::BAD_REQUEST)
+        }
+    }
+}
+
+/// The protocol of a POST, from its content type.
+fn wire_of(parts: &http::request::Parts) -> Result<Wire, StatusCode> {
+    if parts.method != http::Method::POST {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    match parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .map(Wire::for_content_type)
     {
-        // Only methods marked `idempotency_level = NO_SIDE_EFFECTS`.
-        let status = StatusCode::METHOD_NOT_ALLOWED;
-        return plain(&responder.sink, &server, responder.origin, status).await;
+        Some(Ok(wire)) => Ok(wire),
+        Some(Err(Unsupported)) | None => Err(StatusCode::UNSUPPORTED_MEDIA_TYPE),
     }
-    if responder.wire.codec() == Codec::Json {
-        let Some(method) = server.descriptors().method(&path) else {
+}
+
+/// Admits the call: its parameters, the method, and what the method
+/// allows (Connect unary only for unary methods, GET only without side
+/// effects, JSON only with a descriptor).
+fn accept<'a>(
+    server: &'a ServerShared,
+    phase: &watch::Receiver<Phase>,
+    wire: &mut Wire,
+    parts: &http::request::Parts,
+    get: bool,
+) -> Result<(Arc<MethodEntry>, RpcPermit<'a>, Params), Refusal> {
+    let path = parts.uri.path();
+    let mut params = wire.params(&parts.headers).map_err(Refusal::Rpc)?;
+    let (entry, permit) = admission(server, phase, path).map_err(Refusal::Rpc)?;
+    if wire.is_unary() && entry.kind != MethodKind::UnaryUnary {
+        return Err(Refusal::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    let method = server.descriptors().method(path);
+    if get && !method.as_ref().is_some_and(has_no_side_effects) {
+        // Only methods marked `idempotency_level = NO_SIDE_EFFECTS`.
+        return Err(Refusal::Http(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    if wire.codec() == Codec::Json {
+        let Some(method) = method else {
             tracing::debug!(
                 method = %path,
                 "JSON request for a method without a registered descriptor (Server::add_file_descriptor_set)"
             );
-            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            return plain(&responder.sink, &server, responder.origin, status).await;
+            return Err(Refusal::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         };
-        responder.wire.set_json(JsonCodec::new(&method));
+        wire.set_json(JsonCodec::new(&method));
         // JSON responses are sent uncompressed.
         params.accepted_encodings = Default::default();
     }
-    let deadline = params
-        .timeout
-        .and_then(|timeout| Instant::now().checked_add(timeout));
-    if params.timeout == Some(Duration::ZERO) {
-        responder
-            .finish(&Status::deadline_exceeded("Deadline Exceeded"))
-            .await;
-        return;
-    }
-    strip_protocol_headers(&mut parts.headers);
-    let config = server.config();
-    let protocol = responder.wire.protocol();
-    let info = RpcInfo {
-        method: Arc::clone(&entry.path),
-        peer: Arc::clone(&peer),
-        socket,
-        headers: parts.headers,
-        metadata: std::sync::OnceLock::new(),
-        deadline,
-        request_encoding: params.request_encoding,
-        accepted_encodings: params.accepted_encodings,
-        response_compression: config.compression,
-        max_receive_message_length: config.max_receive_message_length,
-        max_send_message_length: config.max_send_message_length,
-        protocol,
-    };
-    let reader = RequestReader::new(
-        body,
-        config.max_receive_message_length,
-        responder.wire.is_text(),
-    );
-    let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
-    let ctx = ServicerContext::new(info, out_tx);
-    let span = tracing::debug_span!("grpc.server.rpc", method = %path, peer = %peer, %protocol);
-    let started = Instant::now();
-    let mut call = Call {
-        server: &server,
-        entry: &entry,
-        ctx: &ctx,
-        responder,
-        reader,
-        out_rx,
-    };
-    let code = call.run(&mut phase).instrument(span.clone()).await;
-    ctx.terminate(code);
-    counted.finish(code); // channelz
-    span.in_scope(|| {
-        tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
-    });
+    Ok((entry, permit, params))
 }
 
 /// Answers with a bare HTTP status (no RPC took place).
@@ -250,13 +280,16 @@ async fn plain(
     let _ = sink.send(Part::Head(response)).await;
 }
 
+/// One admitted call.
 struct Call<'a> {
     server: &'a ServerShared,
     entry: &'a Arc<MethodEntry>,
     ctx: &'a ServicerContext,
     responder: Responder,
     reader: RequestReader,
-    out_rx: mpsc::Receiver<Outbound>,
+    /// The client-streaming handler's requests, until they end.
+    inbound: Option<mpsc::Sender<Result<RawMessage, Status>>>,
+    phase: watch::Receiver<Phase>,
 }
 
 /// What woke the call's loop.
@@ -267,7 +300,7 @@ enum Step<'a> {
     /// The client went away.
     Gone,
     Write(mpsc::Permit<'a, Part>),
-    Event(Option<Outbound>),
+    Output(Taken),
     Read(ReadStep),
 }
 
@@ -279,130 +312,154 @@ enum ReadStep {
 
 impl Call<'_> {
     /// Drives the call; returns the code the client was sent.
-    async fn run(&mut self, phase: &mut watch::Receiver<Phase>) -> Code {
-        let deadline = self.ctx.info().deadline;
-        let (input, mut inbound) = if self.entry.kind.client_streaming() {
+    async fn run(&mut self) -> Code {
+        let input = if self.entry.kind.client_streaming() {
             let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
-            (Input::Stream(rx), Some(tx))
+            self.inbound = Some(tx);
+            Input::Stream(rx)
         } else {
-            let read = read_one(
-                &mut self.reader,
-                self.responder.wire.is_unary(),
-                self.responder.wire.json(),
-                self.ctx,
-            );
-            let outcome = tokio::select! {
-                result = read => result,
-                _ = sleep_until(deadline) => Err(Status::deadline_exceeded("Deadline Exceeded")),
-                _ = self.responder.sink.closed() => return Code::Cancelled,
-                _ = wait_for_phase(phase, Phase::Cancelling) => {
-                    Err(Status::unavailable("Server is shutting down"))
-                }
-            };
-            match outcome {
-                Ok(message) => (Input::One(message), None),
+            match self.read_unary().await {
+                Ok(message) => Input::One(message),
                 Err(status) if status.code() == Code::Cancelled => return Code::Cancelled,
                 Err(status) => return self.responder.finish(&status).await,
             }
         };
         let _async_handler = dispatch(self.server, self.entry, input, self.ctx);
-        let deadline_sleep = sleep_until(deadline);
-        tokio::pin!(deadline_sleep);
+        let deadline = sleep_until(self.ctx.info().deadline);
+        tokio::pin!(deadline);
         // A handle of our own, so a reserved slot does not borrow the responder.
         let sink = self.responder.sink.clone();
-        let json = self.responder.wire.json().cloned();
+        loop {
+            let step = self.next_step(&sink, deadline.as_mut()).await;
+            if let Some(code) = self.on_step(step).await {
+                return code;
+            }
+        }
+    }
+
+    /// The request of a unary-request method, bounded by the deadline, the
+    /// client going away (`CANCELLED`) and the server stopping.
+    async fn read_unary(&mut self) -> Result<RawMessage, Status> {
+        let read = read_one(
+            &mut self.reader,
+            self.responder.wire.is_unary(),
+            self.responder.wire.json(),
+            self.ctx,
+        );
+        tokio::select! {
+            result = read => result,
+            _ = sleep_until(self.ctx.info().deadline) => Err(Status::deadline_exceeded("Deadline Exceeded")),
+            _ = self.responder.sink.closed() => Err(Status::cancelled("the client went away")),
+            _ = wait_for_phase(&mut self.phase, Phase::Cancelling) => {
+                Err(Status::unavailable("Server is shutting down"))
+            }
+        }
+    }
+
+    /// Waits for what the call must act on next; the ends of the call first.
+    async fn next_step<'s>(
+        &mut self,
+        sink: &'s Sink,
+        deadline: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> Step<'s> {
         let (encoding, limit) = (
             self.ctx.info().request_encoding,
             self.ctx.info().max_receive_message_length,
         );
-        loop {
-            let reader = &mut self.reader;
-            let json = json.as_ref();
-            let reading = async {
-                match inbound.as_ref() {
-                    Some(tx) => {
-                        pump_one(reader, tx, |raw| transcode(raw, json, encoding, limit)).await
-                    }
-                    None => std::future::pending().await,
+        let json = self.responder.wire.json().cloned();
+        let (reader, inbound) = (&mut self.reader, &self.inbound);
+        let reading = async {
+            match inbound {
+                Some(tx) => {
+                    let json = json.as_ref();
+                    pump_one(reader, tx, |raw| transcode(raw, json, encoding, limit)).await
                 }
-            };
-            let responder = &mut self.responder;
-            let step = tokio::select! {
-                biased;
-                _ = &mut deadline_sleep => Step::Deadline,
-                _ = self.ctx.cancel_token().cancelled() => Step::Abort,
-                _ = wait_for_phase(phase, Phase::Cancelling) => Step::Abort,
-                _ = sink.closed() => Step::Gone,
-                permit = sink.reserve(), if !responder.queue.is_empty() => {
-                    match permit {
-                        Ok(permit) => Step::Write(permit),
-                        Err(_) => Step::Gone,
-                    }
+                None => std::future::pending().await,
+            }
+        };
+        let outbox = self.ctx.outbox();
+        let queued = !self.responder.queue.is_empty();
+        tokio::select! {
+            biased;
+            _ = deadline => Step::Deadline,
+            _ = self.ctx.cancel_token().cancelled() => Step::Abort,
+            _ = wait_for_phase(&mut self.phase, Phase::Cancelling) => Step::Abort,
+            _ = sink.closed() => Step::Gone,
+            permit = sink.reserve(), if queued => match permit {
+                Ok(permit) => Step::Write(permit),
+                Err(_) => Step::Gone,
+            },
+            taken = poll_fn(|cx| outbox.poll_take(cx)), if !queued => Step::Output(taken),
+            step = reading => Step::Read(step),
+        }
+    }
+
+    /// Acts on one step; `Some(code)` when it ended the call.
+    async fn on_step(&mut self, step: Step<'_>) -> Option<Code> {
+        let responder = &mut self.responder;
+        match step {
+            Step::Deadline => {
+                self.ctx.terminate(Code::DeadlineExceeded);
+                let status = Status::deadline_exceeded("Deadline Exceeded");
+                Some(responder.finish(&status).await)
+            }
+            Step::Abort => {
+                self.ctx.terminate(Code::Cancelled);
+                responder.abort();
+                Some(Code::Cancelled)
+            }
+            Step::Gone => {
+                tracing::debug!("client went away");
+                self.ctx.terminate(Code::Cancelled);
+                Some(Code::Cancelled)
+            }
+            Step::Write(permit) => {
+                if let Some(part) = responder.queue.pop_front() {
+                    permit.send(part);
                 }
-                event = self.out_rx.recv(), if responder.queue.is_empty() => Step::Event(event),
-                step = reading => Step::Read(step),
-            };
-            let event = match step {
-                Step::Deadline => {
-                    self.ctx.terminate(Code::DeadlineExceeded);
-                    let status = Status::deadline_exceeded("Deadline Exceeded");
-                    return responder.finish(&status).await;
-                }
-                Step::Abort => {
-                    self.ctx.terminate(Code::Cancelled);
-                    responder.abort();
-                    return Code::Cancelled;
-                }
-                Step::Gone => {
-                    tracing::debug!("client went away");
-                    self.ctx.terminate(Code::Cancelled);
-                    return Code::Cancelled;
-                }
-                Step::Write(permit) => {
-                    if let Some(part) = responder.queue.pop_front() {
-                        permit.send(part);
-                    }
-                    continue;
-                }
-                Step::Event(event) => event,
-                Step::Read(ReadStep::More) => continue,
-                Step::Read(ReadStep::End) => {
-                    inbound = None; // the handler's Requests ends
-                    continue;
-                }
-                Step::Read(ReadStep::Failed(status)) if status.code() == Code::Cancelled => {
-                    self.ctx.terminate(Code::Cancelled);
-                    return Code::Cancelled;
-                }
-                Step::Read(ReadStep::Failed(status)) => {
-                    self.ctx.terminate(status.code());
-                    return responder.finish(&status).await;
-                }
-            };
-            match event {
-                None => {
-                    let status = Status::internal("handler ended without a status");
-                    return responder.finish(&status).await;
-                }
-                Some(Outbound::Headers { metadata, encoding }) => {
-                    let parts = responder.wire.headers(metadata, encoding);
-                    responder.push(parts);
-                }
-                Some(Outbound::Message { frame, encoding }) => {
-                    match responder.wire.message(frame, encoding) {
-                        Ok(parts) => responder.push(parts),
-                        Err(status) => {
-                            self.ctx.terminate(status.code());
-                            return responder.finish(&status).await;
-                        }
-                    }
-                }
-                Some(Outbound::Finish(status)) => {
-                    self.ctx.terminate(status.code());
-                    return responder.finish(&status).await;
-                }
+                None
+            }
+            Step::Output(taken) => self.on_output(taken).await,
+            Step::Read(ReadStep::More) => None,
+            Step::Read(ReadStep::End) => {
+                self.inbound = None; // the handler's Requests ends
+                None
+            }
+            Step::Read(ReadStep::Failed(status)) if status.code() == Code::Cancelled => {
+                self.ctx.terminate(Code::Cancelled);
+                Some(Code::Cancelled)
+            }
+            Step::Read(ReadStep::Failed(status)) => Some(self.end(&status).await),
+        }
+    }
+
+    /// The handler's headers, messages and end, in the protocol's terms.
+    async fn on_output(&mut self, taken: Taken) -> Option<Code> {
+        self.ctx.info().socket.sent_messages(taken.messages); // channelz
+        let responder = &mut self.responder;
+        if let Some((metadata, encoding)) = taken.headers {
+            let parts = responder.wire.headers(metadata, encoding);
+            responder.push(parts);
+        }
+        if let Some((frames, encoding)) = taken.data {
+            match responder.wire.message(frames, encoding) {
+                Ok(parts) => responder.push(parts),
+                Err(status) => return Some(self.end(&status).await),
             }
         }
+        match taken.end? {
+            End::Finished(status) => Some(self.end(&status).await),
+            End::HandlerGone => {
+                let status = Status::internal("handler ended without a status");
+                Some(self.end(&status).await)
+            }
+        }
+    }
+
+    /// Ends the call with `status`.
+    async fn end(&mut self, status: &Status) -> Code {
+        self.ctx.terminate(status.code());
+        self.responder.finish(status).await
     }
 }
 

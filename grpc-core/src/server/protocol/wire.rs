@@ -11,9 +11,10 @@ use super::body::Part;
 use super::connect::{self, Stream, Unary};
 use super::grpc_web::GrpcWeb;
 use crate::codec::Compression;
-use crate::codec::compress::{EncodingSet, parse_accept_encoding};
+use crate::codec::compress::EncodingSet;
 use crate::metadata::Metadata;
 use crate::status::Status;
+use crate::stream::head::{accepted_encodings, message_encoding};
 use crate::wire::json::JsonCodec;
 use crate::wire::{self as grpc_wire, timeout};
 
@@ -168,24 +169,12 @@ impl Wire {
                 ))
             })?),
         };
-        let request_encoding = match headers.get(encoding_header) {
-            None => Compression::Identity,
-            Some(value) => value
-                .to_str()
-                .ok()
-                .and_then(Compression::from_name)
-                .ok_or_else(|| {
-                    Status::unimplemented(format!(
-                        "unsupported compression {:?}: this server accepts identity, gzip, deflate",
-                        String::from_utf8_lossy(value.as_bytes())
-                    ))
-                })?,
-        };
-        let accepted_encodings = headers
-            .get(accept_header)
-            .and_then(|value| value.to_str().ok())
-            .map(parse_accept_encoding)
-            .unwrap_or_default();
+        let request_encoding = message_encoding(headers.get(encoding_header)).map_err(|name| {
+            Status::unimplemented(format!(
+                "unsupported compression {name:?}: this server accepts identity, gzip, deflate"
+            ))
+        })?;
+        let accepted_encodings = accepted_encodings(headers.get(accept_header));
         Ok(Params {
             timeout,
             request_encoding,

@@ -1,0 +1,17 @@
+//! The stream layer: everything between one HTTP/2 stream (the transport)
+//! and the RPC core, written once.
+//!
+//! - [`head`]: typed request heads and the one encoding-header parser.
+//! - [`reader`]: messages off a body (deframe, bound, decompress, decode,
+//!   map errors).
+//! - [`outbox`]: the send buffer a handler encodes its responses into.
+//! - [`writer`]: the response writer (batches from the outbox, flow
+//!   control, headers and trailers).
+//! - [`responder`]: the response half of a server stream (heads, trailers,
+//!   Trailers-Only, resets).
+
+pub(crate) mod head;
+pub(crate) mod outbox;
+pub(crate) mod reader;
+pub(crate) mod responder;
+pub(crate) mod writer;

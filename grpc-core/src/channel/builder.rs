@@ -393,64 +393,16 @@ impl ChannelBuilder {
                 format!("unknown load-balancing policy {name:?} (pick_first, round_robin)"),
             ));
         }
+        self.check_frame_size()?;
         let parsed = target::parse(&self.target)?;
-        let authority_text = self
-            .default_authority
-            .as_deref()
-            .unwrap_or(&parsed.authority);
-        let authority: http::uri::Authority = authority_text.parse().map_err(|error| {
-            Error::new(
-                Kind::InvalidTarget,
-                format!(
-                    "invalid target {:?}: bad authority {authority_text:?}",
-                    self.target
-                ),
-            )
-            .with_source(error)
-        })?;
-        let (security, call_credentials) = match self.credentials {
-            Some(credentials) => (credentials.security, credentials.call),
+        let authority = self.authority(&parsed.authority)?;
+        let (security, call_credentials) = match &self.credentials {
+            Some(credentials) => (credentials.security.clone(), credentials.call.clone()),
             None => (ChannelSecurity::Insecure, None),
         };
-        let tls = match &security {
-            ChannelSecurity::Tls(client) => {
-                let name = self
-                    .ssl_target_name_override
-                    .as_deref()
-                    .unwrap_or_else(|| authority.host());
-                Some(TlsTarget {
-                    client: std::sync::Arc::clone(client),
-                    server_name: server_name(name)?,
-                })
-            }
-            _ => None,
-        };
-        if !(16_384..=16_777_215).contains(&self.http2.max_frame_size) {
-            return Err(Error::new(
-                Kind::InvalidArgument,
-                format!(
-                    "max_frame_size {} is outside 16384..=16777215",
-                    self.http2.max_frame_size
-                ),
-            ));
-        }
-        let user_agent = match &self.primary_user_agent {
-            Some(primary) => format!("{primary} {USER_AGENT}"),
-            None => USER_AGENT.to_owned(),
-        };
-        let user_agent = http::HeaderValue::from_str(&user_agent).map_err(|error| {
-            Error::new(Kind::InvalidArgument, "user agent must be printable ASCII")
-                .with_source(error)
-        })?;
-        // The caller's runtime when there is one, so async calls pay no
-        // hop to another runtime's threads; the shared one otherwise.
-        let handle = match self.runtime {
-            Some(handle) => handle,
-            None => match Handle::try_current() {
-                Ok(current) => current,
-                Err(_) => crate::runtime::shared_handle()?,
-            },
-        };
+        let tls = self.tls_target(&security, &authority)?;
+        let user_agent = self.user_agent()?;
+        let handle = runtime_handle(self.runtime.clone())?;
         let protocol = self.protocol.client(tls.is_some())?;
         let config = ChannelConfig {
             max_receive_message_length: self.max_receive_message_length,
@@ -495,6 +447,77 @@ impl ChannelBuilder {
             handle,
             routing,
         ))
+    }
+
+    /// The `:authority` of every call: the default authority if set, else
+    /// the target's.
+    fn authority(&self, target_authority: &str) -> Result<http::uri::Authority, Error> {
+        let text = self
+            .default_authority
+            .as_deref()
+            .unwrap_or(target_authority);
+        text.parse().map_err(|error| {
+            Error::new(
+                Kind::InvalidTarget,
+                format!("invalid target {:?}: bad authority {text:?}", self.target),
+            )
+            .with_source(error)
+        })
+    }
+
+    /// The TLS client and the name its certificate is checked against.
+    fn tls_target(
+        &self,
+        security: &ChannelSecurity,
+        authority: &http::uri::Authority,
+    ) -> Result<Option<TlsTarget>, Error> {
+        let ChannelSecurity::Tls(client) = security else {
+            return Ok(None);
+        };
+        let name = self
+            .ssl_target_name_override
+            .as_deref()
+            .unwrap_or_else(|| authority.host());
+        Ok(Some(TlsTarget {
+            client: std::sync::Arc::clone(client),
+            server_name: server_name(name)?,
+        }))
+    }
+
+    fn check_frame_size(&self) -> Result<(), Error> {
+        if (16_384..=16_777_215).contains(&self.http2.max_frame_size) {
+            return Ok(());
+        }
+        Err(Error::new(
+            Kind::InvalidArgument,
+            format!(
+                "max_frame_size {} is outside 16384..=16777215",
+                self.http2.max_frame_size
+            ),
+        ))
+    }
+
+    fn user_agent(&self) -> Result<http::HeaderValue, Error> {
+        let user_agent = match &self.primary_user_agent {
+            Some(primary) => format!("{primary} {USER_AGENT}"),
+            None => USER_AGENT.to_owned(),
+        };
+        http::HeaderValue::from_str(&user_agent).map_err(|error| {
+            Error::new(Kind::InvalidArgument, "user agent must be printable ASCII")
+                .with_source(error)
+        })
+    }
+}
+
+/// The caller's runtime when there is one, so async calls pay no hop to
+/// another runtime's threads; the shared one otherwise.
+fn runtime_handle(chosen: Option<Handle>) -> Result<Handle, Error> {
+    match chosen {
+        Some(handle) => Ok(handle),
+        None => match Handle::try_current() {
+            Ok(current) => Ok(current),
+            Err(_) => crate::runtime::shared_handle(),
+        },
     }
 }
 

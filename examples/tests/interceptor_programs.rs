@@ -3,7 +3,9 @@
 //! must be the marked parts of those programs (so the README shows code
 //! that compiles and runs).
 
-use std::path::Path;
+mod common;
+use common::read;
+
 use std::process::{Command, Stdio};
 
 /// Runs an example program to its end; its stdout lines.
@@ -64,65 +66,8 @@ fn retry_inside_logging_logs_one_call_after_two_retries() {
     );
 }
 
-/// The blocks between `// README: client interceptors (...)` and
-/// `// README: end`, each without its common indentation.
-fn marked(source: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<Vec<&str>> = None;
-    for line in source.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("// README: client interceptors") {
-            current = Some(Vec::new());
-        } else if trimmed.starts_with("// README: end") {
-            if let Some(lines) = current.take() {
-                blocks.push(dedent(&lines));
-            }
-        } else if let Some(lines) = current.as_mut() {
-            lines.push(line);
-        }
-    }
-    blocks
-}
-
-fn dedent(lines: &[&str]) -> String {
-    let indent = lines
-        .iter()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| line.len() - line.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    lines
-        .iter()
-        .map(|line| format!("{}\n", line.get(indent..).unwrap_or("")))
-        .collect()
-}
-
-/// The Rust code blocks of the README's `## Client interceptors` section.
-fn readme_blocks(readme: &str) -> Vec<String> {
-    let mut section = false;
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in readme.lines() {
-        if line.starts_with("## ") {
-            section = line == "## Client interceptors";
-        } else if section && line.starts_with("```") {
-            match current.take() {
-                Some(block) => blocks.push(block),
-                None if line == "```rust" => current = Some(String::new()),
-                None => {}
-            }
-        } else if let Some(block) = current.as_mut() {
-            block.push_str(line);
-            block.push('\n');
-        }
-    }
-    blocks
-}
-
 #[test]
 fn readme_client_interceptors_snippets_are_the_example_code() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
     let examples: Vec<String> = [
         "src/bin/interceptor_headers.rs",
         "src/bin/interceptor_default_value.rs",
@@ -130,9 +75,15 @@ fn readme_client_interceptors_snippets_are_the_example_code() {
         "src/bin/interceptor_logging_retry.rs",
     ]
     .iter()
-    .flat_map(|path| marked(&read(path)))
+    .flat_map(|path| {
+        common::marked(
+            &read(path),
+            "// README: client interceptors",
+            "// README: end",
+        )
+    })
     .collect();
-    let readme = readme_blocks(&read("../README.md"));
+    let readme = common::readme_rust_blocks(&read("../README.md"), "## Client interceptors");
     assert!(
         !readme.is_empty(),
         "README.md has no `## Client interceptors` code"

@@ -2,50 +2,25 @@
 //! gRPC, gRPC-Web and Connect (protobuf and JSON, HTTP/1.1 and HTTP/2);
 //! and the README's client-protocol snippet is that program's code.
 
+mod common;
+use common::read;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// The lines of `source` between `// README: client protocols` and
-/// `// README: end`, without their common indentation.
-fn marked(source: &str) -> String {
-    let lines: Vec<&str> = source
-        .lines()
-        .skip_while(|line| !line.trim().starts_with("// README: client protocols"))
-        .skip(1)
-        .take_while(|line| !line.trim().starts_with("// README: end"))
-        .collect();
-    let indent = lines
-        .iter()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| line.len() - line.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    lines
-        .iter()
-        .map(|line| format!("{}\n", line.get(indent..).unwrap_or("")))
-        .collect()
-}
-
-/// The Rust code block of the README's client-protocol section.
-fn readme_block(readme: &str) -> String {
-    readme
-        .lines()
-        .skip_while(|line| *line != "### The client in gRPC-Web and Connect")
-        .skip_while(|line| *line != "```rust")
-        .skip(1)
-        .take_while(|line| *line != "```")
-        .map(|line| format!("{line}\n"))
-        .collect()
-}
 
 #[test]
 fn readme_client_protocol_snippet_is_the_example_code() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
-    let example = marked(&read("src/bin/protocols_client.rs"));
+    let example = common::marked(
+        &read("src/bin/protocols_client.rs"),
+        "// README: client protocols",
+        "// README: end",
+    );
     assert!(!example.is_empty());
-    assert_eq!(readme_block(&read("../README.md")), example);
+    let readme = common::readme_rust_blocks(
+        &read("../README.md"),
+        "### The client in gRPC-Web and Connect",
+    );
+    assert_eq!(readme, example);
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //! processes; and the README's "Rich errors" snippets, which must be the
 //! marked parts of those programs (so the README shows code that compiles).
 
+mod common;
+use common::read;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 #[test]
@@ -54,48 +56,16 @@ fn rich_error_client_prints_the_details_rich_error_server_sends() {
     );
 }
 
-/// The code between `// README: rich errors (...)` and `// README: end`.
-fn marked(source: &str) -> String {
-    let mut inside = false;
-    let mut text = String::new();
-    for line in source.lines() {
-        if line.starts_with("// README: rich errors") {
-            inside = true;
-        } else if line.starts_with("// README: end") {
-            inside = false;
-        } else if inside {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
-/// The Rust code blocks of the README's `## Rich errors` section.
-fn readme_blocks(readme: &str) -> String {
-    let mut section = false;
-    let mut fenced = false;
-    let mut text = String::new();
-    for line in readme.lines() {
-        if line.starts_with("## ") {
-            section = line == "## Rich errors";
-        } else if section && line.starts_with("```") {
-            fenced = !fenced && line == "```rust";
-        } else if section && fenced {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
 #[test]
 fn readme_rich_errors_snippets_are_the_example_code() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
-    let examples = marked(&read("src/bin/rich_error_server.rs"))
-        + &marked(&read("src/bin/rich_error_client.rs"));
-    let readme = readme_blocks(&read("../README.md"));
+    let marked = |path| common::marked(&read(path), "// README: rich errors", "// README: end");
+    let examples = [
+        marked("src/bin/rich_error_server.rs"),
+        marked("src/bin/rich_error_client.rs"),
+    ]
+    .concat()
+    .concat();
+    let readme = common::readme_rust_blocks(&read("../README.md"), "## Rich errors").concat();
     assert!(!readme.is_empty(), "README.md has no `## Rich errors` code");
     assert_eq!(readme, examples);
 }

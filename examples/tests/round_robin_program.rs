@@ -2,7 +2,9 @@
 //! channel with retries: every call answered), and the README's "Many
 //! servers" snippet, which must be the marked part of that program.
 
-use std::path::Path;
+mod common;
+use common::read;
+
 use std::process::{Command, Stdio};
 
 #[test]
@@ -32,47 +34,15 @@ fn round_robin_client_gets_every_answer_from_the_three_servers() {
     );
 }
 
-/// The code between `// README: round-robin ...` and `// end README`, dedented.
-fn marked(source: &str) -> String {
-    let mut inside = false;
-    let mut text = String::new();
-    for line in source.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("// README: round-robin") {
-            inside = true;
-        } else if trimmed.starts_with("// end README") {
-            inside = false;
-        } else if inside {
-            text.push_str(line.strip_prefix("    ").unwrap_or(line));
-            text.push('\n');
-        }
-    }
-    text
-}
-
-/// The Rust code block of the README's "Many servers" section.
-fn readme_block(readme: &str) -> String {
-    let (mut section, mut fenced) = (false, false);
-    let mut text = String::new();
-    for line in readme.lines() {
-        if line.starts_with("## ") {
-            section = line.starts_with("## Many servers");
-        } else if section && line.starts_with("```") {
-            fenced = !fenced && line == "```rust";
-        } else if section && fenced {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
 #[test]
 fn readme_round_robin_snippet_is_the_example_code() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
-    let example = marked(&read("src/bin/round_robin_client.rs"));
-    let readme = readme_block(&read("../README.md"));
+    let example = common::marked(
+        &read("src/bin/round_robin_client.rs"),
+        "// README: round-robin",
+        "// end README",
+    )
+    .concat();
+    let readme = common::readme_rust_blocks(&read("../README.md"), "## Many servers").concat();
     assert!(
         !readme.is_empty(),
         "README.md has no `## Many servers` code"

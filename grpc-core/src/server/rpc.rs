@@ -27,6 +27,7 @@ use super::handler::{Input, MethodEntry};
 use super::lifecycle::{Phase, RpcPermit, ServerShared};
 use super::protocol;
 use crate::codec::framing::RawMessage;
+use crate::codec::message::content_subtype;
 use crate::security::auth::Peer;
 use crate::status::{Code, Status};
 use crate::stream::head::RequestHead;
@@ -73,6 +74,11 @@ pub(crate) async fn serve(
         }
         Err(status) => return reject(respond, &status),
     };
+    let content_type = parts.headers.get(http::header::CONTENT_TYPE);
+    let subtype = content_type.and_then(|value| content_subtype(value.as_bytes()));
+    if let Err(status) = entry.accepts(subtype.unwrap_or_default()) {
+        return reject(respond, &status);
+    }
     let head = match RequestHead::parse(&parts.headers) {
         Ok(head) => head,
         Err(status) => return reject(respond, &status),
@@ -170,7 +176,7 @@ impl<'a> ServerRpc<'a> {
             entry,
             reader: MessageReader::new(body, info.max_receive_message_length),
             requests: RequestSide::Unary(OnlyMessage::default()),
-            writer: StreamWriter::new(respond),
+            writer: StreamWriter::new(respond, entry.content_type.clone()),
             deadline: info
                 .deadline
                 .map(|deadline| Box::pin(sleep_until(deadline))),

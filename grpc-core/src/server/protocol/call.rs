@@ -239,6 +239,8 @@ fn accept<'a>(
     let path = parts.uri.path();
     let mut params = wire.params(&parts.headers).map_err(Refusal::Rpc)?;
     let (entry, permit) = admission(server, phase, path).map_err(Refusal::Rpc)?;
+    // Connect and gRPC-Web hand the handler protobuf (JSON is transcoded).
+    entry.accepts(b"proto").map_err(Refusal::Rpc)?;
     if wire.is_unary() && entry.kind != MethodKind::UnaryUnary {
         return Err(Refusal::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }

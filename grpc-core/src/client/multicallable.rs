@@ -98,7 +98,10 @@ impl Method {
         )
         .map_err(|status| match status.code() {
             crate::Code::ResourceExhausted => status,
-            _ => Status::internal("Exception serializing request!"),
+            _ => Status::internal(format!(
+                "Exception serializing request! ({})",
+                status.details()
+            )),
         })
     }
 

@@ -177,13 +177,16 @@ pub(crate) fn decode_request<M>(
 
 /// Decodes one response message (already unpacked by the exchange); a
 /// message that does not decode is `INTERNAL: Exception deserializing
-/// response!`, as in grpcio.
+/// response!`, as in grpcio, with the codec's reason.
 pub(crate) fn decode_response<M>(
     payload: Bytes,
     decode: impl FnOnce(Bytes) -> Result<M, Status>,
 ) -> Result<M, Status> {
     decode(payload).map_err(|status| match status.code() {
-        Code::Internal => Status::internal("Exception deserializing response!").with_source(status),
+        Code::Internal => Status::internal(format!(
+            "Exception deserializing response! ({})",
+            status.details()
+        )),
         _ => status,
     })
 }

@@ -6,7 +6,7 @@ use super::message::{Codec, Decoder, Encoder, PROTO};
 use super::raw::RawBytes;
 use crate::status::Status;
 
-/// Raw bytes in, raw bytes out (`Bytes`, or [`RawBytes`]): for a proxy, a
+/// Raw bytes in, raw bytes out (`Bytes`, [`RawBytes`], `Vec<u8>`): for a proxy, a
 /// gateway, or a message whose schema is known only at run time. The
 /// bytes are sent under the content-subtype the codec is
 /// [`named`](Self::named) (`proto` by default, as the bytes of a protobuf
@@ -51,36 +51,22 @@ impl Codec for BytesCodec {
     }
 }
 
-impl Encoder<Bytes> for BytesCodec {
-    fn encoded_len(&self, message: &Bytes) -> Option<usize> {
-        Some(message.len())
+/// Any bytes container: `Bytes`, [`RawBytes`], `Vec<u8>`.
+impl<T: AsRef<[u8]>> Encoder<T> for BytesCodec {
+    fn encoded_len(&self, message: &T) -> Option<usize> {
+        Some(message.as_ref().len())
     }
 
-    fn encode(&self, message: &Bytes, buf: &mut BytesMut) -> Result<(), Status> {
-        buf.extend_from_slice(message);
+    fn encode(&self, message: &T, buf: &mut BytesMut) -> Result<(), Status> {
+        buf.extend_from_slice(message.as_ref());
         Ok(())
     }
 }
 
-impl Decoder<Bytes> for BytesCodec {
-    fn decode(&self, bytes: Bytes) -> Result<Bytes, Status> {
-        Ok(bytes)
-    }
-}
-
-impl Encoder<RawBytes> for BytesCodec {
-    fn encoded_len(&self, message: &RawBytes) -> Option<usize> {
-        Some(message.len())
-    }
-
-    fn encode(&self, message: &RawBytes, buf: &mut BytesMut) -> Result<(), Status> {
-        buf.extend_from_slice(message);
-        Ok(())
-    }
-}
-
-impl Decoder<RawBytes> for BytesCodec {
-    fn decode(&self, bytes: Bytes) -> Result<RawBytes, Status> {
-        Ok(RawBytes(bytes))
+/// Any container made from `Bytes` (without a copy for `Bytes` and
+/// [`RawBytes`]).
+impl<T: From<Bytes>> Decoder<T> for BytesCodec {
+    fn decode(&self, bytes: Bytes) -> Result<T, Status> {
+        Ok(T::from(bytes))
     }
 }

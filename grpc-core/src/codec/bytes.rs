@@ -3,10 +3,9 @@
 use bytes::{Bytes, BytesMut};
 
 use super::message::{Codec, Decoder, Encoder, PROTO};
-use super::raw::RawBytes;
 use crate::status::Status;
 
-/// Raw bytes in, raw bytes out (`Bytes`, [`RawBytes`], `Vec<u8>`): for a proxy, a
+/// Raw bytes in, raw bytes out (`Bytes`, [`RawBytes`](crate::RawBytes), `Vec<u8>`): for a proxy, a
 /// gateway, or a message whose schema is known only at run time. The
 /// bytes are sent under the content-subtype the codec is
 /// [`named`](Self::named) (`proto` by default, as the bytes of a protobuf
@@ -51,7 +50,7 @@ impl Codec for BytesCodec {
     }
 }
 
-/// Any bytes container: `Bytes`, [`RawBytes`], `Vec<u8>`.
+/// Any bytes container: `Bytes`, [`RawBytes`](crate::RawBytes), `Vec<u8>`.
 impl<T: AsRef<[u8]>> Encoder<T> for BytesCodec {
     fn encoded_len(&self, message: &T) -> Option<usize> {
         Some(message.as_ref().len())
@@ -64,7 +63,7 @@ impl<T: AsRef<[u8]>> Encoder<T> for BytesCodec {
 }
 
 /// Any container made from `Bytes` (without a copy for `Bytes` and
-/// [`RawBytes`]).
+/// [`RawBytes`](crate::RawBytes)).
 impl<T: From<Bytes>> Decoder<T> for BytesCodec {
     fn decode(&self, bytes: Bytes) -> Result<T, Status> {
         Ok(T::from(bytes))

@@ -45,18 +45,24 @@ where
             let count = request.response_count;
             Ok::<_, Status>((0..count).map(move |i| Ok(reply(prefix, &request.message, i))))
         })
-        .stream_unary("StreamingInputCall", move |requests: Requests<EchoRequest>, _ctx| {
-            let messages: Result<Vec<String>, Status> =
-                requests.map(|r| r.map(|r| r.message)).collect();
-            Ok(reply(prefix, &messages?.join(","), 0))
-        })
-        .stream_stream("FullDuplexCall", move |requests: Requests<EchoRequest>, _ctx| {
-            let mut index = 0;
-            Ok::<_, Status>(requests.map(move |request| {
-                index += 1;
-                request.map(|r| reply(prefix, &r.message, index - 1))
-            }))
-        });
+        .stream_unary(
+            "StreamingInputCall",
+            move |requests: Requests<EchoRequest>, _ctx| {
+                let messages: Result<Vec<String>, Status> =
+                    requests.map(|r| r.map(|r| r.message)).collect();
+                Ok(reply(prefix, &messages?.join(","), 0))
+            },
+        )
+        .stream_stream(
+            "FullDuplexCall",
+            move |requests: Requests<EchoRequest>, _ctx| {
+                let mut index = 0;
+                Ok::<_, Status>(requests.map(move |request| {
+                    index += 1;
+                    request.map(|r| reply(prefix, &r.message, index - 1))
+                }))
+            },
+        );
 }
 
 /// The same four methods as async handlers.
@@ -68,11 +74,14 @@ where
         .unary_unary_async("UnaryCall", move |request: EchoRequest, _ctx| async move {
             Ok::<_, Status>(reply(prefix, &request.message, 0))
         })
-        .unary_stream_async("StreamingOutputCall", move |request: EchoRequest, _ctx| async move {
-            let count = request.response_count;
-            let replies = (0..count).map(move |i| Ok(reply(prefix, &request.message, i)));
-            Ok::<_, Status>(futures_util::stream::iter(replies))
-        })
+        .unary_stream_async(
+            "StreamingOutputCall",
+            move |request: EchoRequest, _ctx| async move {
+                let count = request.response_count;
+                let replies = (0..count).map(move |i| Ok(reply(prefix, &request.message, i)));
+                Ok::<_, Status>(futures_util::stream::iter(replies))
+            },
+        )
         .stream_unary_async(
             "StreamingInputCall",
             move |requests: RequestStream<EchoRequest>, _ctx| async move {
@@ -158,7 +167,11 @@ async fn async_calls<C>(stub: &TestServiceStub<C>, prefix: &str)
 where
     C: Codec + Encoder<EchoRequest> + Decoder<EchoResponse>,
 {
-    let unary = stub.unary_call().call_async(echo("one")).await.expect("unary");
+    let unary = stub
+        .unary_call()
+        .call_async(echo("one"))
+        .await
+        .expect("unary");
     assert_eq!(unary.message, format!("{prefix}:one"));
     let stream = stub
         .streaming_output_call()
@@ -175,7 +188,11 @@ where
         .expect("client streaming");
     assert_eq!(summary.message, format!("{prefix}:a,b"));
     let requests = futures_util::stream::iter(["x", "y"].map(echo));
-    let chat = stub.full_duplex_call().call_async(requests).await.expect("bidi");
+    let chat = stub
+        .full_duplex_call()
+        .call_async(requests)
+        .await
+        .expect("bidi");
     let chat: Vec<String> = chat.map(|r| r.expect("reply").message).collect().await;
     assert_eq!(chat, [format!("{prefix}:x"), format!("{prefix}:y")]);
 }
@@ -197,7 +214,9 @@ async fn raw_unary(
     content_type: &str,
     body: &[u8],
 ) -> (http::HeaderMap, Vec<Vec<u8>>, http::HeaderMap) {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(connection);
     let mut client = client.ready().await.unwrap();
@@ -248,7 +267,10 @@ fn a_codec_the_method_does_not_speak_is_unimplemented_with_a_clear_message() {
     assert!(messages.is_empty());
     assert_eq!(header(&status, "grpc-status"), "12");
     let message = header(&status, "grpc-message");
-    assert!(message.contains("cbor") && message.contains("proto"), "{message}");
+    assert!(
+        message.contains("cbor") && message.contains("proto"),
+        "{message}"
+    );
     // A JSON client at a proto method, and a proto client at a JSON one.
     let json_stub = TestServiceStub::new(server.channel()).with_codec(json());
     let error = json_stub.unary_call().call(echo("x")).unwrap_err();
@@ -274,7 +296,11 @@ fn a_json_codec_without_the_method_descriptor_fails_the_call_clearly() {
         .call(echo("x"))
         .unwrap_err();
     assert_eq!(error.code(), Code::Internal);
-    assert!(error.details().contains("no descriptor for"), "{}", error.details());
+    assert!(
+        error.details().contains("no descriptor for"),
+        "{}",
+        error.details()
+    );
     assert!(JsonCodec::new(b"\xff not a descriptor set").is_err());
 }
 
@@ -301,14 +327,20 @@ fn raw_bytes_codec_both_ways() {
             let count = request.response_count;
             Ok::<_, Status>((0..count).map(move |i| Ok(response(&request.message, i))))
         })
-        .stream_unary("StreamingInputCall", move |requests: Requests<Bytes>, _ctx| {
-            let messages: Result<Vec<String>, Status> = requests.map(|r| r.map(message)).collect();
-            Ok(response(&messages?.join(","), 0))
-        })
+        .stream_unary(
+            "StreamingInputCall",
+            move |requests: Requests<Bytes>, _ctx| {
+                let messages: Result<Vec<String>, Status> =
+                    requests.map(|r| r.map(message)).collect();
+                Ok(response(&messages?.join(","), 0))
+            },
+        )
         .stream_stream("FullDuplexCall", move |requests: Requests<Bytes>, _ctx| {
-            Ok::<_, Status>(requests.enumerate().map(move |(i, request)| {
-                request.map(|r| response(&message(r), i as u32))
-            }))
+            Ok::<_, Status>(
+                requests
+                    .enumerate()
+                    .map(move |(i, request)| request.map(|r| response(&message(r), i as u32))),
+            )
         });
     let (_server, port) = serve(service.build());
     blocking_calls(&TestServiceStub::new(channel(port)), "raw");
@@ -341,7 +373,9 @@ impl Decoder<String> for TextCodec {
 fn a_user_codec_round_trips_and_its_errors_are_reported() {
     let mut service = ServiceBuilder::new("text.Shout").with_codec(TextCodec);
     service
-        .unary_unary("Upper", |text: String, _ctx| Ok::<_, Status>(text.to_uppercase()))
+        .unary_unary("Upper", |text: String, _ctx| {
+            Ok::<_, Status>(text.to_uppercase())
+        })
         .stream_stream_async("Echo", |texts: RequestStream<String>, _ctx| async move {
             Ok::<_, Status>(texts.map(|text| text.map(|t| format!("<{t}>"))))
         });
@@ -379,5 +413,11 @@ fn a_user_codec_round_trips_and_its_errors_are_reported() {
         .call("x".to_owned())
         .unwrap_err();
     assert_eq!(error.code(), Code::Internal);
-    assert!(error.details().starts_with("Exception deserializing response!"), "{}", error.details());
+    assert!(
+        error
+            .details()
+            .starts_with("Exception deserializing response!"),
+        "{}",
+        error.details()
+    );
 }

@@ -31,7 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Client: the generated stub, switched to the same codec.
     let channel = insecure_channel(&format!("127.0.0.1:{port}"))?;
     let stub = GreeterStub::new(channel.clone()).with_codec(json);
-    let reply = stub.say_hello().call(HelloRequest { name: "JSON".into() })?;
+    let reply = stub.say_hello().call(HelloRequest {
+        name: "JSON".into(),
+    })?;
     println!("typed: {}", reply.message);
 
     // Raw bytes under a content-subtype: here, JSON text written by hand.

@@ -45,7 +45,11 @@ impl Method {
         Outgoing::Async(framed)
     }
 
-    fn response_stream<Resp>(&self, outgoing: Outgoing, decode: DecodeFn<Resp>) -> ResponseStream<Resp> {
+    fn response_stream<Resp>(
+        &self,
+        outgoing: Outgoing,
+        decode: DecodeFn<Resp>,
+    ) -> ResponseStream<Resp> {
         let handle = current_or(self.channel.handle());
         self.spawn_streaming(Ok(outgoing), &handle, decode)
     }
@@ -207,9 +211,9 @@ where
         let (sender, queue) = RequestWriter::<Req>::queue();
         let call = Call::new(Arc::clone(&shared));
         let writer = RequestWriter::new(self.method.encoder(&self.codec), call, sender);
-        let response =
-            self.method
-                .spawned_unary_call(&self.codec, shared, Outgoing::Stream(queue));
+        let response = self
+            .method
+            .spawned_unary_call(&self.codec, shared, Outgoing::Stream(queue));
         StreamUnaryCall::new(response, writer)
     }
 }
@@ -227,7 +231,10 @@ where
     pub fn call_async<S>(
         &self,
         requests: S,
-    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>> + Send + 'static + use<Req, Resp, C, S>
+    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>>
+    + Send
+    + 'static
+    + use<Req, Resp, C, S>
     where
         S: IntoRequestStream<Req>,
     {

@@ -12,10 +12,10 @@ use super::call::{Call, CallShared};
 use super::future::CallFuture;
 use super::options::CallOptions;
 use super::requests::spawn_request_pump;
+use super::response_stream::ResponseStream;
 use super::responses::ResponseIterator;
 use super::rpc::{self, Delivery, Invocation, Outgoing};
 use super::write::{IntoRequests, WithOptions, WriteOptions};
-use super::response_stream::ResponseStream;
 use super::writer::EncodeFn;
 use crate::channel::Channel;
 use crate::codec::message::{DecodeFn, PROTO, decode_fn};
@@ -364,9 +364,14 @@ where
     /// Sends `request`; the responses arrive through the returned iterator.
     /// Fails at once only when the request cannot be encoded.
     pub fn call(&self, request: Req) -> Result<ResponseIterator<Resp>, RpcError> {
-        let frame = self.method.encode(&self.codec, &request).map_err(RpcError::from)?;
+        let frame = self
+            .method
+            .encode(&self.codec, &request)
+            .map_err(RpcError::from)?;
         let decode = decode_fn(&self.codec);
-        Ok(self.method.streaming_response(Ok(Outgoing::One(frame)), decode))
+        Ok(self
+            .method
+            .streaming_response(Ok(Outgoing::One(frame)), decode))
     }
 }
 
@@ -412,7 +417,9 @@ where
         I: IntoRequests<Req>,
     {
         let call = self.method.new_call();
-        let outgoing = self.method.request_pump(&self.codec, requests.into_requests());
+        let outgoing = self
+            .method
+            .request_pump(&self.codec, requests.into_requests());
         let result = block_on(
             self.method.channel.handle(),
             self.method.unary_response(&self.codec, &call, outgoing),
@@ -425,7 +432,9 @@ where
     where
         I: IntoRequests<Req>,
     {
-        let outgoing = self.method.request_pump(&self.codec, requests.into_requests());
+        let outgoing = self
+            .method
+            .request_pump(&self.codec, requests.into_requests());
         self.method.future(&self.codec, outgoing)
     }
 }
@@ -461,8 +470,12 @@ where
     where
         I: IntoRequests<Req>,
     {
-        let outgoing = self.method.request_pump(&self.codec, requests.into_requests());
-        Ok(self.method.streaming_response(outgoing, decode_fn(&self.codec)))
+        let outgoing = self
+            .method
+            .request_pump(&self.codec, requests.into_requests());
+        Ok(self
+            .method
+            .streaming_response(outgoing, decode_fn(&self.codec)))
     }
 }
 

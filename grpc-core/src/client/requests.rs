@@ -45,7 +45,8 @@ where
                     }
                 };
                 let (request, options) = request.into_parts();
-                let frame = encode_frame(&codec, &request, options.compression(compression), max_send);
+                let frame =
+                    encode_frame(&codec, &request, options.compression(compression), max_send);
                 let failed = frame.is_err();
                 if tx.blocking_send(frame).is_err() || failed {
                     return;

@@ -48,7 +48,11 @@ impl<Req> RequestWriter<Req> {
     }
 
     /// A writer for `call`, whose RPC draws its requests from `sender`'s queue.
-    pub(super) fn new(encode: EncodeFn<Req>, call: Call, sender: RequestSender) -> RequestWriter<Req> {
+    pub(super) fn new(
+        encode: EncodeFn<Req>,
+        call: Call,
+        sender: RequestSender,
+    ) -> RequestWriter<Req> {
         RequestWriter {
             encode,
             call,

@@ -62,9 +62,11 @@ impl JsonCodec {
 
     /// Adds the descriptors of another encoded `FileDescriptorSet`.
     pub fn add_file_descriptor_set(mut self, encoded: &[u8]) -> Result<JsonCodec, Error> {
-        self.pool.decode_file_descriptor_set(encoded).map_err(|error| {
-            Error::new(Kind::InvalidArgument, "invalid file descriptor set").with_source(error)
-        })?;
+        self.pool
+            .decode_file_descriptor_set(encoded)
+            .map_err(|error| {
+                Error::new(Kind::InvalidArgument, "invalid file descriptor set").with_source(error)
+            })?;
         Ok(self)
     }
 
@@ -74,7 +76,9 @@ impl JsonCodec {
             .and_then(|path| path.split_once('/'))
             .and_then(|(service, method)| {
                 let service = self.pool.get_service_by_name(service)?;
-                service.methods().find(|candidate| candidate.name() == method)
+                service
+                    .methods()
+                    .find(|candidate| candidate.name() == method)
             })
             .ok_or_else(|| {
                 Arc::from(format!(
@@ -121,7 +125,8 @@ impl Codec for JsonCodec {
 impl<T: prost::Message> Encoder<T> for JsonCodec {
     fn encode(&self, message: &T, buf: &mut BytesMut) -> Result<(), Status> {
         let bound = self.bound()?;
-        let json = proto_to_json(&bound.encodes, &message.encode_to_vec()).map_err(Status::internal)?;
+        let json =
+            proto_to_json(&bound.encodes, &message.encode_to_vec()).map_err(Status::internal)?;
         buf.put_slice(&json);
         Ok(())
     }
@@ -131,6 +136,7 @@ impl<T: prost::Message + Default> Decoder<T> for JsonCodec {
     fn decode(&self, bytes: Bytes) -> Result<T, Status> {
         let bound = self.bound()?;
         let proto = json_to_proto(&bound.decodes, &bytes).map_err(Status::internal)?;
-        T::decode(proto).map_err(|error| Status::internal("failed to decode message").with_source(error))
+        T::decode(proto)
+            .map_err(|error| Status::internal("failed to decode message").with_source(error))
     }
 }

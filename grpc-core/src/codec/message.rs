@@ -177,13 +177,22 @@ mod tests {
     #[test]
     fn content_subtypes() {
         assert_eq!(content_subtype(b"application/grpc"), Some(&b"proto"[..]));
-        assert_eq!(content_subtype(b"application/grpc+proto"), Some(&b"proto"[..]));
-        assert_eq!(content_subtype(b"application/grpc+json"), Some(&b"json"[..]));
+        assert_eq!(
+            content_subtype(b"application/grpc+proto"),
+            Some(&b"proto"[..])
+        );
+        assert_eq!(
+            content_subtype(b"application/grpc+json"),
+            Some(&b"json"[..])
+        );
         assert_eq!(
             content_subtype(b"application/grpc+json;charset=utf-8"),
             Some(&b"json"[..])
         );
-        assert_eq!(content_subtype(b"application/grpc;x=y"), Some(&b"proto"[..]));
+        assert_eq!(
+            content_subtype(b"application/grpc;x=y"),
+            Some(&b"proto"[..])
+        );
         assert_eq!(content_subtype(b"application/grpcx"), None);
         assert_eq!(content_type("json"), "application/grpc+json");
         assert_eq!(content_type("proto"), "application/grpc");

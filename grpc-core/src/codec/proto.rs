@@ -30,9 +30,13 @@ pub(crate) fn encode_into<C: Encoder<M>, M>(
     max_len: usize,
     buf: &mut BytesMut,
 ) -> Result<(), Status> {
-    frame_into(codec.encoded_len(message), compression, max_len, buf, |out| {
-        codec.encode(message, out)
-    })
+    frame_into(
+        codec.encoded_len(message),
+        compression,
+        max_len,
+        buf,
+        |out| codec.encode(message, out),
+    )
 }
 
 /// Appends one framed message that `write` serializes, of `len` bytes

@@ -117,13 +117,20 @@ impl<C: Decoder<T>, T: Send + 'static> Intake<C> for One<T> {
         ctx.note_request_compressed(raw.compressed);
         let info = ctx.info();
         let limit = info.max_receive_message_length;
-        decode_request(raw, info.request_encoding, limit, |bytes| codec.decode(bytes)).map(One)
+        decode_request(raw, info.request_encoding, limit, |bytes| {
+            codec.decode(bytes)
+        })
+        .map(One)
     }
 }
 
 impl<C: Decoder<T>, T: Send + 'static> Intake<C> for Requests<T> {
     fn take(input: Input, ctx: &ServicerContext, codec: &C) -> Result<Self, Status> {
-        Ok(Requests::new(messages(input), ctx.clone(), decode_fn(codec)))
+        Ok(Requests::new(
+            messages(input),
+            ctx.clone(),
+            decode_fn(codec),
+        ))
     }
 }
 

@@ -103,7 +103,13 @@ impl<C: Codec> ServiceBuilder<C> {
 
     /// Adds `method` (the proto name, `SayHello`): the one registration
     /// path every pattern and face goes through.
-    fn add<In, Out, F, Fut>(&mut self, method: &str, kind: MethodKind, face: Face, user: F) -> &mut Self
+    fn add<In, Out, F, Fut>(
+        &mut self,
+        method: &str,
+        kind: MethodKind,
+        face: Face,
+        user: F,
+    ) -> &mut Self
     where
         In: Intake<C>,
         Out: Answer<C>,
@@ -132,9 +138,12 @@ impl<C: Codec> ServiceBuilder<C> {
         Resp: Send + Sync + 'static,
         F: Fn(Req, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
     {
-        self.add(method, MethodKind::UnaryUnary, Face::Blocking, move |One(request), ctx| {
-            ready(handler(request, &ctx).map(Single))
-        })
+        self.add(
+            method,
+            MethodKind::UnaryUnary,
+            Face::Blocking,
+            move |One(request), ctx| ready(handler(request, &ctx).map(Single)),
+        )
     }
 
     /// Adds a unary-stream method: the handler returns an iterator, drawn on
@@ -147,9 +156,14 @@ impl<C: Codec> ServiceBuilder<C> {
         I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
         F: Fn(Req, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
     {
-        self.add(method, MethodKind::UnaryStream, Face::Blocking, move |One(request), ctx| {
-            ready(handler(request, &ctx).map(|responses| Many(iter(responses))))
-        })
+        self.add(
+            method,
+            MethodKind::UnaryStream,
+            Face::Blocking,
+            move |One(request), ctx| {
+                ready(handler(request, &ctx).map(|responses| Many(iter(responses))))
+            },
+        )
     }
 
     /// Adds a stream-unary method: the handler reads [`Requests`].
@@ -160,9 +174,12 @@ impl<C: Codec> ServiceBuilder<C> {
         Resp: Send + Sync + 'static,
         F: Fn(Requests<Req>, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
     {
-        self.add(method, MethodKind::StreamUnary, Face::Blocking, move |requests, ctx| {
-            ready(handler(requests, &ctx).map(Single))
-        })
+        self.add(
+            method,
+            MethodKind::StreamUnary,
+            Face::Blocking,
+            move |requests, ctx| ready(handler(requests, &ctx).map(Single)),
+        )
     }
 
     /// Adds a stream-stream method: requests in, an iterator of responses out.
@@ -174,9 +191,14 @@ impl<C: Codec> ServiceBuilder<C> {
         I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
         F: Fn(Requests<Req>, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
     {
-        self.add(method, MethodKind::StreamStream, Face::Blocking, move |requests, ctx| {
-            ready(handler(requests, &ctx).map(|responses| Many(iter(responses))))
-        })
+        self.add(
+            method,
+            MethodKind::StreamStream,
+            Face::Blocking,
+            move |requests, ctx| {
+                ready(handler(requests, &ctx).map(|responses| Many(iter(responses))))
+            },
+        )
     }
 
     /// Adds an async unary-unary method: the handler's future runs as a
@@ -195,9 +217,12 @@ impl<C: Codec> ServiceBuilder<C> {
         F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     {
-        self.add(method, MethodKind::UnaryUnary, Face::Async, move |One(request), ctx| {
-            handler(request, ctx).map(|response| response.map(Single))
-        })
+        self.add(
+            method,
+            MethodKind::UnaryUnary,
+            Face::Async,
+            move |One(request), ctx| handler(request, ctx).map(|response| response.map(Single)),
+        )
     }
 
     /// Adds an async unary-stream method: the handler returns a `Stream`,
@@ -215,9 +240,12 @@ impl<C: Codec> ServiceBuilder<C> {
         F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, Status>> + Send + 'static,
     {
-        self.add(method, MethodKind::UnaryStream, Face::Async, move |One(request), ctx| {
-            handler(request, ctx).map(|responses| responses.map(Many))
-        })
+        self.add(
+            method,
+            MethodKind::UnaryStream,
+            Face::Async,
+            move |One(request), ctx| handler(request, ctx).map(|responses| responses.map(Many)),
+        )
     }
 
     /// Adds an async stream-unary method: the handler reads a [`RequestStream`].
@@ -229,9 +257,12 @@ impl<C: Codec> ServiceBuilder<C> {
         F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     {
-        self.add(method, MethodKind::StreamUnary, Face::Async, move |requests, ctx| {
-            handler(requests, ctx).map(|response| response.map(Single))
-        })
+        self.add(
+            method,
+            MethodKind::StreamUnary,
+            Face::Async,
+            move |requests, ctx| handler(requests, ctx).map(|response| response.map(Single)),
+        )
     }
 
     /// Adds an async stream-stream method.
@@ -248,9 +279,12 @@ impl<C: Codec> ServiceBuilder<C> {
         F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, Status>> + Send + 'static,
     {
-        self.add(method, MethodKind::StreamStream, Face::Async, move |requests, ctx| {
-            handler(requests, ctx).map(|responses| responses.map(Many))
-        })
+        self.add(
+            method,
+            MethodKind::StreamStream,
+            Face::Async,
+            move |requests, ctx| handler(requests, ctx).map(|responses| responses.map(Many)),
+        )
     }
 
     /// Finishes the service.

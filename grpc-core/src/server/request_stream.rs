@@ -4,10 +4,10 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_core::Stream;
 use super::context::ServicerContext;
 use super::requests::Requests;
 use crate::status::Status;
+use futures_core::Stream;
 
 /// The client's messages as a [`Stream`] of `Result<T, Status>`, for async
 /// handlers (grpc.aio's request iterator; blocking handlers get

@@ -248,7 +248,13 @@ mod tests {
 
     fn push_plain(outbox: &Outbox, text: &str) -> Result<bool, Status> {
         let plain = Compression::Identity;
-        outbox.push(&crate::codec::ProstCodec, &text.to_owned(), plain, plain, usize::MAX)
+        outbox.push(
+            &crate::codec::ProstCodec,
+            &text.to_owned(),
+            plain,
+            plain,
+            usize::MAX,
+        )
     }
 
     #[tokio::test]

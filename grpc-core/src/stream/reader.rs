@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use h2::RecvStream;
 
-use crate::codec::framing::{Deframer, RawMessage};
 use crate::codec::Compression;
+use crate::codec::framing::{Deframer, RawMessage};
 use crate::codec::proto::unpack;
 use crate::status::{Code, Status};
 use crate::wire::status_map;
@@ -169,10 +169,12 @@ pub(crate) fn decode_request<M>(
     max_len: usize,
     decode: impl FnOnce(Bytes) -> Result<M, Status>,
 ) -> Result<M, Status> {
-    unpack(raw, encoding, max_len).and_then(decode).map_err(|status| match status.code() {
-        Code::Internal => Status::internal("Exception deserializing request!"),
-        _ => status,
-    })
+    unpack(raw, encoding, max_len)
+        .and_then(decode)
+        .map_err(|status| match status.code() {
+            Code::Internal => Status::internal("Exception deserializing request!"),
+            _ => status,
+        })
 }
 
 /// Decodes one response message (already unpacked by the exchange); a

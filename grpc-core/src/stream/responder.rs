@@ -52,7 +52,8 @@ impl Responder {
 
     /// Sends the response headers with `metadata`.
     pub(crate) fn send_headers(&mut self, metadata: Metadata, encoding: Compression) {
-        let Responder::Head(respond, content_type) = std::mem::replace(self, Responder::Done) else {
+        let Responder::Head(respond, content_type) = std::mem::replace(self, Responder::Done)
+        else {
             return;
         };
         let mut response = grpc_response(content_type);

@@ -14,7 +14,9 @@ use crate::wire::json::{json_to_proto, proto_to_json};
 /// Messages in the proto3 JSON mapping (well-known types included), sent
 /// as `application/grpc+json`; the server answers with the method
 /// registered under the same codec
-/// ([`ServiceBuilder::with_codec`](crate::ServiceBuilder::with_codec)).
+/// ([`ServiceBuilder::with_codec`](crate::ServiceBuilder::with_codec)), or
+/// transcodes for a protobuf method when it has the method's descriptors
+/// ([`Server::add_file_descriptor_set`](crate::Server::add_file_descriptor_set)).
 ///
 /// It works for every prost message with no change to the generated code:
 /// a message is encoded by prost, then transcoded to JSON by reflection

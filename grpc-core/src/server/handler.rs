@@ -23,10 +23,11 @@ use super::context::ServicerContext;
 use super::request_stream::RequestStream;
 use super::requests::Requests;
 use crate::codec::framing::RawMessage;
-use crate::codec::message::decode_fn;
+use crate::codec::message::{PROTO, decode_fn};
 use crate::codec::{Codec, Decoder, Encoder};
 use crate::status::Status;
 use crate::stream::reader::decode_request;
+use crate::wire::json::{Descriptors, JsonCodec as JsonTranscoder};
 
 /// The request side of an RPC as the handler receives it.
 pub(crate) enum Input {
@@ -76,6 +77,26 @@ pub(crate) struct MethodEntry {
 }
 
 impl MethodEntry {
+    /// How a gRPC call whose messages are in `subtype` is served: with the
+    /// method's codec (`None`); for a protobuf method called with
+    /// `application/grpc+json`, transcoded by the descriptors the server
+    /// was given (`Server::add_file_descriptor_set`); else not at all.
+    pub(crate) fn negotiate(
+        &self,
+        subtype: &[u8],
+        descriptors: &Descriptors,
+    ) -> Result<Option<JsonTranscoder>, Status> {
+        let Err(status) = self.accepts(subtype) else {
+            return Ok(None);
+        };
+        if self.codec == PROTO && subtype.eq_ignore_ascii_case(b"json") {
+            if let Some(method) = descriptors.method(&self.path) {
+                return Ok(Some(JsonTranscoder::new(&method)));
+            }
+        }
+        Err(status)
+    }
+
     /// Whether a call whose messages are in `subtype` (`application/grpc+<subtype>`;
     /// `proto` for Connect and gRPC-Web) can be served: the method's codec
     /// must be the same, else `UNIMPLEMENTED` saying which it speaks.
@@ -117,10 +138,8 @@ impl<C: Decoder<T>, T: Send + 'static> Intake<C> for One<T> {
         ctx.note_request_compressed(raw.compressed);
         let info = ctx.info();
         let limit = info.max_receive_message_length;
-        decode_request(raw, info.request_encoding, limit, |bytes| {
-            codec.decode(bytes)
-        })
-        .map(One)
+        let decode = |bytes| codec.decode(info.request_bytes(bytes)?);
+        decode_request(raw, info.request_encoding, limit, decode).map(One)
     }
 }
 
@@ -208,7 +227,39 @@ async fn send_message<C: Encoder<T>, T>(
     }
     let (encoding, headers) = ctx.next_message_encoding();
     let limit = ctx.info().max_send_message_length;
-    outbox.push(codec, message, encoding, headers, limit)
+    match &ctx.info().json {
+        None => outbox.push(codec, message, encoding, headers, limit),
+        Some(json) => {
+            let codec = ToJson {
+                inner: codec.clone(),
+                json: json.clone(),
+            };
+            outbox.push(&codec, message, encoding, headers, limit)
+        }
+    }
+}
+
+/// A method's codec, its output transcoded to JSON (a protobuf method
+/// answering `application/grpc+json`).
+#[derive(Clone)]
+struct ToJson<C> {
+    inner: C,
+    json: JsonTranscoder,
+}
+
+impl<C: Codec> Codec for ToJson<C> {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+}
+
+impl<C: Encoder<T>, T> Encoder<T> for ToJson<C> {
+    fn encode(&self, message: &T, buf: &mut bytes::BytesMut) -> Result<(), Status> {
+        let mut proto = bytes::BytesMut::new();
+        self.inner.encode(message, &mut proto)?;
+        buf.extend_from_slice(&self.json.response_to_json(&proto)?);
+        Ok(())
+    }
 }
 
 /// A handler panic as grpcio reports an exception: `UNKNOWN`.

@@ -66,7 +66,8 @@ impl<T> Requests<T> {
                 self.context.note_request_compressed(raw.compressed);
                 let info = self.context.info();
                 let limit = info.max_receive_message_length;
-                let decoded = decode_request(raw, info.request_encoding, limit, &self.decode);
+                let decode = |bytes| (self.decode)(info.request_bytes(bytes)?);
+                let decoded = decode_request(raw, info.request_encoding, limit, decode);
                 if decoded.is_err() {
                     self.done = true;
                 }

@@ -89,12 +89,11 @@ impl MethodEntry {
         let Err(status) = self.accepts(subtype) else {
             return Ok(None);
         };
-        if self.codec == PROTO && subtype.eq_ignore_ascii_case(b"json") {
-            if let Some(method) = descriptors.method(&self.path) {
-                return Ok(Some(JsonTranscoder::new(&method)));
-            }
+        let json = self.codec == PROTO && subtype.eq_ignore_ascii_case(b"json");
+        match descriptors.method(&self.path) {
+            Some(method) if json => Ok(Some(JsonTranscoder::new(&method))),
+            _ => Err(status),
         }
-        Err(status)
     }
 
     /// Whether a call whose messages are in `subtype` (`application/grpc+<subtype>`;

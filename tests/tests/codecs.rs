@@ -479,3 +479,38 @@ fn a_protobuf_server_with_descriptors_answers_json_clients_by_transcoding() {
         "{status:?}"
     );
 }
+
+#[test]
+fn connect_json_reaches_a_json_method_as_it_is_and_connect_proto_is_refused() {
+    use grpc_core::{ChannelBuilder, ClientProtocol, HttpVersion};
+    // The server has no descriptors: the JSON goes to the handler's codec.
+    let (_server, port) = json_server(true);
+    let stub = |protocol: ClientProtocol| {
+        let channel = ChannelBuilder::new(&format!("127.0.0.1:{port}"))
+            .protocol(protocol)
+            .build()
+            .expect("channel");
+        TestServiceStub::new(channel)
+    };
+    for http in [HttpVersion::Http1, HttpVersion::Http2] {
+        let connect_json = ClientProtocol::connect_json()
+            .http_version(http)
+            .add_file_descriptor_set(TESTING_DESCRIPTOR_SET);
+        let stub = stub(connect_json);
+        let unary = stub.unary_call().call(echo("c")).expect("unary");
+        assert_eq!(unary.message, "json:c", "{http:?}");
+        let indexes: Vec<u32> = stub
+            .streaming_output_call()
+            .call(streaming("s", 2))
+            .expect("server streaming")
+            .map(|r| r.expect("reply").index)
+            .collect();
+        assert_eq!(indexes, [0, 1], "{http:?}");
+    }
+    let error = stub(ClientProtocol::connect())
+        .unary_call()
+        .call(echo("c"))
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Unimplemented);
+    assert!(error.details().contains("\"json\""), "{}", error.details());
+}

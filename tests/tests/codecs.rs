@@ -486,7 +486,7 @@ fn connect_json_reaches_a_json_method_as_it_is_and_connect_proto_is_refused() {
     // The server has no descriptors: the JSON goes to the handler's codec.
     let (_server, port) = json_server(true);
     let stub = |protocol: ClientProtocol| {
-        let channel = ChannelBuilder::new(&format!("127.0.0.1:{port}"))
+        let channel = ChannelBuilder::new(format!("127.0.0.1:{port}"))
             .protocol(protocol)
             .build()
             .expect("channel");

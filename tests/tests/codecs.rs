@@ -132,13 +132,16 @@ fn streaming(message: &str, count: u32) -> EchoRequest {
     }
 }
 
+/// What the server answers to a message.
+type Answer<'a> = &'a dyn Fn(&str) -> String;
+
 /// Every pattern on the blocking face of a stub speaking `C`.
-fn blocking_calls<C>(stub: &TestServiceStub<C>, prefix: &str)
+fn blocking_calls<C>(stub: &TestServiceStub<C>, answer: Answer<'_>)
 where
     C: Codec + Encoder<EchoRequest> + Decoder<EchoResponse>,
 {
     let unary = stub.unary_call().call(echo("one")).expect("unary");
-    assert_eq!(unary.message, format!("{prefix}:one"));
+    assert_eq!(unary.message, answer("one"));
     let stream: Vec<EchoResponse> = stub
         .streaming_output_call()
         .call(streaming("out", 3))
@@ -147,23 +150,23 @@ where
         .expect("responses");
     let indexes: Vec<u32> = stream.iter().map(|r| r.index).collect();
     assert_eq!(indexes, [0, 1, 2]);
-    assert!(stream.iter().all(|r| r.message == format!("{prefix}:out")));
+    assert!(stream.iter().all(|r| r.message == answer("out")));
     let summary = stub
         .streaming_input_call()
         .call(["a", "b", "c"].map(echo))
         .expect("client streaming");
-    assert_eq!(summary.message, format!("{prefix}:a,b,c"));
+    assert_eq!(summary.message, answer("a,b,c"));
     let chat: Vec<String> = stub
         .full_duplex_call()
         .call(["x", "y"].map(echo))
         .expect("bidi")
         .map(|r| r.expect("reply").message)
         .collect();
-    assert_eq!(chat, [format!("{prefix}:x"), format!("{prefix}:y")]);
+    assert_eq!(chat, [answer("x"), answer("y")]);
 }
 
 /// Every pattern on the async face.
-async fn async_calls<C>(stub: &TestServiceStub<C>, prefix: &str)
+async fn async_calls<C>(stub: &TestServiceStub<C>, answer: Answer<'_>)
 where
     C: Codec + Encoder<EchoRequest> + Decoder<EchoResponse>,
 {
@@ -172,7 +175,7 @@ where
         .call_async(echo("one"))
         .await
         .expect("unary");
-    assert_eq!(unary.message, format!("{prefix}:one"));
+    assert_eq!(unary.message, answer("one"));
     let stream = stub
         .streaming_output_call()
         .call_async(streaming("out", 2))
@@ -186,7 +189,7 @@ where
         .call_async(requests)
         .await
         .expect("client streaming");
-    assert_eq!(summary.message, format!("{prefix}:a,b"));
+    assert_eq!(summary.message, answer("a,b"));
     let requests = futures_util::stream::iter(["x", "y"].map(echo));
     let chat = stub
         .full_duplex_call()
@@ -194,7 +197,7 @@ where
         .await
         .expect("bidi");
     let chat: Vec<String> = chat.map(|r| r.expect("reply").message).collect().await;
-    assert_eq!(chat, [format!("{prefix}:x"), format!("{prefix}:y")]);
+    assert_eq!(chat, [answer("x"), answer("y")]);
 }
 
 #[test]
@@ -202,8 +205,9 @@ fn a_json_client_and_server_speak_every_pattern_on_both_faces() {
     for blocking_server in [true, false] {
         let (_server, port) = json_server(blocking_server);
         let stub = TestServiceStub::new(channel(port)).with_codec(json());
-        blocking_calls(&stub, "json");
-        raw::runtime().block_on(async_calls(&stub, "json"));
+        let answer = |message: &str| format!("json:{message}");
+        blocking_calls(&stub, &answer);
+        raw::runtime().block_on(async_calls(&stub, &answer));
     }
 }
 
@@ -343,7 +347,9 @@ fn raw_bytes_codec_both_ways() {
             )
         });
     let (_server, port) = serve(service.build());
-    blocking_calls(&TestServiceStub::new(channel(port)), "raw");
+    blocking_calls(&TestServiceStub::new(channel(port)), &|m| {
+        format!("raw:{m}")
+    });
 }
 
 /// A codec of this test's own: strings as UTF-8, `application/grpc+text`.
@@ -432,30 +438,9 @@ fn a_protobuf_server_with_descriptors_answers_json_clients_by_transcoding() {
         .add_file_descriptor_set(TESTING_DESCRIPTOR_SET)
         .expect("descriptors");
     let stub = TestServiceStub::new(server.channel()).with_codec(json());
-    let unary = stub.unary_call().call(echo("one")).expect("unary");
-    assert_eq!(unary.message, "one");
-    let indexes: Vec<u32> = stub
-        .streaming_output_call()
-        .call(streaming("out", 3))
-        .expect("server streaming")
-        .map(|r| r.expect("reply").index)
-        .collect();
-    assert_eq!(indexes, [0, 1, 2]);
-    let summary = stub
-        .streaming_input_call()
-        .call(["a", "b"].map(echo))
-        .expect("client streaming");
-    assert_eq!(
-        (summary.message.as_str(), summary.request_count),
-        ("a,b", 2)
-    );
-    let chat: Vec<String> = stub
-        .full_duplex_call()
-        .call(["x", "y"].map(echo))
-        .expect("bidi")
-        .map(|r| r.expect("reply").message)
-        .collect();
-    assert_eq!(chat, ["x", "y"]);
+    let echoed = |message: &str| message.to_owned();
+    blocking_calls(&stub, &echoed);
+    raw::runtime().block_on(async_calls(&stub, &echoed));
     // On the wire: JSON both ways; JSON that is not the method's input is
     // INVALID_ARGUMENT, named as such.
     let (headers, messages, status) = raw::runtime().block_on(raw_unary(

@@ -22,9 +22,14 @@ use crate::naming::{self, Scope};
 use crate::options::CodegenOptions;
 
 /// Stub and servicer method names that would clash with something every
-/// stub or servicer has (the constructor; `Clone::clone`, which a `clone`
-/// method would shadow), with the names such methods get instead.
-const RESERVED_METHOD_NAMES: &[(&str, &str)] = &[("new", "new_"), ("clone", "clone_")];
+/// stub or servicer has (the constructor, the codec switch; `Clone::clone`,
+/// which a `clone` method would shadow), with the names such methods get
+/// instead.
+const RESERVED_METHOD_NAMES: &[(&str, &str)] = &[
+    ("new", "new_"),
+    ("clone", "clone_"),
+    ("with_codec", "with_codec_"),
+];
 
 /// Path constants that the paths module already has.
 const RESERVED_CONST_NAMES: &[(&str, &str)] = &[("NAME", "NAME_")];
@@ -500,13 +505,13 @@ mod tests {
         scope.reserve_type("greeter_service");
         let ir = ir::Service::from_prost(&prost_service());
         let first = render(&ir, &CodegenOptions::new(), &mut scope);
-        assert!(first.contains("pub struct GreeterStub2 {"));
+        assert!(first.contains("pub struct GreeterStub2<C = ::grpc_core::ProstCodec> {"));
         assert!(first.contains("pub trait GreeterServicer:"));
         assert!(first.contains("pub mod greeter_service_2 {"));
         assert!(squash(&first).contains("///Named`GreeterStub2`because`GreeterStub`isalreadyused"));
         // A second service of the same name in the same module.
         let second = render(&ir, &CodegenOptions::new(), &mut scope);
-        assert!(second.contains("pub struct GreeterStub3 {"));
+        assert!(second.contains("pub struct GreeterStub3<C = ::grpc_core::ProstCodec> {"));
         assert!(second.contains("pub trait GreeterServicer2:"));
         assert!(second.contains("pub fn add_greeter_servicer_to_server_2<"));
     }

@@ -37,38 +37,59 @@ pub mod greeter_service {
 ///
 /// Client stub for `helloworld.Greeter`.
 #[derive(Clone, Debug)]
-pub struct GreeterStub {
+pub struct GreeterStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl GreeterStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> GreeterStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> GreeterStub<D> {
+        GreeterStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Sends a greeting.
-    pub fn say_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply> {
+    pub fn say_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), greeter_service::SAY_HELLO)
+            .with_codec(self.codec.clone())
     }
     /// Sends many greetings in reply to one request.
-    pub fn lots(&self) -> ::grpc_core::UnaryStream<HelloRequest, HelloReply> {
+    pub fn lots(&self) -> ::grpc_core::UnaryStream<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryStream::new(self.channel.clone(), greeter_service::LOTS)
+            .with_codec(self.codec.clone())
     }
     /// Greets everyone in the request stream at once.
-    pub fn gather(&self) -> ::grpc_core::StreamUnary<HelloRequest, HelloReply> {
+    pub fn gather(&self) -> ::grpc_core::StreamUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::StreamUnary::new(self.channel.clone(), greeter_service::GATHER)
+            .with_codec(self.codec.clone())
     }
     /// Greets each request as it arrives.
-    pub fn chat(&self) -> ::grpc_core::StreamStream<HelloRequest, HelloReply> {
+    pub fn chat(&self) -> ::grpc_core::StreamStream<HelloRequest, HelloReply, C> {
         ::grpc_core::StreamStream::new(self.channel.clone(), greeter_service::CHAT)
+            .with_codec(self.codec.clone())
     }
     /// A method whose Rust name is a keyword.
-    pub fn r#type(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply> {
+    pub fn r#type(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), greeter_service::TYPE)
+            .with_codec(self.codec.clone())
     }
     /// Kept for old clients.
     #[deprecated]
-    pub fn old_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply> {
+    pub fn old_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), greeter_service::OLD_HELLO)
+            .with_codec(self.codec.clone())
     }
 }
 /// The greeting service definition.
@@ -415,14 +436,30 @@ pub mod empty_service {
 }
 /// Client stub for `helloworld.Empty`.
 #[derive(Clone, Debug)]
-pub struct EmptyStub {
+pub struct EmptyStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
+    #[allow(dead_code)]
+    codec: C,
 }
 impl EmptyStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> EmptyStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> EmptyStub<D> {
+        EmptyStub {
+            channel: self.channel,
+            codec,
+        }
     }
 }
 /// Server-side trait for `helloworld.Empty`; every method defaults to `UNIMPLEMENTED`.

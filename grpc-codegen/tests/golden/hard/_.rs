@@ -20,17 +20,33 @@ pub mod lonely_service {
 ///
 /// Client stub for `Lonely`.
 #[derive(Clone, Debug)]
-pub struct LonelyStub {
+pub struct LonelyStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl LonelyStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> LonelyStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> LonelyStub<D> {
+        LonelyStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Hello.
-    pub fn hello(&self) -> ::grpc_core::UnaryUnary<hard::common::Point, Standalone> {
+    pub fn hello(&self) -> ::grpc_core::UnaryUnary<hard::common::Point, Standalone, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), lonely_service::HELLO)
+            .with_codec(self.codec.clone())
     }
 }
 /// A service without a package: its full name is `Lonely`.

@@ -81,37 +81,57 @@ pub mod documented_service {
 /// Client stub for `hard.docs.Documented`.
 #[deprecated]
 #[derive(Clone, Debug)]
-pub struct DocumentedStub {
+pub struct DocumentedStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 #[allow(deprecated)]
 impl DocumentedStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(deprecated)]
+impl<C: ::grpc_core::Codec> DocumentedStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> DocumentedStub<D> {
+        DocumentedStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// A deprecated method of a deprecated service.
     #[deprecated]
-    pub fn old(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn old(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), documented_service::OLD)
+            .with_codec(self.codec.clone())
     }
     /// \[Still\] \<supported>.
-    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), documented_service::CURRENT)
+            .with_codec(self.codec.clone())
     }
     /// Calls `/hard.docs.Documented/BlankComment`.
-    pub fn blank_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn blank_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(
-            self.channel.clone(),
-            documented_service::BLANK_COMMENT,
-        )
+                self.channel.clone(),
+                documented_service::BLANK_COMMENT,
+            )
+            .with_codec(self.codec.clone())
     }
     /// Only a trailing comment: see \[here\].
-    pub fn no_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn no_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(
-            self.channel.clone(),
-            documented_service::NO_COMMENT,
-        )
+                self.channel.clone(),
+                documented_service::NO_COMMENT,
+            )
+            .with_codec(self.codec.clone())
     }
 }
 /// Documentation torture test.
@@ -410,22 +430,39 @@ pub mod mixed_service {
 ///
 /// Client stub for `hard.docs.Mixed`.
 #[derive(Clone, Debug)]
-pub struct MixedStub {
+pub struct MixedStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl MixedStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> MixedStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> MixedStub<D> {
+        MixedStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Use `Current` instead.
     #[deprecated]
-    pub fn legacy(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn legacy(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), mixed_service::LEGACY)
+            .with_codec(self.codec.clone())
     }
     /// Still fine.
-    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), mixed_service::CURRENT)
+            .with_codec(self.codec.clone())
     }
 }
 /// Not deprecated itself; one method is.

@@ -75,17 +75,33 @@ pub mod archive_service {
 ///
 /// Client stub for `hard.legacy.Archive`.
 #[derive(Clone, Debug)]
-pub struct ArchiveStub {
+pub struct ArchiveStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl ArchiveStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> ArchiveStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ArchiveStub<D> {
+        ArchiveStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Stores a record.
-    pub fn store(&self) -> ::grpc_core::UnaryUnary<Record, Record> {
+    pub fn store(&self) -> ::grpc_core::UnaryUnary<Record, Record, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), archive_service::STORE)
+            .with_codec(self.codec.clone())
     }
 }
 /// A proto2 service.

@@ -68,17 +68,33 @@ pub mod thing_service_2 {
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
 #[derive(Clone, Debug)]
-pub struct ThingStub2 {
+pub struct ThingStub2<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl ThingStub2 {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> ThingStub2<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ThingStub2<D> {
+        ThingStub2 {
+            channel: self.channel,
+            codec,
+        }
     }
     /// `get_foo`.
-    pub fn get_foo(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn get_foo(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::GET_FOO)
+            .with_codec(self.codec.clone())
     }
     /// Also `get_foo` in snake_case: becomes `get_foo_2`.
     ///
@@ -86,8 +102,9 @@ impl ThingStub2 {
     /// this service: when the snake_case names of methods collide, the first in the
     /// .proto file keeps it and each later one gets the first free suffix `_2`, `_3`,
     /// ...
-    pub fn get_foo_2(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn get_foo_2(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::GET_FOO_2)
+            .with_codec(self.codec.clone())
     }
     /// And once more: `get_foo_3`.
     ///
@@ -95,26 +112,30 @@ impl ThingStub2 {
     /// this service: when the snake_case names of methods collide, the first in the
     /// .proto file keeps it and each later one gets the first free suffix `_2`, `_3`,
     /// ...
-    pub fn get_foo_3(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn get_foo_3(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::GET_FOO_3)
+            .with_codec(self.codec.clone())
     }
     /// `new` is the stub's constructor: becomes `new_`.
     ///
     /// Named `new_` because `new` is reserved in generated stubs and servicers (`new`
     /// constructs the stub; `clone` would shadow `Clone::clone`).
-    pub fn new_(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn new_(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::NEW)
+            .with_codec(self.codec.clone())
     }
     /// `clone` would shadow `Clone::clone`: becomes `clone_`.
     ///
     /// Named `clone_` because `clone` is reserved in generated stubs and servicers
     /// (`new` constructs the stub; `clone` would shadow `Clone::clone`).
-    pub fn clone_(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn clone_(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::CLONE)
+            .with_codec(self.codec.clone())
     }
     /// Its path constant would be `NAME`, which the path module already has.
-    pub fn name(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn name(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::NAME_)
+            .with_codec(self.codec.clone())
     }
 }
 /// Methods whose Rust names collide, or are reserved.
@@ -427,17 +448,33 @@ pub mod thing_service_3 {
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
 #[derive(Clone, Debug)]
-pub struct ThingStub3 {
+pub struct ThingStub3<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl ThingStub3 {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> ThingStub3<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ThingStub3<D> {
+        ThingStub3 {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Ping.
-    pub fn ping(&self) -> ::grpc_core::UnaryUnary<Item, ThingStub> {
+    pub fn ping(&self) -> ::grpc_core::UnaryUnary<Item, ThingStub, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_3::PING)
+            .with_codec(self.codec.clone())
     }
 }
 /// A second service that is `Thing` in Rust spelling.
@@ -536,17 +573,33 @@ pub mod server_service {
 ///
 /// Client stub for `hard.names.Server`.
 #[derive(Clone, Debug)]
-pub struct ServerStub {
+pub struct ServerStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl ServerStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> ServerStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ServerStub<D> {
+        ServerStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Serve.
-    pub fn serve(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn serve(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), server_service::SERVE)
+            .with_codec(self.codec.clone())
     }
 }
 /// Named like `grpc_core::Server`.
@@ -628,17 +681,33 @@ pub mod stub_service {
 ///
 /// Client stub for `hard.names.Stub`.
 #[derive(Clone, Debug)]
-pub struct StubStub {
+pub struct StubStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 impl StubStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> StubStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> StubStub<D> {
+        StubStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Call.
-    pub fn call(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn call(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), stub_service::CALL)
+            .with_codec(self.codec.clone())
     }
 }
 /// Named like a generated stub suffix.
@@ -718,14 +787,30 @@ pub mod empty_service {
 ///
 /// Client stub for `hard.names.Empty`.
 #[derive(Clone, Debug)]
-pub struct EmptyStub {
+pub struct EmptyStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
+    #[allow(dead_code)]
+    codec: C,
 }
 impl EmptyStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> EmptyStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> EmptyStub<D> {
+        EmptyStub {
+            channel: self.channel,
+            codec,
+        }
     }
 }
 /// An empty service.
@@ -766,14 +851,30 @@ pub mod servicer_service {
 ///
 /// Client stub for `hard.names.Servicer`.
 #[derive(Clone, Debug)]
-pub struct ServicerStub {
+pub struct ServicerStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
+    #[allow(dead_code)]
+    codec: C,
 }
 impl ServicerStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+impl<C: ::grpc_core::Codec> ServicerStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ServicerStub<D> {
+        ServicerStub {
+            channel: self.channel,
+            codec,
+        }
     }
 }
 /// An empty service named like a generated servicer suffix.

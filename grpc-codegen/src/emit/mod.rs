@@ -121,12 +121,37 @@ pub(crate) fn service_tokens(
     } else {
         TokenStream::new()
     };
-    quote! {
+    allow_unused(quote! {
         #paths
         #client
         #server
         #async_server
+    })
+}
+
+/// Marks every item `#[allow(dead_code)]`: generated code lives in the
+/// user's (often private) module, where the methods and servicers a program
+/// does not use are not the user's mistake and must not warn.
+fn allow_unused(tokens: TokenStream) -> TokenStream {
+    let Ok(mut file) = syn::parse2::<syn::File>(tokens.clone()) else {
+        return tokens;
+    };
+    for item in &mut file.items {
+        let attrs = match item {
+            syn::Item::Mod(item) => &mut item.attrs,
+            syn::Item::Struct(item) => &mut item.attrs,
+            syn::Item::Impl(item) => &mut item.attrs,
+            syn::Item::Trait(item) => &mut item.attrs,
+            syn::Item::Fn(item) => &mut item.attrs,
+            syn::Item::Const(item) => &mut item.attrs,
+            syn::Item::Static(item) => &mut item.attrs,
+            syn::Item::Enum(item) => &mut item.attrs,
+            syn::Item::Type(item) => &mut item.attrs,
+            _ => continue,
+        };
+        attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     }
+    quote!(#file)
 }
 
 /// Names the service's items and methods.
@@ -540,8 +565,12 @@ mod tests {
         syn::parse_file(&code).expect("generated code parses");
         // stub method + servicer method + async servicer method
         assert_eq!(code.matches("#[deprecated]").count(), 3);
-        assert!(code.contains("#[allow(deprecated)]\npub fn add_greeter_servicer_to_server"));
-        assert!(code.contains("#[allow(deprecated)]\npub fn add_async_greeter_servicer_to_server"));
+        assert!(code.contains(
+            "#[allow(deprecated)]\n#[allow(dead_code)]\npub fn add_greeter_servicer_to_server"
+        ));
+        assert!(code.contains(
+            "#[allow(deprecated)]\n#[allow(dead_code)]\npub fn add_async_greeter_servicer_to_server"
+        ));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub struct HelloReply {
     pub message: ::prost::alloc::string::String,
 }
 /// Method paths and the service name of `helloworld.Greeter`.
+#[allow(dead_code)]
 pub mod greeter_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "helloworld.Greeter";
@@ -37,10 +38,12 @@ pub mod greeter_service {
 ///
 /// Client stub for `helloworld.Greeter`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct GreeterStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl GreeterStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -51,6 +54,7 @@ impl GreeterStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> GreeterStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -95,6 +99,7 @@ impl<C: ::grpc_core::Codec> GreeterStub<C> {
 /// The greeting service definition.
 ///
 /// Server-side trait for `helloworld.Greeter`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait GreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Sends a greeting.
     fn say_hello(
@@ -178,6 +183,7 @@ pub trait GreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static
 }
 /// Registers `servicer` on `server` under `helloworld.Greeter`.
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_greeter_servicer_to_server<S: GreeterServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -224,6 +230,7 @@ pub fn add_greeter_servicer_to_server<S: GreeterServicer>(
 /// The greeting service definition.
 ///
 /// Async server-side trait for `helloworld.Greeter`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Sends a greeting.
     fn say_hello(
@@ -352,6 +359,7 @@ pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 's
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_async_greeter_servicer_to_server<S: AsyncGreeterServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -430,18 +438,21 @@ pub fn add_async_greeter_servicer_to_server<S: AsyncGreeterServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `helloworld.Empty`.
+#[allow(dead_code)]
 pub mod empty_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "helloworld.Empty";
 }
 /// Client stub for `helloworld.Empty`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct EmptyStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
     #[allow(dead_code)]
     codec: C,
 }
+#[allow(dead_code)]
 impl EmptyStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -452,6 +463,7 @@ impl EmptyStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> EmptyStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -463,8 +475,10 @@ impl<C: ::grpc_core::Codec> EmptyStub<C> {
     }
 }
 /// Server-side trait for `helloworld.Empty`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait EmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `helloworld.Empty`.
+#[allow(dead_code)]
 pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -474,11 +488,13 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     server.add_service(service.build());
 }
 /// Async server-side trait for `helloworld.Empty`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncEmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers the async `servicer` on `server` under `helloworld.Empty`.
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,

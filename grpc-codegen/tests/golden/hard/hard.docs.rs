@@ -20,6 +20,7 @@ pub struct Note {
     pub old: ::prost::alloc::string::String,
 }
 /// Method paths and the service name of `hard.docs.Documented`.
+#[allow(dead_code)]
 pub mod documented_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.docs.Documented";
@@ -81,11 +82,13 @@ pub mod documented_service {
 /// Client stub for `hard.docs.Documented`.
 #[deprecated]
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct DocumentedStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
 #[allow(deprecated)]
+#[allow(dead_code)]
 impl DocumentedStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -97,6 +100,7 @@ impl DocumentedStub {
     }
 }
 #[allow(deprecated)]
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> DocumentedStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -182,6 +186,7 @@ impl<C: ::grpc_core::Codec> DocumentedStub<C> {
 ///
 /// Server-side trait for `hard.docs.Documented`; every method defaults to `UNIMPLEMENTED`.
 #[deprecated]
+#[allow(dead_code)]
 pub trait DocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A deprecated method of a deprecated service.
     #[deprecated]
@@ -232,6 +237,7 @@ pub trait DocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 /// Registers `servicer` on `server` under `hard.docs.Documented`.
 #[deprecated]
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_documented_servicer_to_server<S: DocumentedServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -304,6 +310,7 @@ pub fn add_documented_servicer_to_server<S: DocumentedServicer>(
 ///
 /// Async server-side trait for `hard.docs.Documented`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
 #[deprecated]
+#[allow(dead_code)]
 pub trait AsyncDocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A deprecated method of a deprecated service.
     #[deprecated]
@@ -373,6 +380,7 @@ pub trait AsyncDocumentedServicer: ::core::marker::Send + ::core::marker::Sync +
 /// servicers of the same server (which run on its worker pool).
 #[deprecated]
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_async_documented_servicer_to_server<S: AsyncDocumentedServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -418,6 +426,7 @@ pub fn add_async_documented_servicer_to_server<S: AsyncDocumentedServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.docs.Mixed`.
+#[allow(dead_code)]
 pub mod mixed_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.docs.Mixed";
@@ -430,10 +439,12 @@ pub mod mixed_service {
 ///
 /// Client stub for `hard.docs.Mixed`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct MixedStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl MixedStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -444,6 +455,7 @@ impl MixedStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> MixedStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -468,6 +480,7 @@ impl<C: ::grpc_core::Codec> MixedStub<C> {
 /// Not deprecated itself; one method is.
 ///
 /// Server-side trait for `hard.docs.Mixed`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait MixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Use `Current` instead.
     #[deprecated]
@@ -495,6 +508,7 @@ pub trait MixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
 }
 /// Registers `servicer` on `server` under `hard.docs.Mixed`.
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_mixed_servicer_to_server<S: MixedServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -510,6 +524,7 @@ pub fn add_mixed_servicer_to_server<S: MixedServicer>(
 /// Not deprecated itself; one method is.
 ///
 /// Async server-side trait for `hard.docs.Mixed`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncMixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Use `Current` instead.
     #[deprecated]
@@ -548,6 +563,7 @@ pub trait AsyncMixedServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_async_mixed_servicer_to_server<S: AsyncMixedServicer>(
     servicer: S,
     server: &::grpc_core::Server,

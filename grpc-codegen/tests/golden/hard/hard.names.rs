@@ -44,6 +44,7 @@ pub mod thing_service {
 /// Named `thing_service_2` because `thing_service` is already used by another item
 /// of this module (a message, enum or service): generated names take the first
 /// free numeric suffix.
+#[allow(dead_code)]
 pub mod thing_service_2 {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Thing";
@@ -68,10 +69,12 @@ pub mod thing_service_2 {
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct ThingStub2<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl ThingStub2 {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -82,6 +85,7 @@ impl ThingStub2 {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> ThingStub2<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -141,6 +145,7 @@ impl<C: ::grpc_core::Codec> ThingStub2<C> {
 /// Methods whose Rust names collide, or are reserved.
 ///
 /// Server-side trait for `hard.names.Thing`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ThingServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `get_foo`.
     fn get_foo(
@@ -226,6 +231,7 @@ pub trait ThingServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.names.Thing`.
+#[allow(dead_code)]
 pub fn add_thing_servicer_to_server<S: ThingServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -255,6 +261,7 @@ pub fn add_thing_servicer_to_server<S: ThingServicer>(
 /// Named `AsyncThingServicer2` because `AsyncThingServicer` is already used by
 /// another item of this module (a message, enum or service): generated names take
 /// the first free numeric suffix.
+#[allow(dead_code)]
 pub trait AsyncThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `get_foo`.
     fn get_foo(
@@ -367,6 +374,7 @@ pub trait AsyncThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'st
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -434,6 +442,7 @@ pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
 /// Named `thing_service_3` because `thing_service` is already used by another item
 /// of this module (a message, enum or service): generated names take the first
 /// free numeric suffix.
+#[allow(dead_code)]
 pub mod thing_service_3 {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.thing";
@@ -448,10 +457,12 @@ pub mod thing_service_3 {
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct ThingStub3<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl ThingStub3 {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -462,6 +473,7 @@ impl ThingStub3 {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> ThingStub3<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -484,6 +496,7 @@ impl<C: ::grpc_core::Codec> ThingStub3<C> {
 /// Named `ThingServicer2` because `ThingServicer` is already used by another item
 /// of this module (a message, enum or service): generated names take the first
 /// free numeric suffix.
+#[allow(dead_code)]
 pub trait ThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Ping.
     fn ping(
@@ -502,6 +515,7 @@ pub trait ThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static 
 /// Named `add_thing_servicer_to_server_2` because `add_thing_servicer_to_server`
 /// is already used by another item of this module (a message, enum or service):
 /// generated names take the first free numeric suffix.
+#[allow(dead_code)]
 pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -519,6 +533,7 @@ pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
 /// Named `AsyncThingServicer3` because `AsyncThingServicer` is already used by
 /// another item of this module (a message, enum or service): generated names take
 /// the first free numeric suffix.
+#[allow(dead_code)]
 pub trait AsyncThingServicer3: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Ping.
     fn ping(
@@ -545,6 +560,7 @@ pub trait AsyncThingServicer3: ::core::marker::Send + ::core::marker::Sync + 'st
 /// `add_async_thing_servicer_to_server` is already used by another item of this
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
+#[allow(dead_code)]
 pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -563,6 +579,7 @@ pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Server`.
+#[allow(dead_code)]
 pub mod server_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Server";
@@ -573,10 +590,12 @@ pub mod server_service {
 ///
 /// Client stub for `hard.names.Server`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct ServerStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl ServerStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -587,6 +606,7 @@ impl ServerStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> ServerStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -605,6 +625,7 @@ impl<C: ::grpc_core::Codec> ServerStub<C> {
 /// Named like `grpc_core::Server`.
 ///
 /// Server-side trait for `hard.names.Server`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Serve.
     fn serve(
@@ -619,6 +640,7 @@ pub trait ServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static 
     }
 }
 /// Registers `servicer` on `server` under `hard.names.Server`.
+#[allow(dead_code)]
 pub fn add_server_servicer_to_server<S: ServerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -632,6 +654,7 @@ pub fn add_server_servicer_to_server<S: ServerServicer>(
 /// Named like `grpc_core::Server`.
 ///
 /// Async server-side trait for `hard.names.Server`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Serve.
     fn serve(
@@ -653,6 +676,7 @@ pub trait AsyncServerServicer: ::core::marker::Send + ::core::marker::Sync + 'st
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -671,6 +695,7 @@ pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Stub`.
+#[allow(dead_code)]
 pub mod stub_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Stub";
@@ -681,10 +706,12 @@ pub mod stub_service {
 ///
 /// Client stub for `hard.names.Stub`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct StubStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl StubStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -695,6 +722,7 @@ impl StubStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> StubStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -713,6 +741,7 @@ impl<C: ::grpc_core::Codec> StubStub<C> {
 /// Named like a generated stub suffix.
 ///
 /// Server-side trait for `hard.names.Stub`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait StubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Call.
     fn call(
@@ -727,6 +756,7 @@ pub trait StubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.names.Stub`.
+#[allow(dead_code)]
 pub fn add_stub_servicer_to_server<S: StubServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -740,6 +770,7 @@ pub fn add_stub_servicer_to_server<S: StubServicer>(
 /// Named like a generated stub suffix.
 ///
 /// Async server-side trait for `hard.names.Stub`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncStubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Call.
     fn call(
@@ -761,6 +792,7 @@ pub trait AsyncStubServicer: ::core::marker::Send + ::core::marker::Sync + 'stat
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -779,6 +811,7 @@ pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Empty`.
+#[allow(dead_code)]
 pub mod empty_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Empty";
@@ -787,12 +820,14 @@ pub mod empty_service {
 ///
 /// Client stub for `hard.names.Empty`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct EmptyStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
     #[allow(dead_code)]
     codec: C,
 }
+#[allow(dead_code)]
 impl EmptyStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -803,6 +838,7 @@ impl EmptyStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> EmptyStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -816,8 +852,10 @@ impl<C: ::grpc_core::Codec> EmptyStub<C> {
 /// An empty service.
 ///
 /// Server-side trait for `hard.names.Empty`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait EmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `hard.names.Empty`.
+#[allow(dead_code)]
 pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -829,11 +867,13 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
 /// An empty service.
 ///
 /// Async server-side trait for `hard.names.Empty`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncEmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers the async `servicer` on `server` under `hard.names.Empty`.
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -843,6 +883,7 @@ pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Servicer`.
+#[allow(dead_code)]
 pub mod servicer_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Servicer";
@@ -851,12 +892,14 @@ pub mod servicer_service {
 ///
 /// Client stub for `hard.names.Servicer`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct ServicerStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
     #[allow(dead_code)]
     codec: C,
 }
+#[allow(dead_code)]
 impl ServicerStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -867,6 +910,7 @@ impl ServicerStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> ServicerStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -880,8 +924,10 @@ impl<C: ::grpc_core::Codec> ServicerStub<C> {
 /// An empty service named like a generated servicer suffix.
 ///
 /// Server-side trait for `hard.names.Servicer`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ServicerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `hard.names.Servicer`.
+#[allow(dead_code)]
 pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -893,11 +939,13 @@ pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
 /// An empty service named like a generated servicer suffix.
 ///
 /// Async server-side trait for `hard.names.Servicer`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncServicerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers the async `servicer` on `server` under `hard.names.Servicer`.
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_servicer_servicer_to_server<S: AsyncServicerServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -41,6 +41,7 @@ pub struct Self_ {
     pub r#impl: ::core::option::Option<Match>,
 }
 /// Method paths and the service name of `hard.type.self.async`.
+#[allow(dead_code)]
 pub mod async_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.type.self.async";
@@ -71,10 +72,12 @@ pub mod async_service {
 ///
 /// Client stub for `hard.type.self.async`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct AsyncStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl AsyncStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -85,6 +88,7 @@ impl AsyncStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> AsyncStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -157,6 +161,7 @@ impl<C: ::grpc_core::Codec> AsyncStub<C> {
 /// A service named like a keyword.
 ///
 /// Server-side trait for `hard.type.self.async`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A method named `type`.
     fn r#type(
@@ -291,6 +296,7 @@ pub trait AsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.type.self.async`.
+#[allow(dead_code)]
 pub fn add_async_servicer_to_server<S: AsyncServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -341,6 +347,7 @@ pub fn add_async_servicer_to_server<S: AsyncServicer>(
 /// A service named like a keyword.
 ///
 /// Async server-side trait for `hard.type.self.async`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncAsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A method named `type`.
     fn r#type(
@@ -528,6 +535,7 @@ pub trait AsyncAsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_async_servicer_to_server<S: AsyncAsyncServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -651,6 +659,7 @@ pub fn add_async_async_servicer_to_server<S: AsyncAsyncServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.type.self.self`.
+#[allow(dead_code)]
 pub mod self_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.type.self.self";
@@ -661,10 +670,12 @@ pub mod self_service {
 ///
 /// Client stub for `hard.type.self.self`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct SelfStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl SelfStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -675,6 +686,7 @@ impl SelfStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> SelfStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -693,6 +705,7 @@ impl<C: ::grpc_core::Codec> SelfStub<C> {
 /// A service named `self` (its Rust items are `SelfStub`, `self_service`, ...).
 ///
 /// Server-side trait for `hard.type.self.self`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait SelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `Impl`.
     fn r#impl(
@@ -707,6 +720,7 @@ pub trait SelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.type.self.self`.
+#[allow(dead_code)]
 pub fn add_self_servicer_to_server<S: SelfServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -720,6 +734,7 @@ pub fn add_self_servicer_to_server<S: SelfServicer>(
 /// A service named `self` (its Rust items are `SelfStub`, `self_service`, ...).
 ///
 /// Async server-side trait for `hard.type.self.self`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncSelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `Impl`.
     fn r#impl(
@@ -741,6 +756,7 @@ pub trait AsyncSelfServicer: ::core::marker::Send + ::core::marker::Sync + 'stat
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_self_servicer_to_server<S: AsyncSelfServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -10,6 +10,7 @@ pub struct Stamped {
     pub point: ::core::option::Option<super::common::Point>,
 }
 /// Method paths and the service name of `hard.streaming.Relay`.
+#[allow(dead_code)]
 pub mod relay_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.streaming.Relay";
@@ -32,10 +33,12 @@ pub mod relay_service {
 ///
 /// Client stub for `hard.streaming.Relay`.
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub struct RelayStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
     codec: C,
 }
+#[allow(dead_code)]
 impl RelayStub {
     /// Creates a stub that issues calls on `channel`, with protobuf
     /// messages.
@@ -46,6 +49,7 @@ impl RelayStub {
         }
     }
 }
+#[allow(dead_code)]
 impl<C: ::grpc_core::Codec> RelayStub<C> {
     /// The same stub with its messages in `codec`'s format, sent as
     /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
@@ -108,6 +112,7 @@ impl<C: ::grpc_core::Codec> RelayStub<C> {
 /// Moves envelopes around.
 ///
 /// Server-side trait for `hard.streaming.Relay`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait RelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// One point in, a stream of envelopes (from a nested package) out.
     fn fan(
@@ -218,6 +223,7 @@ pub trait RelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.streaming.Relay`.
+#[allow(dead_code)]
 pub fn add_relay_servicer_to_server<S: RelayServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -269,6 +275,7 @@ pub fn add_relay_servicer_to_server<S: RelayServicer>(
 /// Moves envelopes around.
 ///
 /// Async server-side trait for `hard.streaming.Relay`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// One point in, a stream of envelopes (from a nested package) out.
     fn fan(
@@ -431,6 +438,7 @@ pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_relay_servicer_to_server<S: AsyncRelayServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::call::{Call, CallShared};
 use super::future::CallFuture;
@@ -19,10 +18,7 @@ use crate::channel::Channel;
 use crate::codec::proto::encode_frame;
 use crate::runtime::block_on;
 use crate::status::{RpcError, Status};
-
-/// Response messages buffered between the connection and a response
-/// iterator, beyond what HTTP/2 flow control holds back.
-const RESPONSE_QUEUE: usize = 16;
+use crate::stream::inbox::{Inbox, inbox};
 
 /// A method on a channel with its call options.
 #[derive(Clone, Debug)]
@@ -159,10 +155,10 @@ impl Method {
         &self,
         outgoing: Result<Outgoing, Status>,
         handle: &tokio::runtime::Handle,
-    ) -> (Arc<CallShared>, mpsc::Receiver<Bytes>) {
+    ) -> (Arc<CallShared>, Inbox<Bytes>) {
         let call = self.new_call();
         call.driven_by(handle);
-        let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
+        let (tx, rx) = inbox();
         let method = self.clone();
         let shared = Arc::clone(&call);
         match outgoing {

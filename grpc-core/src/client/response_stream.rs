@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use tokio::sync::mpsc;
 
 use super::call::Call;
 use crate::metadata::Metadata;
 use crate::status::{Code, RpcError, Status};
+use crate::stream::inbox::Inbox;
 
 /// Response messages as a `futures::Stream` of `Result<T, RpcError>`; an
 /// RPC failure is the last item. Also answers grpc.aio's call methods
@@ -33,13 +33,13 @@ use crate::status::{Code, RpcError, Status};
 /// ```
 pub struct ResponseStream<T> {
     call: Call,
-    messages: mpsc::Receiver<Bytes>,
+    messages: Inbox<Bytes>,
     finished: bool,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T> ResponseStream<T> {
-    pub(crate) fn new(call: Call, messages: mpsc::Receiver<Bytes>) -> ResponseStream<T> {
+    pub(crate) fn new(call: Call, messages: Inbox<Bytes>) -> ResponseStream<T> {
         ResponseStream {
             call,
             messages,

@@ -5,11 +5,11 @@ use std::marker::PhantomData;
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
 
 use super::call::{Call, delegate_call_methods};
 use crate::runtime::block_on;
 use crate::status::{RpcError, Status};
+use crate::stream::inbox::Inbox;
 
 /// Response messages of a server-streaming or bidi RPC, drawn in a blocking
 /// loop; an RPC failure arrives as the last item. Dropping the iterator
@@ -27,7 +27,7 @@ use crate::status::{RpcError, Status};
 /// ```
 pub struct ResponseIterator<T> {
     call: Call,
-    messages: mpsc::Receiver<Bytes>,
+    messages: Inbox<Bytes>,
     handle: Handle,
     finished: bool,
     _type: PhantomData<fn() -> T>,
@@ -38,7 +38,7 @@ delegate_call_methods!(ResponseIterator);
 impl<T> ResponseIterator<T> {
     pub(crate) fn new(
         call: Call,
-        messages: mpsc::Receiver<Bytes>,
+        messages: Inbox<Bytes>,
         handle: Handle,
     ) -> ResponseIterator<T> {
         ResponseIterator {
@@ -63,13 +63,17 @@ impl<T: prost::Message + Default> Iterator for ResponseIterator<T> {
         if self.finished {
             return None;
         }
-        let received = match block_on(&self.handle, self.messages.recv()) {
-            Ok(received) => received,
-            Err(status) => {
-                self.finished = true;
-                self.call.shared().fail(status.clone());
-                return Some(Err(self.call.shared().error(status)));
-            }
+        // A message of the batch already taken needs no wait.
+        let received = match self.messages.take_buffered() {
+            Some(message) => Some(message),
+            None => match block_on(&self.handle, self.messages.recv()) {
+                Ok(received) => received,
+                Err(status) => {
+                    self.finished = true;
+                    self.call.shared().fail(status.clone());
+                    return Some(Err(self.call.shared().error(status)));
+                }
+            },
         };
         match received {
             Some(payload) => match T::decode(payload) {

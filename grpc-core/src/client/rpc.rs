@@ -20,6 +20,7 @@ use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
 use crate::status::Status;
 use crate::stream::head::message_encoding;
+use crate::stream::inbox::InboxSender;
 /// The DATA and trailers of a response: the stream layer's reader.
 pub(crate) use crate::stream::reader::MessageReader as ResponseBody;
 use crate::transport::client_watch::LastStreamId;
@@ -57,7 +58,7 @@ pub(crate) enum Delivery<'a> {
     Single(&'a mut Option<Bytes>),
     /// Any number; each is forwarded (waiting for room, so a slow consumer
     /// pushes back through HTTP/2 flow control).
-    Forward(mpsc::Sender<Bytes>),
+    Forward(InboxSender<Bytes>),
 }
 
 impl Delivery<'_> {

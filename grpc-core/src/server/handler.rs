@@ -112,16 +112,9 @@ async fn send_message<Resp: prost::Message>(
     message: &Resp,
 ) -> Result<bool, Status> {
     let outbox = ctx.outbox();
-    if !poll_fn(|cx| outbox.poll_ready(cx)).await {
-        return Ok(false);
-    }
     let (encoding, headers) = ctx.next_message_encoding();
-    outbox.push(
-        message,
-        encoding,
-        headers,
-        ctx.info().max_send_message_length,
-    )
+    let max_len = ctx.info().max_send_message_length;
+    poll_fn(|cx| outbox.poll_push(cx, message, encoding, headers, max_len)).await
 }
 
 /// A response stream drawn until it ends or the RPC is over. A blocking

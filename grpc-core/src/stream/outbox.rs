@@ -94,38 +94,33 @@ impl Outbox {
         wake(state.writer.take());
     }
 
-    /// Ready when the handler may add a message: `false` once the RPC is
-    /// over (the message would go nowhere).
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<bool> {
-        let mut state = self.lock();
-        if state.closed {
-            return Poll::Ready(false);
-        }
-        if state.data.len() < HIGH_WATER {
-            return Poll::Ready(true);
-        }
-        state.handler = Some(cx.waker().clone());
-        Poll::Pending
-    }
-
-    /// Encodes `message` behind the buffered ones; `headers` is what the
-    /// response headers announce. `Ok(false)` when the RPC is over.
-    pub(crate) fn push<M: prost::Message>(
+    /// Encodes `message` behind the buffered ones once the buffer has room
+    /// (checked and written under one lock); `headers` is what the response
+    /// headers announce. `Ok(false)` when the RPC is over (the message
+    /// would go nowhere).
+    pub(crate) fn poll_push<M: prost::Message>(
         &self,
+        cx: &mut Context<'_>,
         message: &M,
         encoding: Compression,
         headers: Compression,
         max_len: usize,
-    ) -> Result<bool, Status> {
+    ) -> Poll<Result<bool, Status>> {
         let mut state = self.lock();
         if state.closed {
-            return Ok(false);
+            return Poll::Ready(Ok(false));
         }
-        encode_into(message, encoding, max_len, &mut state.data)?;
+        if state.data.len() >= HIGH_WATER {
+            state.handler = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if let Err(status) = encode_into(message, encoding, max_len, &mut state.data) {
+            return Poll::Ready(Err(status));
+        }
         state.messages += 1;
         state.data_encoding.get_or_insert(headers);
         wake(state.writer.take());
-        Ok(true)
+        Poll::Ready(Ok(true))
     }
 
     /// Ends the handler side.
@@ -218,13 +213,8 @@ mod tests {
         let outbox = Arc::new(Outbox::default());
         outbox.send_headers(Metadata::new(), Compression::Identity);
         for text in ["a", "bc"] {
-            let pushed = outbox.push(
-                &text.to_owned(),
-                Compression::Identity,
-                Compression::Gzip,
-                100,
-            );
-            assert!(pushed.unwrap());
+            let pushed = try_push(&outbox, text, [Compression::Identity, Compression::Gzip], 100);
+            assert!(matches!(pushed, Poll::Ready(Ok(true))));
         }
         HandlerEnd::new(Arc::clone(&outbox)).finish(Status::ok());
         let taken = poll_fn(|cx| outbox.poll_take(cx)).await;
@@ -243,37 +233,40 @@ mod tests {
         assert!(matches!(taken.end, Some(End::HandlerGone)));
     }
 
-    fn push_plain(outbox: &Outbox, text: &str) -> Result<bool, Status> {
-        let plain = Compression::Identity;
-        outbox.push(&text.to_owned(), plain, plain, usize::MAX)
+    /// What one `poll_push` of `text` (as given, `max_len`) did.
+    fn try_push(outbox: &Outbox, text: &str, encodings: [Compression; 2], max_len: usize) -> Poll<Result<bool, Status>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let [encoding, headers] = encodings;
+        outbox.poll_push(&mut cx, &text.to_owned(), encoding, headers, max_len)
+    }
+
+    fn push_plain(outbox: &Outbox, text: &str) -> Poll<Result<bool, Status>> {
+        try_push(outbox, text, [Compression::Identity; 2], usize::MAX)
     }
 
     #[tokio::test]
     async fn a_full_buffer_holds_the_handler_until_taken_or_closed() {
         let outbox = Arc::new(Outbox::default());
         let big = "x".repeat(HIGH_WATER);
-        assert!(push_plain(&outbox, &big).unwrap());
-        let waker = std::task::Waker::noop().clone();
-        let mut cx = Context::from_waker(&waker);
-        assert!(outbox.poll_ready(&mut cx).is_pending());
+        assert!(matches!(push_plain(&outbox, &big), Poll::Ready(Ok(true))));
+        assert!(push_plain(&outbox, "y").is_pending(), "full");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(outbox.poll_take(&mut cx).is_ready());
-        assert_eq!(outbox.poll_ready(&mut cx), Poll::Ready(true));
+        assert!(matches!(push_plain(&outbox, "y"), Poll::Ready(Ok(true))));
         outbox.close();
-        assert_eq!(outbox.poll_ready(&mut cx), Poll::Ready(false));
-        assert!(!push_plain(&outbox, &big).unwrap(), "the RPC is over");
+        assert!(
+            matches!(push_plain(&outbox, &big), Poll::Ready(Ok(false))),
+            "the RPC is over"
+        );
     }
 
     #[test]
     fn an_oversized_message_leaves_the_buffer_as_it_was() {
         let outbox = Outbox::default();
-        let status = outbox
-            .push(
-                &"x".repeat(10),
-                Compression::Identity,
-                Compression::Identity,
-                4,
-            )
-            .unwrap_err();
+        let pushed = try_push(&outbox, &"x".repeat(10), [Compression::Identity; 2], 4);
+        let Poll::Ready(Err(status)) = pushed else {
+            panic!("an oversized message is refused: {pushed:?}");
+        };
         assert_eq!(status.code(), crate::Code::ResourceExhausted);
         assert!(outbox.lock().data.is_empty());
     }

@@ -36,11 +36,7 @@ pub struct ResponseIterator<T> {
 delegate_call_methods!(ResponseIterator);
 
 impl<T> ResponseIterator<T> {
-    pub(crate) fn new(
-        call: Call,
-        messages: Inbox<Bytes>,
-        handle: Handle,
-    ) -> ResponseIterator<T> {
+    pub(crate) fn new(call: Call, messages: Inbox<Bytes>, handle: Handle) -> ResponseIterator<T> {
         ResponseIterator {
             call,
             messages,

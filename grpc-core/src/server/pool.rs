@@ -242,11 +242,19 @@ impl WorkerPool {
             state.watch = Watch::Watching;
         }
         drop(state);
-        self.start_thread("grpc-worker", |pool| pool.work(), || self.lock().threads -= 1);
+        self.start_thread(
+            "grpc-worker",
+            |pool| pool.work(),
+            || self.lock().threads -= 1,
+        );
         if start_watch {
-            self.start_thread("grpc-pool-watch", |pool| pool.watch(), || {
-                self.lock().watch = Watch::Absent;
-            });
+            self.start_thread(
+                "grpc-pool-watch",
+                |pool| pool.watch(),
+                || {
+                    self.lock().watch = Watch::Absent;
+                },
+            );
         }
     }
 

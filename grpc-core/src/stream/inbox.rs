@@ -4,12 +4,15 @@
 //!
 //! A bounded channel hands over one message at a time (a permit, a queue
 //! slot and a wake-up check per message, and a lock to give the permit
-//! back). Here the reader appends every message it deframed to one queue
-//! under one lock, and the consumer takes the whole queue at once and
-//! drains it without locking, so a DATA frame holding hundreds of small
-//! messages costs a handful of synchronisations, not hundreds. The queue
-//! is bounded ([`INBOX_MESSAGES`] messages, [`INBOX_BYTES`] bytes): past
-//! it the reader waits, so a slow consumer pushes back through HTTP/2 flow
+//! back). Here the reader stages every message it deframed from what it
+//! has received and appends them to one queue under one lock
+//! ([`InboxSender::stage`], then [`InboxSender::flush`]); the consumer
+//! takes the whole queue at once and drains it without locking, so a DATA
+//! frame holding hundreds of small messages costs a handful of
+//! synchronisations, not hundreds. The queue is bounded
+//! ([`INBOX_MESSAGES`] messages, [`INBOX_BYTES`] bytes, plus what one
+//! flush appends: the messages of the chunk the reader holds): past it the
+//! reader waits, so a slow consumer pushes back through HTTP/2 flow
 //! control.
 
 use std::collections::VecDeque;
@@ -67,6 +70,9 @@ impl Measured for Bytes {
 /// The reader's end.
 pub(crate) struct InboxSender<T> {
     shared: Arc<Shared<T>>,
+    /// Messages staged for the next flush.
+    staged: VecDeque<T>,
+    staged_bytes: usize,
 }
 
 /// The consumer's end: a batch taken from the queue, drained without a
@@ -90,6 +96,8 @@ pub(crate) fn inbox<T>() -> (InboxSender<T>, Inbox<T>) {
     });
     let sender = InboxSender {
         shared: Arc::clone(&shared),
+        staged: VecDeque::new(),
+        staged_bytes: 0,
     };
     (
         sender,
@@ -101,13 +109,22 @@ pub(crate) fn inbox<T>() -> (InboxSender<T>, Inbox<T>) {
 }
 
 impl<T: Measured> InboxSender<T> {
-    /// Queues `message` once there is room; `Err` when the consumer is gone.
-    pub(crate) async fn send(&self, message: T) -> Result<(), Closed> {
-        let mut message = Some(message);
-        poll_fn(|cx| self.poll_send(cx, &mut message)).await
+    /// Keeps `message` for the next [`flush`](Self::flush), without a lock.
+    pub(crate) fn stage(&mut self, message: T) {
+        self.staged_bytes += message.size();
+        self.staged.push_back(message);
     }
 
-    fn poll_send(&self, cx: &mut Context<'_>, message: &mut Option<T>) -> Poll<Result<(), Closed>> {
+    /// Moves the staged messages to the consumer once the queue has room;
+    /// `Err` when the consumer is gone.
+    pub(crate) async fn flush(&mut self) -> Result<(), Closed> {
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+        if self.staged.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
         let mut state = self.shared.lock();
         if state.receiver_gone {
             return Poll::Ready(Err(Closed));
@@ -117,9 +134,12 @@ impl<T: Measured> InboxSender<T> {
             state.sender = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        if let Some(message) = message.take() {
-            state.bytes += message.size();
-            state.queue.push_back(message);
+        state.bytes += std::mem::take(&mut self.staged_bytes);
+        if state.queue.is_empty() {
+            // Hand over the staging storage itself.
+            std::mem::swap(&mut state.queue, &mut self.staged);
+        } else {
+            state.queue.append(&mut self.staged);
         }
         let receiver = state.receiver.take();
         drop(state);
@@ -202,12 +222,14 @@ mod tests {
 
     #[tokio::test]
     async fn messages_arrive_in_order_then_the_end() {
-        let (sender, mut inbox) = inbox::<Bytes>();
+        let (mut sender, mut inbox) = inbox::<Bytes>();
         for text in ["a", "b", "c"] {
-            sender.send(Bytes::from(text)).await.unwrap();
+            sender.stage(Bytes::from(text));
         }
+        sender.flush().await.unwrap();
         assert_eq!(inbox.recv().await.unwrap(), "a");
-        sender.send(Bytes::from("d")).await.unwrap();
+        sender.stage(Bytes::from("d"));
+        sender.flush().await.unwrap();
         drop(sender);
         let rest: Vec<Bytes> = [(); 3]
             .iter()
@@ -220,34 +242,60 @@ mod tests {
         assert_eq!(inbox.recv().await, None);
     }
 
+    /// Stages `message` and flushes once.
+    fn try_send(
+        sender: &mut InboxSender<Bytes>,
+        message: &'static [u8],
+    ) -> Poll<Result<(), Closed>> {
+        if !message.is_empty() {
+            sender.stage(Bytes::from_static(message));
+        }
+        sender.poll_flush(&mut noop_cx())
+    }
+
     #[test]
     fn a_full_inbox_holds_the_sender_until_the_consumer_takes() {
-        let (sender, mut inbox) = inbox::<Bytes>();
-        let mut cx = noop_cx();
+        let (mut sender, mut inbox) = inbox::<Bytes>();
         for _ in 0..INBOX_MESSAGES {
-            let mut message = Some(Bytes::from_static(b"x"));
-            assert!(sender.poll_send(&mut cx, &mut message).is_ready());
+            assert!(try_send(&mut sender, b"x").is_ready());
         }
-        let mut message = Some(Bytes::from_static(b"y"));
-        assert!(sender.poll_send(&mut cx, &mut message).is_pending());
-        assert!(inbox.poll_recv(&mut cx).is_ready());
-        assert!(sender.poll_send(&mut cx, &mut message).is_ready());
+        assert!(try_send(&mut sender, b"y").is_pending());
+        assert!(inbox.poll_recv(&mut noop_cx()).is_ready());
+        assert!(try_send(&mut sender, b"").is_ready(), "the staged y");
+        let taken: Vec<Bytes> = std::iter::from_fn(|| match inbox.poll_recv(&mut noop_cx()) {
+            Poll::Ready(message) => message,
+            Poll::Pending => None,
+        })
+        .collect();
+        assert_eq!(taken.len(), INBOX_MESSAGES);
+        assert_eq!(taken.last().unwrap(), "y");
+    }
+
+    #[test]
+    fn a_staged_burst_goes_over_in_one_flush() {
+        let (mut sender, mut inbox) = inbox::<Bytes>();
+        for _ in 0..INBOX_MESSAGES * 2 {
+            sender.stage(Bytes::from_static(b"x"));
+        }
+        assert!(try_send(&mut sender, b"").is_ready());
+        assert!(try_send(&mut sender, b"y").is_pending(), "over the bound");
+        assert!(inbox.poll_recv(&mut noop_cx()).is_ready());
+        assert_eq!(inbox.batch.len(), INBOX_MESSAGES * 2 - 1);
     }
 
     #[test]
     fn one_message_over_the_byte_bound_is_admitted() {
-        let (sender, _inbox) = inbox::<Bytes>();
-        let mut cx = noop_cx();
-        let mut big = Some(Bytes::from(vec![0; INBOX_BYTES * 2]));
-        assert!(sender.poll_send(&mut cx, &mut big).is_ready());
-        let mut next = Some(Bytes::from_static(b"x"));
-        assert!(sender.poll_send(&mut cx, &mut next).is_pending());
+        let (mut sender, _inbox) = inbox::<Bytes>();
+        sender.stage(Bytes::from(vec![0; INBOX_BYTES * 2]));
+        assert!(sender.poll_flush(&mut noop_cx()).is_ready());
+        assert!(try_send(&mut sender, b"x").is_pending());
     }
 
     #[tokio::test]
     async fn a_dropped_consumer_fails_the_sender() {
-        let (sender, inbox) = inbox::<Bytes>();
+        let (mut sender, inbox) = inbox::<Bytes>();
         drop(inbox);
-        assert!(sender.send(Bytes::new()).await.is_err());
+        sender.stage(Bytes::new());
+        assert!(sender.flush().await.is_err());
     }
 }

@@ -213,7 +213,12 @@ mod tests {
         let outbox = Arc::new(Outbox::default());
         outbox.send_headers(Metadata::new(), Compression::Identity);
         for text in ["a", "bc"] {
-            let pushed = try_push(&outbox, text, [Compression::Identity, Compression::Gzip], 100);
+            let pushed = try_push(
+                &outbox,
+                text,
+                [Compression::Identity, Compression::Gzip],
+                100,
+            );
             assert!(matches!(pushed, Poll::Ready(Ok(true))));
         }
         HandlerEnd::new(Arc::clone(&outbox)).finish(Status::ok());
@@ -234,7 +239,12 @@ mod tests {
     }
 
     /// What one `poll_push` of `text` (as given, `max_len`) did.
-    fn try_push(outbox: &Outbox, text: &str, encodings: [Compression; 2], max_len: usize) -> Poll<Result<bool, Status>> {
+    fn try_push(
+        outbox: &Outbox,
+        text: &str,
+        encodings: [Compression; 2],
+        max_len: usize,
+    ) -> Poll<Result<bool, Status>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let [encoding, headers] = encodings;
         outbox.poll_push(&mut cx, &text.to_owned(), encoding, headers, max_len)

@@ -7,10 +7,10 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::stream::inbox::Inbox;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use crate::stream::inbox::Inbox;
 
 use crate::status::Status;
 

@@ -16,6 +16,7 @@ use std::future::poll_fn;
 
 use tokio::sync::mpsc;
 
+use super::bursts::send_bursts;
 use super::context::ServicerContext;
 use super::request_stream::RequestStream;
 use super::requests::Requests;
@@ -263,7 +264,7 @@ where
         let body_ctx = ctx.clone();
         run_and_finish(ctx, async move {
             let responses = call?.await?;
-            send_all(&body_ctx, responses).await
+            send_bursts(&body_ctx, responses).await
         })
     }))
 }
@@ -298,7 +299,7 @@ where
         let body_ctx = ctx.clone();
         run_and_finish(ctx, async move {
             let responses = call.await?;
-            send_all(&body_ctx, responses).await
+            send_bursts(&body_ctx, responses).await
         })
     }))
 }

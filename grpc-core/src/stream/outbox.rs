@@ -123,6 +123,36 @@ impl Outbox {
         Poll::Ready(Ok(true))
     }
 
+    /// Appends a [`Burst`] of encoded messages once the buffer has room
+    /// (one lock for all of them); `false` when the RPC is over (the
+    /// burst is dropped).
+    pub(crate) fn poll_publish(&self, cx: &mut Context<'_>, burst: &mut Burst) -> Poll<bool> {
+        if burst.data.is_empty() {
+            return Poll::Ready(true);
+        }
+        let mut state = self.lock();
+        if state.closed {
+            *burst = Burst::default();
+            return Poll::Ready(false);
+        }
+        if state.data.len() >= HIGH_WATER {
+            state.handler = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if state.data.is_empty() {
+            std::mem::swap(&mut state.data, &mut burst.data);
+        } else {
+            state.data.extend_from_slice(&burst.data);
+            burst.data.clear();
+        }
+        state.messages += std::mem::take(&mut burst.messages);
+        if let Some(headers) = burst.headers {
+            state.data_encoding.get_or_insert(headers);
+        }
+        wake(state.writer.take());
+        Poll::Ready(true)
+    }
+
     /// Ends the handler side.
     fn end(&self, end: End) {
         let mut state = self.lock();
@@ -166,6 +196,37 @@ impl Outbox {
         state.messages = 0;
         state.headers = None;
         wake(state.handler.take());
+    }
+}
+
+/// Messages a handler encoded without the outbox's lock, to be appended
+/// to it together ([`Outbox::poll_publish`]).
+#[derive(Default)]
+pub(crate) struct Burst {
+    data: BytesMut,
+    messages: u64,
+    /// What the response headers announce.
+    headers: Option<Compression>,
+}
+
+impl Burst {
+    /// Encodes `message` behind the others; on error the burst is as it was.
+    pub(crate) fn encode<M: prost::Message>(
+        &mut self,
+        message: &M,
+        encoding: Compression,
+        headers: Compression,
+        max_len: usize,
+    ) -> Result<(), Status> {
+        encode_into(message, encoding, max_len, &mut self.data)?;
+        self.messages += 1;
+        self.headers.get_or_insert(headers);
+        Ok(())
+    }
+
+    /// Encoded bytes not yet published.
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
     }
 }
 
@@ -268,6 +329,34 @@ mod tests {
             matches!(push_plain(&outbox, &big), Poll::Ready(Ok(false))),
             "the RPC is over"
         );
+    }
+
+    #[test]
+    fn a_burst_is_published_whole_once_there_is_room() {
+        let outbox = Outbox::default();
+        let plain = Compression::Identity;
+        let mut burst = Burst::default();
+        for text in ["a", "bc"] {
+            burst.encode(&text.to_owned(), plain, plain, 100).unwrap();
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(
+            push_plain(&outbox, &"x".repeat(HIGH_WATER)),
+            Poll::Ready(Ok(true))
+        ));
+        assert!(
+            outbox.poll_publish(&mut cx, &mut burst).is_pending(),
+            "full"
+        );
+        assert!(outbox.poll_take(&mut cx).is_ready());
+        assert_eq!(outbox.poll_publish(&mut cx, &mut burst), Poll::Ready(true));
+        assert_eq!(burst.len(), 0);
+        let Poll::Ready(taken) = outbox.poll_take(&mut cx) else {
+            panic!("the burst is there to take");
+        };
+        assert_eq!(taken.messages, 2);
+        let (data, _) = taken.data.unwrap();
+        assert_eq!(&data[..], b"\0\0\0\0\x03\x0a\x01a\0\0\0\0\x04\x0a\x02bc");
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::call::{Call, CallShared};
 use super::future::CallFuture;
@@ -23,11 +22,8 @@ use crate::codec::proto::encode_frame;
 use crate::codec::{Codec, CodecSide, Decoder, Encoder, ProstCodec};
 use crate::runtime::block_on;
 use crate::status::{RpcError, Status};
+use crate::stream::inbox::inbox;
 use crate::stream::reader::decode_response;
-
-/// Response messages buffered between the connection and a response
-/// iterator, beyond what HTTP/2 flow control holds back.
-const RESPONSE_QUEUE: usize = 16;
 
 /// A method on a channel with its call options.
 #[derive(Clone, Debug)]
@@ -187,7 +183,7 @@ impl Method {
     ) -> ResponseStream<Resp> {
         let call = self.new_call();
         call.driven_by(handle);
-        let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
+        let (tx, rx) = inbox();
         let method = self.clone();
         let shared = Arc::clone(&call);
         match outgoing {

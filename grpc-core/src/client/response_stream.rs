@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use tokio::sync::mpsc;
 
 use super::call::Call;
 use crate::codec::message::DecodeFn;
 use crate::metadata::Metadata;
 use crate::status::{Code, RpcError, Status};
+use crate::stream::inbox::Inbox;
 use crate::stream::reader::decode_response;
 
 /// Response messages as a `futures::Stream` of `Result<T, RpcError>`; an
@@ -34,7 +34,7 @@ use crate::stream::reader::decode_response;
 /// ```
 pub struct ResponseStream<T> {
     pub(super) call: Call,
-    messages: mpsc::Receiver<Bytes>,
+    messages: Inbox<Bytes>,
     finished: bool,
     /// The call's codec, for this message type.
     decode: DecodeFn<T>,
@@ -43,7 +43,7 @@ pub struct ResponseStream<T> {
 impl<T> ResponseStream<T> {
     pub(crate) fn new(
         call: Call,
-        messages: mpsc::Receiver<Bytes>,
+        messages: Inbox<Bytes>,
         decode: DecodeFn<T>,
     ) -> ResponseStream<T> {
         ResponseStream {
@@ -118,6 +118,16 @@ impl<T> ResponseStream<T> {
 }
 
 impl<T> ResponseStream<T> {
+    /// The next response if it already arrived (a message of the batch
+    /// taken last): no wait, no runtime needed.
+    pub(super) fn take_buffered(&mut self) -> Option<Result<T, RpcError>> {
+        if self.finished {
+            return None;
+        }
+        let payload = self.messages.take_buffered()?;
+        Some(decode_response(payload, &self.decode).map_err(|status| self.fail(status)))
+    }
+
     /// The next response (grpc.aio's `read()`): `None` after the last; an
     /// RPC failure is the last item. The same as `StreamExt::next`.
     pub async fn read(&mut self) -> Option<Result<T, RpcError>> {

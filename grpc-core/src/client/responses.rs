@@ -45,6 +45,10 @@ impl<T> Iterator for ResponseIterator<T> {
     type Item = Result<T, RpcError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // A message of the batch already taken needs no wait.
+        if let Some(item) = self.stream.take_buffered() {
+            return Some(item);
+        }
         match block_on(&self.handle, self.stream.read()) {
             Ok(item) => item,
             // Waiting here would deadlock (a current-thread runtime).

@@ -15,11 +15,13 @@ use super::options::CallOptions;
 use crate::channel::Channel;
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
+use crate::codec::framing::RawMessage;
 use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
 use crate::status::Status;
 use crate::stream::head::message_encoding;
+use crate::stream::inbox::InboxSender;
 /// The DATA and trailers of a response: the stream layer's reader.
 pub(crate) use crate::stream::reader::MessageReader as ResponseBody;
 use crate::transport::client_watch::LastStreamId;
@@ -57,13 +59,20 @@ pub(crate) enum Delivery<'a> {
     Single(&'a mut Option<Bytes>),
     /// Any number; each is forwarded (waiting for room, so a slow consumer
     /// pushes back through HTTP/2 flow control).
-    Forward(mpsc::Sender<Bytes>),
+    Forward(InboxSender<Bytes>),
 }
 
 impl Delivery<'_> {
     /// Hands on one received message: fails for a second message of a
     /// unary response, or when the consumer has gone.
     pub(crate) async fn deliver(&mut self, payload: Bytes) -> Result<(), Status> {
+        self.stage(payload)?;
+        self.flush().await
+    }
+
+    /// Takes one received message without waiting: kept (a unary
+    /// response), or staged for the next [`flush`](Self::flush).
+    fn stage(&mut self, payload: Bytes) -> Result<(), Status> {
         match self {
             Delivery::Single(slot) => {
                 if slot.is_some() {
@@ -73,13 +82,21 @@ impl Delivery<'_> {
                 }
                 **slot = Some(payload);
             }
-            Delivery::Forward(sink) => {
-                if sink.send(payload).await.is_err() {
-                    return Err(Status::cancelled("Locally cancelled by application!"));
-                }
-            }
+            Delivery::Forward(sink) => sink.stage(payload),
         }
         Ok(())
+    }
+
+    /// Hands the staged messages on, waiting for room; fails when the
+    /// consumer has gone.
+    async fn flush(&mut self) -> Result<(), Status> {
+        match self {
+            Delivery::Single(_) => Ok(()),
+            Delivery::Forward(sink) => sink
+                .flush()
+                .await
+                .map_err(|_| Status::cancelled("Locally cancelled by application!")),
+        }
     }
 
     /// The final status, unless an OK one left a unary response without
@@ -464,20 +481,37 @@ async fn receive_messages(
     let max = invocation.max_response_message();
     let mut body = ResponseBody::new(body, max);
     loop {
-        let raw = match body.next_message().await {
+        let first = match body.next_message().await {
             Ok(Some(raw)) => raw,
             Ok(None) => break,
             Err(status) => return status,
         };
-        let payload = match unpack(raw, encoding, max) {
-            Ok(payload) => payload,
-            Err(status) => return status,
-        };
-        if let Err(status) = delivery.deliver(payload).await {
+        // Every message already received goes to the consumer in one batch
+        // (those before a bad one too, as they would one by one).
+        let staged = stage_buffered(first, &mut body, encoding, max, delivery);
+        if let Err(status) = delivery.flush().await.and(staged) {
             return status;
         }
     }
     delivery.check_end(body.status().await)
+}
+
+/// Stages `first` and the messages buffered behind it.
+fn stage_buffered(
+    first: RawMessage,
+    body: &mut ResponseBody<RecvStream>,
+    encoding: Compression,
+    max: usize,
+    delivery: &mut Delivery<'_>,
+) -> Result<(), Status> {
+    let mut raw = first;
+    loop {
+        delivery.stage(unpack(raw, encoding, max)?)?;
+        match body.next_buffered()? {
+            Some(next) => raw = next,
+            None => return Ok(()),
+        }
+    }
 }
 
 enum Head {

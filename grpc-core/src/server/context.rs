@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -111,6 +111,12 @@ struct ContextInner {
     cancel: CancelToken,
     /// The response buffer the RPC's writer drains.
     outbox: Outbox,
+    /// The encoding announced in the response headers, once they are out
+    /// (set under `response`'s lock; read without it for every message).
+    headers_encoding: OnceLock<Compression>,
+    /// `disable_next_message_compression` was called: the next message
+    /// goes uncompressed.
+    disable_next: AtomicBool,
     /// The compressed flag of the request message received last:
     /// [`FLAG_UNSEEN`] before the first one.
     last_request_flag: AtomicU8,
@@ -128,9 +134,6 @@ struct ResponseState {
     details: Option<String>,
     trailing: Metadata,
     compression: Option<Compression>,
-    disable_next: bool,
-    /// The encoding announced in the response headers, once they are out.
-    headers_encoding: Option<Compression>,
     aborted: Option<Status>,
 }
 
@@ -144,6 +147,8 @@ impl ServicerContext {
                 ended: AtomicBool::new(false),
                 cancel: CancelToken::new(),
                 outbox: Outbox::default(),
+                headers_encoding: OnceLock::new(),
+                disable_next: AtomicBool::new(false),
                 last_request_flag: AtomicU8::new(FLAG_UNSEEN),
                 extensions: Mutex::new(http::Extensions::new()),
             }),
@@ -225,15 +230,14 @@ impl ServicerContext {
     /// already went out (with an earlier call or the first message).
     pub fn send_initial_metadata(&self, metadata: Metadata) -> Result<(), Error> {
         let encoding = {
-            let mut state = self.state();
-            if state.headers_encoding.is_some() {
+            let state = self.state();
+            let encoding = self.choose_encoding(&state);
+            if self.inner.headers_encoding.set(encoding).is_err() {
                 return Err(Error::new(
                     Kind::BadState,
                     "initial metadata was already sent",
                 ));
             }
-            let encoding = self.choose_encoding(&state);
-            state.headers_encoding = Some(encoding);
             encoding
         };
         // Never blocks, so async handlers can call it too. If the RPC is
@@ -299,7 +303,7 @@ impl ServicerContext {
 
     /// Sends the next response message uncompressed.
     pub fn disable_next_message_compression(&self) {
-        self.state().disable_next = true;
+        self.inner.disable_next.store(true, Ordering::Release);
     }
 
     /// The compression the client declared for its messages
@@ -465,17 +469,21 @@ impl ServicerContext {
     }
 
     /// The encoding for the next message, and what the headers announce.
+    /// Lock-free once the headers' encoding is settled (every message of
+    /// a stream after the first).
     pub(crate) fn next_message_encoding(&self) -> (Compression, Compression) {
-        let mut state = self.state();
-        let headers = match state.headers_encoding {
-            Some(encoding) => encoding,
+        let headers = match self.inner.headers_encoding.get() {
+            Some(encoding) => *encoding,
             None => {
-                let encoding = self.choose_encoding(&state);
-                state.headers_encoding = Some(encoding);
-                encoding
+                let state = self.state();
+                *self
+                    .inner
+                    .headers_encoding
+                    .get_or_init(|| self.choose_encoding(&state))
             }
         };
-        let message = if std::mem::take(&mut state.disable_next) {
+        let disable = &self.inner.disable_next;
+        let message = if disable.load(Ordering::Relaxed) && disable.swap(false, Ordering::AcqRel) {
             Compression::Identity
         } else {
             headers

@@ -19,6 +19,7 @@ use std::future::poll_fn;
 
 use tokio::sync::mpsc;
 
+use super::bursts::send_bursts;
 use super::context::ServicerContext;
 use super::request_stream::RequestStream;
 use super::requests::Requests;
@@ -212,38 +213,66 @@ where
     }
 }
 
+/// The responses of an async server-streaming method: every message the
+/// stream has ready is encoded into one burst and handed over together
+/// ([`send_bursts`]); an async stream never blocks in `poll_next`.
+pub(crate) struct Bursts<S>(pub(crate) S);
+
+impl<C, T, S> Answer<C> for Bursts<S>
+where
+    C: Encoder<T>,
+    T: Send + Sync + 'static,
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+{
+    async fn send(self, ctx: &ServicerContext, codec: &C) -> Result<(), Status> {
+        match &ctx.info().json {
+            None => send_bursts(ctx, codec, self.0).await,
+            Some(json) => send_bursts(ctx, &ToJson::new(codec, json), self.0).await,
+        }
+    }
+}
+
 /// Encodes one response straight into the RPC's send buffer, once it has
-/// room; `Ok(false)` when the RPC is already over. Messages pushed while
-/// the writer is busy join one batch in the buffer.
+/// room (checked and written under one lock); `Ok(false)` when the RPC is
+/// already over. Messages pushed while the writer is busy join one batch
+/// in the buffer.
 async fn send_message<C: Encoder<T>, T>(
     ctx: &ServicerContext,
     codec: &C,
     message: &T,
 ) -> Result<bool, Status> {
-    let outbox = ctx.outbox();
-    if !poll_fn(|cx| outbox.poll_ready(cx)).await {
-        return Ok(false);
+    match &ctx.info().json {
+        None => push(ctx, codec, message).await,
+        Some(json) => push(ctx, &ToJson::new(codec, json), message).await,
     }
+}
+
+async fn push<C: Encoder<T>, T>(
+    ctx: &ServicerContext,
+    codec: &C,
+    message: &T,
+) -> Result<bool, Status> {
+    let outbox = ctx.outbox();
     let (encoding, headers) = ctx.next_message_encoding();
     let limit = ctx.info().max_send_message_length;
-    match &ctx.info().json {
-        None => outbox.push(codec, message, encoding, headers, limit),
-        Some(json) => {
-            let codec = ToJson {
-                inner: codec.clone(),
-                json: json.clone(),
-            };
-            outbox.push(&codec, message, encoding, headers, limit)
-        }
-    }
+    poll_fn(|cx| outbox.poll_push(cx, codec, message, encoding, headers, limit)).await
 }
 
 /// A method's codec, its output transcoded to JSON (a protobuf method
 /// answering `application/grpc+json`).
 #[derive(Clone)]
-struct ToJson<C> {
+pub(super) struct ToJson<C> {
     inner: C,
     json: JsonTranscoder,
+}
+
+impl<C: Clone> ToJson<C> {
+    pub(super) fn new(codec: &C, json: &JsonTranscoder) -> ToJson<C> {
+        ToJson {
+            inner: codec.clone(),
+            json: json.clone(),
+        }
+    }
 }
 
 impl<C: Codec> Codec for ToJson<C> {

@@ -3,6 +3,7 @@
 //! blocking handlers, and the per-connection and per-RPC tasks.
 
 mod builder;
+mod bursts;
 mod connection;
 mod context;
 mod dispatch;

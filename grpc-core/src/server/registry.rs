@@ -10,7 +10,9 @@ use futures_util::FutureExt;
 use futures_util::stream::iter;
 
 use super::context::ServicerContext;
-use super::handler::{self, Answer, Face, Intake, Many, MethodEntry, MethodKind, One, Single};
+use super::handler::{
+    self, Answer, Bursts, Face, Intake, Many, MethodEntry, MethodKind, One, Single,
+};
 use super::request_stream::RequestStream;
 use super::requests::Requests;
 use crate::codec::message::content_type;
@@ -244,7 +246,7 @@ impl<C: Codec> ServiceBuilder<C> {
             method,
             MethodKind::UnaryStream,
             Face::Async,
-            move |One(request), ctx| handler(request, ctx).map(|responses| responses.map(Many)),
+            move |One(request), ctx| handler(request, ctx).map(|responses| responses.map(Bursts)),
         )
     }
 
@@ -283,7 +285,7 @@ impl<C: Codec> ServiceBuilder<C> {
             method,
             MethodKind::StreamStream,
             Face::Async,
-            move |requests, ctx| handler(requests, ctx).map(|responses| responses.map(Many)),
+            move |requests, ctx| handler(requests, ctx).map(|responses| responses.map(Bursts)),
         )
     }
 

@@ -9,8 +9,8 @@
 //! which reports a handler that vanished without a status, so the RPC ends
 //! `INTERNAL` instead of hanging.
 
-use std::future::poll_fn;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -90,8 +90,8 @@ pub(crate) async fn serve(
     info.json = json;
     let ctx = ServicerContext::new(info);
     let started = Instant::now();
-    let rpc = ServerRpc::new(&server, &entry, ctx.clone(), body, respond, phase);
-    let code = rpc.run().instrument(span.clone()).await;
+    let rpc = ServerRpc::new(&server, &entry, ctx.clone(), body, respond);
+    let code = rpc.run(phase).instrument(span.clone()).await;
     ctx.terminate(code);
     ctx.outbox().close();
     call.finish(code); // channelz
@@ -166,7 +166,6 @@ struct ServerRpc<'a> {
     writer: StreamWriter,
     /// Armed only when the client sent a deadline.
     deadline: Option<Pin<Box<Sleep>>>,
-    phase: watch::Receiver<Phase>,
     /// Aborts an async handler when the RPC ends first.
     _handler: Option<AbortOnDrop>,
 }
@@ -178,7 +177,6 @@ impl<'a> ServerRpc<'a> {
         ctx: ServicerContext,
         body: RecvStream,
         respond: SendResponse<Bytes>,
-        phase: watch::Receiver<Phase>,
     ) -> ServerRpc<'a> {
         let info = ctx.info();
         ServerRpc {
@@ -190,22 +188,30 @@ impl<'a> ServerRpc<'a> {
             deadline: info
                 .deadline
                 .map(|deadline| Box::pin(sleep_until(deadline))),
-            phase,
             _handler: None,
             ctx,
         }
     }
 
-    /// Runs the RPC; returns the code the client was sent.
-    async fn run(mut self) -> Code {
+    /// Runs the RPC until the server's `phase` or an event ends it;
+    /// returns the code the client was sent.
+    async fn run(mut self, mut phase: watch::Receiver<Phase>) -> Code {
         if self.entry.kind.client_streaming() {
             // Unary requests are read first, so the worker only runs user code.
             let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
             self.requests = RequestSide::Streaming(tx);
             self.start_handler(Input::Stream(rx));
         }
+        // Registered once for the whole RPC, not again for every event.
+        let ctx = self.ctx.clone();
+        let mut cancelled = pin!(async {
+            tokio::select! {
+                _ = ctx.cancel_token().cancelled() => {}
+                _ = wait_for_phase(&mut phase, Phase::Cancelling) => {}
+            }
+        });
         loop {
-            let event = self.next_event().await;
+            let event = self.next_event(cancelled.as_mut()).await;
             if let Some(code) = self.on_event(event) {
                 return code;
             }
@@ -214,23 +220,21 @@ impl<'a> ServerRpc<'a> {
 
     /// Waits for the next event. The ends of the RPC come first: a handler
     /// that keeps the buffer full must not keep its deadline or a
-    /// cancellation from firing.
-    async fn next_event(&mut self) -> Event {
+    /// cancellation (`cancelled`: by the server or its stop) from firing.
+    async fn next_event(&mut self, cancelled: Pin<&mut impl Future<Output = ()>>) -> Event {
         let ServerRpc {
             ctx,
             reader,
             requests,
             writer,
             deadline,
-            phase,
             ..
         } = self;
         let reading = !matches!(requests, RequestSide::Done);
         tokio::select! {
             biased;
             _ = poll_deadline(deadline) => Event::Deadline,
-            _ = ctx.cancel_token().cancelled() => Event::Cancel,
-            _ = wait_for_phase(phase, Phase::Cancelling) => Event::Cancel,
+            _ = cancelled => Event::Cancel,
             event = poll_fn(|cx| writer.poll_event(ctx.outbox(), cx)) => Event::Writer(event),
             event = read_request(reader, requests), if reading => event,
         }

@@ -20,9 +20,8 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::Compression;
-use crate::codec::Encoder;
 use crate::codec::proto::encode_into;
+use crate::codec::{Compression, Encoder};
 use crate::metadata::Metadata;
 use crate::status::Status;
 
@@ -95,39 +94,64 @@ impl Outbox {
         wake(state.writer.take());
     }
 
-    /// Ready when the handler may add a message: `false` once the RPC is
-    /// over (the message would go nowhere).
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<bool> {
-        let mut state = self.lock();
-        if state.closed {
-            return Poll::Ready(false);
-        }
-        if state.data.len() < HIGH_WATER {
-            return Poll::Ready(true);
-        }
-        state.handler = Some(cx.waker().clone());
-        Poll::Pending
-    }
-
-    /// Encodes `message` behind the buffered ones; `headers` is what the
-    /// response headers announce. `Ok(false)` when the RPC is over.
-    pub(crate) fn push<C: Encoder<M>, M>(
+    /// Encodes `message` behind the buffered ones once the buffer has room
+    /// (checked and written under one lock); `headers` is what the response
+    /// headers announce. `Ok(false)` when the RPC is over (the message
+    /// would go nowhere).
+    pub(crate) fn poll_push<C: Encoder<M>, M>(
         &self,
+        cx: &mut Context<'_>,
         codec: &C,
         message: &M,
         encoding: Compression,
         headers: Compression,
         max_len: usize,
-    ) -> Result<bool, Status> {
+    ) -> Poll<Result<bool, Status>> {
         let mut state = self.lock();
         if state.closed {
-            return Ok(false);
+            return Poll::Ready(Ok(false));
         }
-        encode_into(codec, message, encoding, max_len, &mut state.data)?;
+        if state.data.len() >= HIGH_WATER {
+            state.handler = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if let Err(status) = encode_into(codec, message, encoding, max_len, &mut state.data) {
+            return Poll::Ready(Err(status));
+        }
         state.messages += 1;
         state.data_encoding.get_or_insert(headers);
         wake(state.writer.take());
-        Ok(true)
+        Poll::Ready(Ok(true))
+    }
+
+    /// Appends a [`Burst`] of encoded messages once the buffer has room
+    /// (one lock for all of them); `false` when the RPC is over (the
+    /// burst is dropped).
+    pub(crate) fn poll_publish(&self, cx: &mut Context<'_>, burst: &mut Burst) -> Poll<bool> {
+        if burst.data.is_empty() {
+            return Poll::Ready(true);
+        }
+        let mut state = self.lock();
+        if state.closed {
+            *burst = Burst::default();
+            return Poll::Ready(false);
+        }
+        if state.data.len() >= HIGH_WATER {
+            state.handler = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if state.data.is_empty() {
+            std::mem::swap(&mut state.data, &mut burst.data);
+        } else {
+            state.data.extend_from_slice(&burst.data);
+            burst.data.clear();
+        }
+        state.messages += std::mem::take(&mut burst.messages);
+        if let Some(headers) = burst.headers {
+            state.data_encoding.get_or_insert(headers);
+        }
+        wake(state.writer.take());
+        Poll::Ready(true)
     }
 
     /// Ends the handler side.
@@ -176,6 +200,38 @@ impl Outbox {
     }
 }
 
+/// Messages a handler encoded without the outbox's lock, to be appended
+/// to it together ([`Outbox::poll_publish`]).
+#[derive(Default)]
+pub(crate) struct Burst {
+    data: BytesMut,
+    messages: u64,
+    /// What the response headers announce.
+    headers: Option<Compression>,
+}
+
+impl Burst {
+    /// Encodes `message` behind the others; on error the burst is as it was.
+    pub(crate) fn encode<C: Encoder<M>, M>(
+        &mut self,
+        codec: &C,
+        message: &M,
+        encoding: Compression,
+        headers: Compression,
+        max_len: usize,
+    ) -> Result<(), Status> {
+        encode_into(codec, message, encoding, max_len, &mut self.data)?;
+        self.messages += 1;
+        self.headers.get_or_insert(headers);
+        Ok(())
+    }
+
+    /// Encoded bytes not yet published.
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
+    }
+}
+
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
@@ -212,6 +268,7 @@ impl<O: AsRef<Outbox>> Drop for HandlerEnd<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::ProstCodec;
     use std::future::poll_fn;
     use std::sync::Arc;
 
@@ -220,14 +277,13 @@ mod tests {
         let outbox = Arc::new(Outbox::default());
         outbox.send_headers(Metadata::new(), Compression::Identity);
         for text in ["a", "bc"] {
-            let pushed = outbox.push(
-                &crate::codec::ProstCodec,
-                &text.to_owned(),
-                Compression::Identity,
-                Compression::Gzip,
+            let pushed = try_push(
+                &outbox,
+                text,
+                [Compression::Identity, Compression::Gzip],
                 100,
             );
-            assert!(pushed.unwrap());
+            assert!(matches!(pushed, Poll::Ready(Ok(true))));
         }
         HandlerEnd::new(Arc::clone(&outbox)).finish(Status::ok());
         let taken = poll_fn(|cx| outbox.poll_take(cx)).await;
@@ -246,44 +302,82 @@ mod tests {
         assert!(matches!(taken.end, Some(End::HandlerGone)));
     }
 
-    fn push_plain(outbox: &Outbox, text: &str) -> Result<bool, Status> {
-        let plain = Compression::Identity;
-        outbox.push(
-            &crate::codec::ProstCodec,
+    /// What one `poll_push` of `text` (as given, `max_len`) did.
+    fn try_push(
+        outbox: &Outbox,
+        text: &str,
+        encodings: [Compression; 2],
+        max_len: usize,
+    ) -> Poll<Result<bool, Status>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let [encoding, headers] = encodings;
+        outbox.poll_push(
+            &mut cx,
+            &ProstCodec,
             &text.to_owned(),
-            plain,
-            plain,
-            usize::MAX,
+            encoding,
+            headers,
+            max_len,
         )
+    }
+
+    fn push_plain(outbox: &Outbox, text: &str) -> Poll<Result<bool, Status>> {
+        try_push(outbox, text, [Compression::Identity; 2], usize::MAX)
     }
 
     #[tokio::test]
     async fn a_full_buffer_holds_the_handler_until_taken_or_closed() {
         let outbox = Arc::new(Outbox::default());
         let big = "x".repeat(HIGH_WATER);
-        assert!(push_plain(&outbox, &big).unwrap());
-        let waker = std::task::Waker::noop().clone();
-        let mut cx = Context::from_waker(&waker);
-        assert!(outbox.poll_ready(&mut cx).is_pending());
+        assert!(matches!(push_plain(&outbox, &big), Poll::Ready(Ok(true))));
+        assert!(push_plain(&outbox, "y").is_pending(), "full");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(outbox.poll_take(&mut cx).is_ready());
-        assert_eq!(outbox.poll_ready(&mut cx), Poll::Ready(true));
+        assert!(matches!(push_plain(&outbox, "y"), Poll::Ready(Ok(true))));
         outbox.close();
-        assert_eq!(outbox.poll_ready(&mut cx), Poll::Ready(false));
-        assert!(!push_plain(&outbox, &big).unwrap(), "the RPC is over");
+        assert!(
+            matches!(push_plain(&outbox, &big), Poll::Ready(Ok(false))),
+            "the RPC is over"
+        );
+    }
+
+    #[test]
+    fn a_burst_is_published_whole_once_there_is_room() {
+        let outbox = Outbox::default();
+        let plain = Compression::Identity;
+        let mut burst = Burst::default();
+        for text in ["a", "bc"] {
+            burst
+                .encode(&ProstCodec, &text.to_owned(), plain, plain, 100)
+                .unwrap();
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(
+            push_plain(&outbox, &"x".repeat(HIGH_WATER)),
+            Poll::Ready(Ok(true))
+        ));
+        assert!(
+            outbox.poll_publish(&mut cx, &mut burst).is_pending(),
+            "full"
+        );
+        assert!(outbox.poll_take(&mut cx).is_ready());
+        assert_eq!(outbox.poll_publish(&mut cx, &mut burst), Poll::Ready(true));
+        assert_eq!(burst.len(), 0);
+        let Poll::Ready(taken) = outbox.poll_take(&mut cx) else {
+            panic!("the burst is there to take");
+        };
+        assert_eq!(taken.messages, 2);
+        let (data, _) = taken.data.unwrap();
+        assert_eq!(&data[..], b"\0\0\0\0\x03\x0a\x01a\0\0\0\0\x04\x0a\x02bc");
     }
 
     #[test]
     fn an_oversized_message_leaves_the_buffer_as_it_was() {
         let outbox = Outbox::default();
-        let status = outbox
-            .push(
-                &crate::codec::ProstCodec,
-                &"x".repeat(10),
-                Compression::Identity,
-                Compression::Identity,
-                4,
-            )
-            .unwrap_err();
+        let pushed = try_push(&outbox, &"x".repeat(10), [Compression::Identity; 2], 4);
+        let Poll::Ready(Err(status)) = pushed else {
+            panic!("an oversized message is refused: {pushed:?}");
+        };
         assert_eq!(status.code(), crate::Code::ResourceExhausted);
         assert!(outbox.lock().data.is_empty());
     }

@@ -77,6 +77,12 @@ impl<S: ChunkSource> MessageReader<S> {
         self.poll_with(cx, Deframer::next_message)
     }
 
+    /// The next message already buffered (deframed from chunks received
+    /// before), without reading from the source.
+    pub(crate) fn next_buffered(&mut self) -> Result<Option<RawMessage>, Status> {
+        self.deframer.next_message()
+    }
+
     /// [`poll_message`](Self::poll_message) as a future.
     pub(crate) async fn next_message(&mut self) -> Result<Option<RawMessage>, Status> {
         poll_fn(|cx| self.poll_message(cx)).await

@@ -7,10 +7,10 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::stream::inbox::Inbox;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use crate::status::Status;
 
@@ -222,7 +222,7 @@ impl ClientResponse {
     /// while `driver` (the exchange) runs; its status ends the response.
     pub(crate) fn driven(
         driver: impl Future<Output = Status> + Send + 'static,
-        messages: mpsc::Receiver<Bytes>,
+        messages: Inbox<Bytes>,
     ) -> ClientResponse {
         ClientResponse::from_stream(Driven {
             driver: Some(Box::pin(driver)),
@@ -244,7 +244,7 @@ impl fmt::Debug for ClientResponse {
 /// polled by whoever reads the response (no task of its own).
 struct Driven {
     driver: Option<Pin<Box<dyn Future<Output = Status> + Send + 'static>>>,
-    messages: mpsc::Receiver<Bytes>,
+    messages: Inbox<Bytes>,
     status: Option<Status>,
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use super::{ClientCallDetails, ClientContinuation, ClientInterceptors, ClientResponse};
 use super::{MethodKind, RequestMessages};
@@ -18,9 +17,7 @@ use crate::client::rpc::{self, Delivery, Invocation, Outgoing};
 use crate::codec::Compression;
 use crate::codec::proto::{frame_payload, unframe};
 use crate::status::Status;
-
-/// Response messages buffered between the connection and the chain.
-const RESPONSE_QUEUE: usize = 16;
+use crate::stream::inbox::inbox;
 
 /// Runs one call through `interceptors`: what [`rpc::run`] does on an
 /// intercepted channel.
@@ -115,7 +112,7 @@ impl Wire {
         requests: RequestMessages,
     ) -> ClientResponse {
         let wire = Arc::clone(self);
-        let (sink, messages) = mpsc::channel(RESPONSE_QUEUE);
+        let (sink, messages) = inbox();
         let driver = async move {
             let options = details.options();
             let invocation = Invocation {

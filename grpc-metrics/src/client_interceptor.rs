@@ -14,26 +14,9 @@ use crate::client::{ClientCallRecorder, ClientMetrics};
 use crate::labels::MethodLabel;
 
 /// Records `grpc.client.call.duration` of every call, as the application
-/// sees it; put it outermost. The attempts inside it (each pass through an
-/// [`AttemptMetricsInterceptor`], e.g. the retries of an interceptor placed
-/// between the two) count under this call.
-///
-/// ```
-/// use grpc_core::{ClientInterceptors, intercept_channel, insecure_channel};
-/// use grpc_metrics::ClientMetrics;
-/// use grpc_metrics::prometheus_client::registry::Registry;
-///
-/// let mut registry = Registry::default();
-/// let metrics = ClientMetrics::register(&mut registry);
-/// let channel = insecure_channel("localhost:50051")?;
-/// let target = channel.target().to_owned();
-/// let interceptors = ClientInterceptors::new()
-///     .with(metrics.call_interceptor(&target))
-///     // ... a retrying interceptor would go here ...
-///     .with(metrics.attempt_interceptor(&target));
-/// let channel = intercept_channel(channel, interceptors);
-/// # Ok::<(), grpc_core::Error>(())
-/// ```
+/// sees it; put it outermost. The attempts of the call are recorded by
+/// [`ClientMetrics::attempt_tracer`] on the channel (see
+/// [`AttemptMetricsTracer`](crate::AttemptMetricsTracer) for the setup).
 #[derive(Clone, Debug)]
 pub struct CallMetricsInterceptor {
     metrics: ClientMetrics,
@@ -41,11 +24,16 @@ pub struct CallMetricsInterceptor {
 }
 
 /// Records `grpc.client.attempt.started`, `.duration` and the sent and
-/// received message sizes of every attempt; put it innermost. Without a
-/// [`CallMetricsInterceptor`] outside it, each attempt is also a call.
+/// received message sizes of every pass through it; put it innermost.
+/// Without a [`CallMetricsInterceptor`] outside it, each attempt is also a
+/// call.
 ///
-/// The sizes are those of the serialized messages: the compressed sizes
-/// of gRFC A66 when the call is not compressed.
+/// Deprecated way in ([`ClientMetrics::attempt_interceptor`]): it sits
+/// outside the channel's retry layer, so the retries and hedges of a
+/// service config's policies and transparent retries are one attempt to
+/// it, and its sizes are of the uncompressed messages.
+/// [`ClientMetrics::attempt_tracer`], registered with
+/// `ChannelBuilder::tracer`, sees every attempt and its compressed sizes.
 #[derive(Clone, Debug)]
 pub struct AttemptMetricsInterceptor {
     metrics: ClientMetrics,
@@ -62,6 +50,11 @@ impl ClientMetrics {
     }
 
     /// The per-attempt interceptor for a channel to `target`.
+    #[deprecated(
+        since = "0.1.0",
+        note = "an interceptor does not see the attempts of the channel's retry and hedging \
+                policies: register `ClientMetrics::attempt_tracer()` with `ChannelBuilder::tracer`"
+    )]
     pub fn attempt_interceptor(&self, target: &str) -> AttemptMetricsInterceptor {
         AttemptMetricsInterceptor {
             metrics: self.clone(),

@@ -18,6 +18,7 @@ use crate::codec::compress::ACCEPT_ENCODING;
 use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
+use crate::stats::client::{AttemptNumber, AttemptTrace};
 use crate::status::Status;
 use crate::stream::head::message_encoding;
 /// The DATA and trailers of a response: the stream layer's reader.
@@ -221,14 +222,39 @@ pub(crate) enum Attempt {
     Refused(Status),
 }
 
-/// One attempt; `previous` attempts were made before it (sent to the
-/// server as `grpc-previous-rpc-attempts`).
+impl Attempt {
+    /// The status the attempt ended with.
+    pub(crate) fn status(&self) -> &Status {
+        match self {
+            Attempt::Ended(status) | Attempt::Committed(status) | Attempt::Refused(status) => status,
+        }
+    }
+}
+
+/// One attempt, observed by the channel's tracers; `number.previous`
+/// attempts were made before it (sent to the server as
+/// `grpc-previous-rpc-attempts`).
 pub(crate) async fn attempt(
     invocation: &Invocation<'_>,
     call: &CallShared,
     requests: &mut super::retry::Replayable,
     delivery: &mut Delivery<'_>,
+    number: AttemptNumber,
+) -> Attempt {
+    let trace = AttemptTrace::start(invocation, number, call.deadline());
+    let outcome = attempt_traced(invocation, call, requests, delivery, number.previous, &trace).await;
+    trace.ended(outcome.status());
+    outcome
+}
+
+/// [`attempt`], reporting to `trace`.
+async fn attempt_traced(
+    invocation: &Invocation<'_>,
+    call: &CallShared,
+    requests: &mut super::retry::Replayable,
+    delivery: &mut Delivery<'_>,
     previous: u32,
+    trace: &AttemptTrace,
 ) -> Attempt {
     let (mut send, response, goaway) = match open(invocation, call.deadline(), previous).await {
         Ok(opened) => opened,
@@ -239,6 +265,7 @@ pub(crate) async fn attempt(
         let one = requests.one();
         match one {
             Some(frame) => {
+                trace.sent(&frame);
                 // One message: h2 buffers what the window does not admit yet.
                 let _ = send.send_data(frame, true);
                 // Keep the send half alive until the response is complete.
@@ -248,6 +275,7 @@ pub(crate) async fn attempt(
                 while let Some(item) = requests.next().await {
                     match item {
                         Ok(frame) => {
+                            trace.sent(&frame);
                             if send_with_capacity(&mut send, frame).await.is_err() {
                                 // The server ended the stream; its status tells why.
                                 return std::future::pending().await;
@@ -261,7 +289,7 @@ pub(crate) async fn attempt(
             }
         }
     };
-    let receiving = receive(response, &goaway, invocation, call, delivery);
+    let receiving = receive(response, &goaway, invocation, trace, call, delivery);
     tokio::select! {
         biased;
         attempt = receiving => attempt,
@@ -431,6 +459,7 @@ async fn receive(
     response: ResponseFuture,
     goaway: &LastStreamId,
     invocation: &Invocation<'_>,
+    trace: &AttemptTrace,
     call: &CallShared,
     delivery: &mut Delivery<'_>,
 ) -> Attempt {
@@ -446,8 +475,10 @@ async fn receive(
     match classify_head(&parts) {
         Head::TrailersOnly(status) => Attempt::Ended(status),
         Head::Body { initial, encoding } => {
+            trace.headers(&initial);
             call.set_initial_metadata(initial);
-            Attempt::Committed(receive_messages(body, encoding, invocation, delivery).await)
+            let received = receive_messages(body, encoding, invocation, trace, delivery).await;
+            Attempt::Committed(received)
         }
     }
 }
@@ -457,6 +488,7 @@ async fn receive_messages(
     body: RecvStream,
     encoding: Compression,
     invocation: &Invocation<'_>,
+    trace: &AttemptTrace,
     delivery: &mut Delivery<'_>,
 ) -> Status {
     let max = invocation.max_response_message();
@@ -467,6 +499,7 @@ async fn receive_messages(
             Ok(None) => break,
             Err(status) => return status,
         };
+        trace.received(&raw);
         let payload = match unpack(raw, encoding, max) {
             Ok(payload) => payload,
             Err(status) => return status,

@@ -1,6 +1,6 @@
-//! The client metrics of every call on a channel, through grpc-core's
-//! [`ClientInterceptor`] hook: [`CallMetricsInterceptor`] per call
-//! (outermost) and [`AttemptMetricsInterceptor`] per attempt (innermost).
+//! Client interceptors: [`CallMetricsInterceptor`] records each call's
+//! duration, [`ClientSpanInterceptor`] its span and `traceparent`; the
+//! deprecated [`AttemptMetricsInterceptor`] records one attempt per pass.
 
 use std::sync::Arc;
 
@@ -10,8 +10,11 @@ use grpc_core::{
     RequestMessages, ResponsePart,
 };
 
+use tracing::Instrument;
+
 use crate::client::{ClientCallRecorder, ClientMetrics};
 use crate::labels::MethodLabel;
+use crate::trace::{TRACEPARENT, TraceParent, client_span, record_status};
 
 /// Records `grpc.client.call.duration` of every call, as the application
 /// sees it; put it outermost. The attempts of the call are recorded by
@@ -138,4 +141,54 @@ fn on_end(response: ClientResponse, ended: impl FnOnce(Code) + Send + 'static) -
             ended(status.code());
         }
     }))
+}
+
+/// Runs every call inside a [`client_span`](crate::client_span) and sends
+/// the span's `traceparent` with the request: a child of the
+/// `traceparent` the call already carries (a server handler passing its
+/// caller's on), else the root of a new trace. The span gets the call's
+/// final `rpc.grpc.status_code`.
+///
+/// ```
+/// use grpc_core::{intercept_channel, insecure_channel};
+/// use grpc_metrics::ClientSpanInterceptor;
+///
+/// let channel = insecure_channel("localhost:50051")?;
+/// let target = channel.target().to_owned();
+/// let channel = intercept_channel(channel, ClientSpanInterceptor::new(&target));
+/// # Ok::<(), grpc_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientSpanInterceptor {
+    target: Arc<str>,
+}
+
+impl ClientSpanInterceptor {
+    /// The span interceptor of a channel to `target` (`server.address`).
+    pub fn new(target: &str) -> ClientSpanInterceptor {
+        ClientSpanInterceptor {
+            target: target.into(),
+        }
+    }
+}
+
+impl ClientInterceptor for ClientSpanInterceptor {
+    async fn intercept(
+        &self,
+        mut details: ClientCallDetails,
+        requests: RequestMessages,
+        continuation: ClientContinuation,
+    ) -> ClientResponse {
+        let caller = details.metadata.get(TRACEPARENT).and_then(TraceParent::parse);
+        let context = TraceParent::child_of(caller.as_ref());
+        if let Err(error) = details.metadata.insert(TRACEPARENT, context.to_string()) {
+            tracing::debug!(%error, "traceparent not sent");
+        }
+        let span = client_span(&details.method, &self.target, &context);
+        let response = continuation
+            .call(details, requests)
+            .instrument(span.clone())
+            .await;
+        on_end(response, move |code| record_status(&span, code))
+    }
 }

@@ -1,6 +1,7 @@
 //! gRPC's standard per-call metrics (the names of gRFC A66, as grpc-java,
-//! grpc-go and grpcio's OpenTelemetry plugin report them) and server spans
-//! following the OpenTelemetry RPC conventions, for rustgrpc.
+//! grpc-go and grpcio's OpenTelemetry plugin report them) and server and
+//! client spans following the OpenTelemetry RPC conventions, joined
+//! through W3C `traceparent` metadata, for rustgrpc.
 //!
 //! Metrics are recorded into a [`prometheus_client`] [`Registry`] the
 //! application owns (no global recorder), and exposed as Prometheus /
@@ -22,7 +23,10 @@
 //!   attempt the channel makes (the retries and hedges of the service
 //!   config's policies and transparent retries included), and
 //!   [`ClientMetrics::call_interceptor`] (through `intercept_channel`)
-//!   records `grpc.client.call.duration` as the application sees the call.
+//!   records `grpc.client.call.duration` as the application sees the call;
+//! - spans: [`SpanInterceptor`] on the server joins the caller's trace
+//!   from its `traceparent`; [`ClientSpanInterceptor`] on a channel opens
+//!   the client's span of each call and sends its `traceparent`.
 //!
 //! ```
 //! use grpc_core::{ChannelBuilder, Server, intercept_channel};
@@ -96,10 +100,12 @@ mod tracer;
 
 pub use buckets::{LATENCY_SECONDS, SIZE_BYTES};
 pub use client::{AttemptRecorder, ClientCallRecorder, ClientMetrics};
-pub use client_interceptor::{AttemptMetricsInterceptor, CallMetricsInterceptor};
+pub use client_interceptor::{
+    AttemptMetricsInterceptor, CallMetricsInterceptor, ClientSpanInterceptor,
+};
 pub use interceptor::{MetricsInterceptor, SpanInterceptor};
 pub use labels::MethodLabel;
 pub use prometheus_client;
 pub use server::{ServerCallRecorder, ServerMetrics};
-pub use trace::{TRACEPARENT, TraceParent, record_status, server_span};
+pub use trace::{TRACEPARENT, TraceParent, client_span, record_status, server_span};
 pub use tracer::{AttemptMetricsTracer, ServerMetricsTracer};

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_core::{
-    AttemptInfo, AttemptTracer, CallOptions, ChannelBuilder, ClientTracer, Code, Compression,
+    AttemptInfo, AttemptTracer, CallOptions, ChannelBuilder, ClientProtocol, ClientTracer, Code,
+    Compression,
     HandlerCallDetails, Metadata, Protocol, Server, ServerCallTracer, ServerTracer, ServiceConfig,
     Status, WireMessage,
 };
@@ -631,5 +632,57 @@ fn client_tracer_sees_every_message_of_the_four_patterns() {
     for attempt in &attempts {
         assert_eq!(attempt.code(), Some(Code::Ok), "{attempt:?}");
         assert_eq!(attempt.previous, 0);
+    }
+}
+
+#[test]
+fn client_tracer_sees_connect_and_grpc_web_calls_as_one_attempt_each() {
+    let server = TestServer::start();
+    for protocol in [ClientProtocol::connect(), ClientProtocol::grpc_web()] {
+        let log = ClientLog::default();
+        let channel = ChannelBuilder::new(server.target())
+            .protocol(protocol.clone())
+            .tracer(log.clone())
+            .build()
+            .expect("channel");
+        let stub = TestServiceStub::new(channel);
+        let request = streamed("web", 2);
+        let reply = stub.unary_call().call(request.clone()).expect("unary");
+        let replies: Vec<EchoResponse> = stub
+            .streaming_output_call()
+            .call(request.clone())
+            .expect("server stream")
+            .collect::<Result<_, _>>()
+            .expect("responses");
+        let requests = vec![echo("a"), echo("bb")];
+        let summary = stub
+            .streaming_input_call()
+            .call(requests.clone().into_iter())
+            .expect("client stream");
+        let attempts = log.attempts();
+        let name = protocol.protocol().name();
+        assert_eq!(attempts.len(), 3, "{name}: {attempts:?}");
+        let expected = [
+            Saw::Sent(plain(&request)),
+            Saw::Headers,
+            Saw::Received(plain(&reply)),
+            Saw::Ended(Code::Ok),
+        ];
+        assert_eq!(attempts[0].seen, expected, "{name}");
+        let mut streamed = vec![Saw::Sent(plain(&request)), Saw::Headers];
+        streamed.extend(replies.iter().map(|r| Saw::Received(plain(r))));
+        streamed.push(Saw::Ended(Code::Ok));
+        assert_eq!(attempts[1].seen, streamed, "{name}");
+        let sent: Vec<Saw> = requests.iter().map(|r| Saw::Sent(plain(r))).collect();
+        assert_eq!(attempts[2].seen[..2], sent[..], "{name}: {:?}", attempts[2]);
+        assert_eq!(
+            attempts[2].seen[2..],
+            [
+                Saw::Headers,
+                Saw::Received(plain(&summary)),
+                Saw::Ended(Code::Ok)
+            ],
+            "{name}"
+        );
     }
 }

@@ -216,3 +216,42 @@ fn attempt_tracer_counts_every_attempt_of_a_retried_call() {
     );
     assert_eq!(value(&text, &received), 7.0, "{text}");
 }
+
+#[test]
+fn client_span_interceptor_sends_a_traceparent_the_server_joins() {
+    use grpc_core::{Metadata, intercept_channel};
+    use grpc_metrics::{ClientSpanInterceptor, TraceParent};
+
+    let server = TestServer::start();
+    let channel = server.channel();
+    let target = channel.target().to_owned();
+    let stub = rustgrpc_tests::TestServiceStub::new(intercept_channel(
+        channel,
+        ClientSpanInterceptor::new(&target),
+    ));
+    let seen = |options: CallOptions| -> TraceParent {
+        let reply = stub
+            .unary_call()
+            .with_options(options)
+            .call(echo("traced"))
+            .unwrap();
+        let sent = reply
+            .invocation_metadata
+            .iter()
+            .find(|entry| entry.key == "traceparent")
+            .expect("a traceparent reached the server");
+        TraceParent::parse(std::str::from_utf8(&sent.value).unwrap()).expect("valid traceparent")
+    };
+    // A new trace, sampled.
+    let (first, second) = (seen(CallOptions::new()), seen(CallOptions::new()));
+    assert!(first.is_sampled());
+    assert_ne!(first.trace_id(), second.trace_id());
+    // A call carrying its caller's context continues that trace.
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let options =
+        CallOptions::new().metadata(Metadata::from_pairs([("traceparent", caller)]).unwrap());
+    let child = seen(options);
+    assert_eq!(child.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(child.parent_id(), "00f067aa0ba902b7");
+    assert!(!child.is_sampled(), "the caller's flags are kept");
+}

@@ -18,6 +18,7 @@ use crate::codec::compress::ACCEPT_ENCODING;
 use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
+use crate::stats::WireMessage;
 use crate::stats::client::{AttemptNumber, AttemptTrace};
 use crate::status::Status;
 use crate::stream::head::message_encoding;
@@ -499,7 +500,7 @@ async fn receive_messages(
             Ok(None) => break,
             Err(status) => return status,
         };
-        trace.received(&raw);
+        trace.received(WireMessage::of(&raw));
         let payload = match unpack(raw, encoding, max) {
             Ok(payload) => payload,
             Err(status) => return status,

@@ -6,7 +6,6 @@ use tokio::time::Instant;
 
 use super::{AttemptInfo, AttemptTracer, ClientTracer, Tracers, WireMessage, for_each_frame};
 use crate::client::rpc::Invocation;
-use crate::codec::framing::RawMessage;
 use crate::metadata::Metadata;
 use crate::status::Status;
 
@@ -22,11 +21,14 @@ pub(crate) struct AttemptNumber {
     pub(crate) transparent: bool,
 }
 
-/// The tracers of one attempt; empty (and free) when none is registered.
-/// Dropped before [`ended`](Self::ended) (the call abandoned the attempt),
-/// it ends `DEADLINE_EXCEEDED` past the call's deadline, else `CANCELLED`.
+/// The tracers of one attempt: one pointer, `None` (and free) when no
+/// tracer is registered or every one declined the attempt. Dropped before
+/// [`ended`](Self::ended) (the call abandoned the attempt), it ends
+/// `DEADLINE_EXCEEDED` past the call's deadline, else `CANCELLED`.
 #[derive(Default)]
-pub(crate) struct AttemptTrace {
+pub(crate) struct AttemptTrace(Option<Box<Active>>);
+
+struct Active {
     tracers: Vec<Box<dyn AttemptTracer>>,
     deadline: Option<Instant>,
 }
@@ -40,7 +42,7 @@ impl AttemptTrace {
     ) -> AttemptTrace {
         let registered = &invocation.channel.config().tracers;
         if registered.is_empty() {
-            return AttemptTrace::default();
+            return AttemptTrace(None);
         }
         let info = AttemptInfo {
             method: invocation.path,
@@ -49,22 +51,24 @@ impl AttemptTrace {
             transparent_retry: number.transparent,
             metadata: &invocation.options.metadata,
         };
-        AttemptTrace {
-            tracers: registered
-                .iter()
-                .filter_map(|tracer| tracer.start_attempt(&info))
-                .collect(),
-            deadline,
-        }
+        let tracers: Vec<_> = registered
+            .iter()
+            .filter_map(|tracer| tracer.start_attempt(&info))
+            .collect();
+        AttemptTrace((!tracers.is_empty()).then(|| Box::new(Active { tracers, deadline })))
+    }
+
+    fn tracers(&self) -> &[Box<dyn AttemptTracer>] {
+        self.0.as_ref().map_or(&[], |active| &active.tracers)
     }
 
     /// A framed request message went out.
     pub(crate) fn sent(&self, frame: &[u8]) {
-        if self.tracers.is_empty() {
+        if self.0.is_none() {
             return;
         }
         for_each_frame(frame, |message| {
-            for tracer in &self.tracers {
+            for tracer in self.tracers() {
                 tracer.message_sent(message);
             }
         });
@@ -72,15 +76,15 @@ impl AttemptTrace {
 
     /// The response headers arrived.
     pub(crate) fn headers(&self, metadata: &Metadata) {
-        for tracer in &self.tracers {
+        for tracer in self.tracers() {
             tracer.headers_received(metadata);
         }
     }
 
     /// A response message came off the wire.
-    pub(crate) fn received(&self, raw: &RawMessage) {
-        for tracer in &self.tracers {
-            tracer.message_received(WireMessage::of(raw));
+    pub(crate) fn received(&self, message: WireMessage) {
+        for tracer in self.tracers() {
+            tracer.message_received(message);
         }
     }
 
@@ -90,18 +94,20 @@ impl AttemptTrace {
     }
 
     fn end(&mut self, status: &Status) {
-        for tracer in std::mem::take(&mut self.tracers) {
-            tracer.attempt_ended(status);
+        if let Some(active) = self.0.take() {
+            for tracer in active.tracers {
+                tracer.attempt_ended(status);
+            }
         }
     }
 }
 
 impl Drop for AttemptTrace {
     fn drop(&mut self) {
-        if self.tracers.is_empty() {
+        let Some(active) = &self.0 else {
             return;
-        }
-        let status = match self.deadline {
+        };
+        let status = match active.deadline {
             Some(deadline) if deadline <= Instant::now() => {
                 Status::deadline_exceeded("Deadline Exceeded")
             }

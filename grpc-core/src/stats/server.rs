@@ -11,10 +11,13 @@ use crate::stream::outbox::Taken;
 /// The server's registered tracers.
 pub(crate) type ServerTracers = Tracers<dyn ServerTracer>;
 
-/// The tracers of one call; empty (and free) when none is registered.
-/// Dropped before [`ended`](Self::ended), the call ends `CANCELLED`.
+/// The tracers of one call: one pointer, `None` (and free) when no tracer
+/// is registered or every one declined the call. Dropped before
+/// [`ended`](Self::ended), the call ends `CANCELLED`.
 #[derive(Default)]
-pub(crate) struct CallTrace {
+pub(crate) struct CallTrace(Option<Box<Active>>);
+
+struct Active {
     tracers: Vec<Box<dyn ServerCallTracer>>,
     headers_sent: bool,
 }
@@ -23,49 +26,54 @@ impl CallTrace {
     /// The tracers `registered` give the call of `ctx`.
     pub(crate) fn start(registered: &ServerTracers, ctx: &ServicerContext) -> CallTrace {
         if registered.is_empty() {
-            return CallTrace::default();
+            return CallTrace(None);
         }
         let details = HandlerCallDetails::new(ctx.clone());
-        CallTrace {
-            tracers: registered
-                .iter()
-                .filter_map(|tracer| tracer.start_call(&details))
-                .collect(),
-            headers_sent: false,
-        }
+        let tracers: Vec<_> = registered
+            .iter()
+            .filter_map(|tracer| tracer.start_call(&details))
+            .collect();
+        CallTrace((!tracers.is_empty()).then(|| {
+            Box::new(Active {
+                tracers,
+                headers_sent: false,
+            })
+        }))
     }
 
     /// A request message came off the wire.
     pub(crate) fn received(&self, message: WireMessage) {
-        for tracer in &self.tracers {
-            tracer.message_received(message);
+        if let Some(active) = &self.0 {
+            for tracer in &active.tracers {
+                tracer.message_received(message);
+            }
         }
     }
 
     /// The writer took `taken` from the outbox: its headers (explicit, or
     /// implied by the first message) and each of its messages.
     pub(crate) fn taken(&mut self, taken: &Taken) {
-        if self.tracers.is_empty() {
+        let Some(active) = &mut self.0 else {
             return;
-        }
+        };
         let implied;
         let headers = match (&taken.headers, &taken.data) {
             (Some((metadata, _)), _) => Some(metadata),
-            (None, Some(_)) if !self.headers_sent => {
+            (None, Some(_)) if !active.headers_sent => {
                 implied = Metadata::new();
                 Some(&implied)
             }
             _ => None,
         };
         if let Some(metadata) = headers {
-            self.headers_sent = true;
-            for tracer in &self.tracers {
+            active.headers_sent = true;
+            for tracer in &active.tracers {
                 tracer.headers_sent(metadata);
             }
         }
         if let Some((frames, _)) = &taken.data {
             for_each_frame(frames, |message| {
-                for tracer in &self.tracers {
+                for tracer in &active.tracers {
                     tracer.message_sent(message);
                 }
             });
@@ -78,8 +86,10 @@ impl CallTrace {
     }
 
     fn end(&mut self, code: Code) {
-        for tracer in std::mem::take(&mut self.tracers) {
-            tracer.call_ended(code);
+        if let Some(active) = self.0.take() {
+            for tracer in active.tracers {
+                tracer.call_ended(code);
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ use super::call::CallShared;
 use super::rpc::{Delivery, Invocation, Outgoing, call_credentials_metadata};
 use crate::error::{Error, Kind};
 use crate::server::Protocol;
+use crate::stats::client::{AttemptNumber, AttemptTrace};
 use crate::status::Status;
 use crate::wire::json::{Descriptors, JsonCodec, has_no_side_effects};
 use encode::Shape;
@@ -176,7 +177,24 @@ impl ProtocolClient {
         invocation: &Invocation<'_>,
         call: &CallShared,
         outgoing: Outgoing,
+        delivery: Delivery<'_>,
+    ) -> Status {
+        // The one attempt (no retry policies here), seen by the tracers.
+        let trace = AttemptTrace::start(invocation, AttemptNumber::default(), call.deadline());
+        let status = self
+            .exchange_traced(invocation, call, outgoing, delivery, &trace)
+            .await;
+        trace.ended(&status);
+        status
+    }
+
+    async fn exchange_traced(
+        &self,
+        invocation: &Invocation<'_>,
+        call: &CallShared,
+        outgoing: Outgoing,
         mut delivery: Delivery<'_>,
+        trace: &AttemptTrace,
     ) -> Status {
         let plan = match self.plan(invocation, &outgoing, &delivery) {
             Ok(plan) => plan,
@@ -186,6 +204,9 @@ impl ProtocolClient {
             Outgoing::One(frame) => Some(frame.clone()),
             _ => None,
         };
+        if let Some(frame) = &whole {
+            trace.sent(frame);
+        }
         let pending = match self.open(&plan, invocation, call, whole).await {
             Ok(pending) => pending,
             Err(status) => return status,
@@ -199,11 +220,13 @@ impl ProtocolClient {
         let max = invocation.channel.config().max_receive_message_length;
         let receiving = async {
             match response.await {
-                Ok(response) => decode::read(&plan, response, call, &mut delivery, max).await,
+                Ok(response) => {
+                    decode::read(&plan, response, call, &mut delivery, trace, max).await
+                }
                 Err(status) => decode::Outcome::broken(status),
             }
         };
-        let sending = send_all(&plan, invocation, outgoing, &mut sink);
+        let sending = send_all(&plan, invocation, outgoing, &mut sink, trace);
         let outcome = tokio::select! {
             biased;
             outcome = receiving => outcome,
@@ -287,6 +310,7 @@ async fn send_all(
     invocation: &Invocation<'_>,
     mut outgoing: Outgoing,
     sink: &mut Sink,
+    trace: &AttemptTrace,
 ) -> Option<Status> {
     if !matches!(outgoing, Outgoing::One(_)) {
         let compression = invocation.compression();
@@ -296,6 +320,7 @@ async fn send_all(
                 Ok(envelope) => envelope,
                 Err(status) => return Some(status),
             };
+            trace.sent(&envelope);
             if sink.send(envelope).await.is_err() {
                 break;
             }

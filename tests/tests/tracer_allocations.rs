@@ -121,7 +121,7 @@ fn tracers_cost_nothing_unless_they_trace() {
     assert!(counted.0.load(Ordering::Relaxed) > 0, "the tracer saw no bytes");
     // Same code path but for the tracer lookups: within counting noise.
     assert!((opted_out - none).abs() < 0.5, "{opted_out} vs {none}");
-    // A Vec and the tracer's Box, on each side.
+    // On each side, the call's (attempt's) holder and the tracer's Box.
     let extra = traced - none;
     assert!((3.5..=4.5).contains(&extra), "{extra} more allocations per call");
 }

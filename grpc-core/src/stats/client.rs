@@ -4,7 +4,7 @@
 
 use tokio::time::Instant;
 
-use super::{AttemptInfo, AttemptTracer, ClientTracer, Tracers, WireMessage, for_each_frame};
+use super::{AttemptInfo, AttemptTracer, ClientTracer, Started, Tracers, WireMessage, for_each_frame};
 use crate::client::rpc::Invocation;
 use crate::metadata::Metadata;
 use crate::status::Status;
@@ -29,7 +29,7 @@ pub(crate) struct AttemptNumber {
 pub(crate) struct AttemptTrace(Option<Box<Active>>);
 
 struct Active {
-    tracers: Vec<Box<dyn AttemptTracer>>,
+    tracers: Started<dyn AttemptTracer>,
     deadline: Option<Instant>,
 }
 
@@ -51,15 +51,13 @@ impl AttemptTrace {
             transparent_retry: number.transparent,
             metadata: &invocation.options.metadata,
         };
-        let tracers: Vec<_> = registered
-            .iter()
-            .filter_map(|tracer| tracer.start_attempt(&info))
-            .collect();
-        AttemptTrace((!tracers.is_empty()).then(|| Box::new(Active { tracers, deadline })))
+        let started = registered.iter().filter_map(|t| t.start_attempt(&info));
+        let tracers = Started::collect(started);
+        AttemptTrace(tracers.map(|tracers| Box::new(Active { tracers, deadline })))
     }
 
-    fn tracers(&self) -> &[Box<dyn AttemptTracer>] {
-        self.0.as_ref().map_or(&[], |active| &active.tracers)
+    fn tracers(&self) -> impl Iterator<Item = &dyn AttemptTracer> {
+        self.0.iter().flat_map(|active| active.tracers.iter())
     }
 
     /// A framed request message went out.
@@ -95,7 +93,7 @@ impl AttemptTrace {
 
     fn end(&mut self, status: &Status) {
         if let Some(active) = self.0.take() {
-            for tracer in active.tracers {
+            for tracer in active.tracers.iter() {
                 tracer.attempt_ended(status);
             }
         }

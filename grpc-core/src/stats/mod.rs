@@ -219,6 +219,28 @@ impl AttemptInfo<'_> {
     }
 }
 
+/// The tracers of one call or attempt, at least one: the first inline,
+/// so that a single tracer costs no vector.
+pub(crate) struct Started<T: ?Sized> {
+    first: Box<T>,
+    rest: Vec<Box<T>>,
+}
+
+impl<T: ?Sized> Started<T> {
+    /// The tracers `start` gives, `None` when none does.
+    pub(crate) fn collect(mut tracers: impl Iterator<Item = Box<T>>) -> Option<Started<T>> {
+        let first = tracers.next()?;
+        Some(Started {
+            first,
+            rest: tracers.collect(),
+        })
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        std::iter::once(&*self.first).chain(self.rest.iter().map(|tracer| &**tracer))
+    }
+}
+
 /// The tracers registered on a server or channel.
 pub(crate) struct Tracers<T: ?Sized>(Vec<Arc<T>>);
 

@@ -2,7 +2,7 @@
 //! either protocol family (gRPC in `server/rpc.rs`, Connect and gRPC-Web
 //! in `server/protocol/call.rs`).
 
-use super::{ServerCallTracer, ServerTracer, Tracers, WireMessage, for_each_frame};
+use super::{ServerCallTracer, ServerTracer, Started, Tracers, WireMessage, for_each_frame};
 use crate::metadata::Metadata;
 use crate::server::{HandlerCallDetails, ServicerContext};
 use crate::status::Code;
@@ -18,7 +18,7 @@ pub(crate) type ServerTracers = Tracers<dyn ServerTracer>;
 pub(crate) struct CallTrace(Option<Box<Active>>);
 
 struct Active {
-    tracers: Vec<Box<dyn ServerCallTracer>>,
+    tracers: Started<dyn ServerCallTracer>,
     headers_sent: bool,
 }
 
@@ -29,11 +29,9 @@ impl CallTrace {
             return CallTrace(None);
         }
         let details = HandlerCallDetails::new(ctx.clone());
-        let tracers: Vec<_> = registered
-            .iter()
-            .filter_map(|tracer| tracer.start_call(&details))
-            .collect();
-        CallTrace((!tracers.is_empty()).then(|| {
+        let started = registered.iter().filter_map(|t| t.start_call(&details));
+        let tracers = Started::collect(started);
+        CallTrace(tracers.map(|tracers| {
             Box::new(Active {
                 tracers,
                 headers_sent: false,
@@ -44,7 +42,7 @@ impl CallTrace {
     /// A request message came off the wire.
     pub(crate) fn received(&self, message: WireMessage) {
         if let Some(active) = &self.0 {
-            for tracer in &active.tracers {
+            for tracer in active.tracers.iter() {
                 tracer.message_received(message);
             }
         }
@@ -67,13 +65,13 @@ impl CallTrace {
         };
         if let Some(metadata) = headers {
             active.headers_sent = true;
-            for tracer in &active.tracers {
+            for tracer in active.tracers.iter() {
                 tracer.headers_sent(metadata);
             }
         }
         if let Some((frames, _)) = &taken.data {
             for_each_frame(frames, |message| {
-                for tracer in &active.tracers {
+                for tracer in active.tracers.iter() {
                     tracer.message_sent(message);
                 }
             });
@@ -87,7 +85,7 @@ impl CallTrace {
 
     fn end(&mut self, code: Code) {
         if let Some(active) = self.0.take() {
-            for tracer in active.tracers {
+            for tracer in active.tracers.iter() {
                 tracer.call_ended(code);
             }
         }

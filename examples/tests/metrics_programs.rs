@@ -113,14 +113,20 @@ fn metrics_page_counts_the_calls_made() {
         );
         sample(&client_page, &series).map(str::to_owned)
     };
-    assert_eq!(attempts("SayHello", "OK").as_deref(), Some("2"), "{client_page}");
+    assert_eq!(
+        attempts("SayHello", "OK").as_deref(),
+        Some("2"),
+        "{client_page}"
+    );
     assert_eq!(
         attempts("SayHelloStreamReply", "OK").as_deref(),
         Some("1"),
         "{client_page}"
     );
     assert!(
-        client_page.contains("grpc_client_call_duration_seconds_count{grpc_method=\"helloworld.Greeter/SayHello\""),
+        client_page.contains(
+            "grpc_client_call_duration_seconds_count{grpc_method=\"helloworld.Greeter/SayHello\""
+        ),
         "{client_page}"
     );
 
@@ -225,6 +231,7 @@ fn readme_metrics_snippets_are_the_example_code() {
         "// README: metrics client",
         "// README: end",
     );
-    let readme = common::readme_rust_blocks(&common::read("../README.md"), "## Metrics and tracing");
+    let readme =
+        common::readme_rust_blocks(&common::read("../README.md"), "## Metrics and tracing");
     assert_eq!(readme, [server, client].concat());
 }

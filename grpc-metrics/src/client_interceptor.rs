@@ -179,7 +179,10 @@ impl ClientInterceptor for ClientSpanInterceptor {
         requests: RequestMessages,
         continuation: ClientContinuation,
     ) -> ClientResponse {
-        let caller = details.metadata.get(TRACEPARENT).and_then(TraceParent::parse);
+        let caller = details
+            .metadata
+            .get(TRACEPARENT)
+            .and_then(TraceParent::parse);
         let context = TraceParent::child_of(caller.as_ref());
         if let Err(error) = details.metadata.insert(TRACEPARENT, context.to_string()) {
             tracing::debug!(%error, "traceparent not sent");

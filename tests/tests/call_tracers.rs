@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use grpc_core::{
     AttemptInfo, AttemptTracer, CallOptions, ChannelBuilder, ClientProtocol, ClientTracer, Code,
-    Compression,
-    HandlerCallDetails, Metadata, Protocol, Server, ServerCallTracer, ServerTracer, ServiceConfig,
-    Status, WireMessage,
+    Compression, HandlerCallDetails, Metadata, Protocol, Server, ServerCallTracer, ServerTracer,
+    ServiceConfig, Status, WireMessage,
 };
 use http::Request;
 use prost::Message as _;
@@ -170,7 +169,10 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
     };
     let reply = stub.unary_call().call(request.clone()).expect("unary");
     let call = log.ended_call(0);
-    assert_eq!((call.method.as_str(), call.protocol), (UNARY, Protocol::Grpc));
+    assert_eq!(
+        (call.method.as_str(), call.protocol),
+        (UNARY, Protocol::Grpc)
+    );
     let expected = [
         Seen::Received(plain(&request)),
         Seen::Headers,
@@ -199,7 +201,10 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
         .expect("client stream");
     let call = log.ended_call(2);
     assert_eq!(call.method, CLIENT_STREAM);
-    assert_eq!(call.received(), requests.iter().map(plain).collect::<Vec<_>>());
+    assert_eq!(
+        call.received(),
+        requests.iter().map(plain).collect::<Vec<_>>()
+    );
     assert_eq!(call.sent(), [plain(&summary)]);
 
     let replies: Vec<EchoResponse> = stub
@@ -210,7 +215,10 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
         .expect("responses");
     let call = log.ended_call(3);
     assert_eq!(call.method, BIDI);
-    assert_eq!(call.received(), requests.iter().map(plain).collect::<Vec<_>>());
+    assert_eq!(
+        call.received(),
+        requests.iter().map(plain).collect::<Vec<_>>()
+    );
     assert_eq!(call.sent(), replies.iter().map(plain).collect::<Vec<_>>());
     assert_eq!(call.seen.last(), Some(&Seen::Ended(Code::Ok)));
 }
@@ -420,7 +428,10 @@ impl AttemptTracer for AttemptEntry {
 
 impl ClientLog {
     fn attempts(&self) -> Vec<AttemptLog> {
-        lock(&self.0).iter().map(|entry| lock(entry).clone()).collect()
+        lock(&self.0)
+            .iter()
+            .map(|entry| lock(entry).clone())
+            .collect()
     }
 }
 
@@ -456,14 +467,21 @@ fn every_retry_is_an_attempt_with_its_previous_attempts() {
     let policy = r#""retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.01s",
         "maxBackoff": "0.05s", "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}"#;
     let channel = policy_channel(&backend.address(), policy, &log);
-    assert_eq!(call_who(&channel, "retried", "2").expect("retried"), "flaky");
+    assert_eq!(
+        call_who(&channel, "retried", "2").expect("retried"),
+        "flaky"
+    );
     let attempts = log.attempts();
     let previous: Vec<u32> = attempts.iter().map(|a| a.previous).collect();
     assert_eq!(previous, [0, 1, 2]);
     let codes: Vec<Option<Code>> = attempts.iter().map(AttemptLog::code).collect();
     assert_eq!(
         codes,
-        [Some(Code::Unavailable), Some(Code::Unavailable), Some(Code::Ok)]
+        [
+            Some(Code::Unavailable),
+            Some(Code::Unavailable),
+            Some(Code::Ok)
+        ]
     );
     let request = plain(&String::from("hi"));
     for attempt in &attempts {
@@ -473,7 +491,10 @@ fn every_retry_is_an_attempt_with_its_previous_attempts() {
         assert_eq!(attempt.seen.first(), Some(&Saw::Sent(request)));
     }
     // The failures were Trailers-Only; the success had headers and a reply.
-    assert_eq!(attempts[0].seen, [Saw::Sent(request), Saw::Ended(Code::Unavailable)]);
+    assert_eq!(
+        attempts[0].seen,
+        [Saw::Sent(request), Saw::Ended(Code::Unavailable)]
+    );
     let reply = plain(&String::from("flaky"));
     let expected = [
         Saw::Sent(request),
@@ -495,9 +516,13 @@ fn every_hedge_is_an_attempt_and_the_abandoned_one_ends_cancelled() {
     let policy = r#""hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "10s",
         "nonFatalStatusCodes": ["UNAVAILABLE"]}"#;
     let channel = policy_channel(&backend.address(), policy, &log);
-    assert_eq!(call_who(&channel, "failing", "2").expect("hedged"), "hedged");
+    assert_eq!(
+        call_who(&channel, "failing", "2").expect("hedged"),
+        "hedged"
+    );
     let attempts = log.attempts();
-    let summary: Vec<(u32, Option<Code>)> = attempts.iter().map(|a| (a.previous, a.code())).collect();
+    let summary: Vec<(u32, Option<Code>)> =
+        attempts.iter().map(|a| (a.previous, a.code())).collect();
     assert_eq!(
         summary,
         [
@@ -511,7 +536,10 @@ fn every_hedge_is_an_attempt_and_the_abandoned_one_ends_cancelled() {
     let log = ClientLog::default();
     let policy = r#""hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "0.05s"}"#;
     let channel = policy_channel(&backend.address(), policy, &log);
-    backend.behaviour.delay_ms.store(500, std::sync::atomic::Ordering::SeqCst);
+    backend
+        .behaviour
+        .delay_ms
+        .store(500, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(call_who(&channel, "slow", "0").expect("hedged"), "hedged");
     let attempts = log.attempts();
     let mut previous: Vec<u32> = attempts.iter().map(|a| a.previous).collect();

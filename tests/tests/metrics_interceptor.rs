@@ -199,11 +199,16 @@ fn attempt_tracer_counts_every_attempt_of_a_retried_call() {
     let started = format!("grpc_client_attempt_started_total{{{client}}}");
     assert_eq!(value(&text, &started), 3.0, "{text}");
     let attempts = |status: &str| {
-        let series =
-            format!("grpc_client_attempt_duration_seconds_count{{{client},grpc_status=\"{status}\"}}");
+        let series = format!(
+            "grpc_client_attempt_duration_seconds_count{{{client},grpc_status=\"{status}\"}}"
+        );
         value(&text, &series)
     };
-    assert_eq!((attempts("UNAVAILABLE"), attempts("OK")), (2.0, 1.0), "{text}");
+    assert_eq!(
+        (attempts("UNAVAILABLE"), attempts("OK")),
+        (2.0, 1.0),
+        "{text}"
+    );
     // One call, as the application saw it.
     let calls = format!("grpc_client_call_duration_seconds_count{{{client},grpc_status=\"OK\"}}");
     assert_eq!(value(&text, &calls), 1.0, "{text}");

@@ -86,7 +86,10 @@ fn serve(builder: ServerBuilder) -> (Server, u16) {
 }
 
 /// Heap allocations per sequential unary call, client and server together.
-fn allocations_per_call(server: ServerBuilder, channel: fn(ChannelBuilder) -> ChannelBuilder) -> f64 {
+fn allocations_per_call(
+    server: ServerBuilder,
+    channel: fn(ChannelBuilder) -> ChannelBuilder,
+) -> f64 {
     let (server, port) = serve(server);
     let channel: Channel = channel(ChannelBuilder::new(format!("127.0.0.1:{port}")))
         .build()
@@ -118,10 +121,16 @@ fn tracers_cost_nothing_unless_they_trace() {
         "allocations per unary call, client + server: no tracer {none:.2}, \
          tracers opting out {opted_out:.2}, tracing every call {traced:.2}"
     );
-    assert!(counted.0.load(Ordering::Relaxed) > 0, "the tracer saw no bytes");
+    assert!(
+        counted.0.load(Ordering::Relaxed) > 0,
+        "the tracer saw no bytes"
+    );
     // Same code path but for the tracer lookups: within counting noise.
     assert!((opted_out - none).abs() < 0.5, "{opted_out} vs {none}");
     // On each side, the call's (attempt's) holder and the tracer's Box.
     let extra = traced - none;
-    assert!((3.5..=4.5).contains(&extra), "{extra} more allocations per call");
+    assert!(
+        (3.5..=4.5).contains(&extra),
+        "{extra} more allocations per call"
+    );
 }

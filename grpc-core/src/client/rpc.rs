@@ -227,7 +227,9 @@ impl Attempt {
     /// The status the attempt ended with.
     pub(crate) fn status(&self) -> &Status {
         match self {
-            Attempt::Ended(status) | Attempt::Committed(status) | Attempt::Refused(status) => status,
+            Attempt::Ended(status) | Attempt::Committed(status) | Attempt::Refused(status) => {
+                status
+            }
         }
     }
 }
@@ -243,7 +245,15 @@ pub(crate) async fn attempt(
     number: AttemptNumber,
 ) -> Attempt {
     let trace = AttemptTrace::start(invocation, number, call.deadline());
-    let outcome = attempt_traced(invocation, call, requests, delivery, number.previous, &trace).await;
+    let outcome = attempt_traced(
+        invocation,
+        call,
+        requests,
+        delivery,
+        number.previous,
+        &trace,
+    )
+    .await;
     trace.ended(outcome.status());
     outcome
 }

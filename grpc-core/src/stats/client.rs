@@ -4,7 +4,9 @@
 
 use tokio::time::Instant;
 
-use super::{AttemptInfo, AttemptTracer, ClientTracer, Started, Tracers, WireMessage, for_each_frame};
+use super::{
+    AttemptInfo, AttemptTracer, ClientTracer, Started, Tracers, WireMessage, for_each_frame,
+};
 use crate::client::rpc::Invocation;
 use crate::metadata::Metadata;
 use crate::status::Status;

@@ -159,7 +159,8 @@ impl Reading<'_, '_, '_> {
         let encoding = encoding(&parts.headers, http::header::CONTENT_ENCODING.as_str())?;
         let body = self.reader.read_all(self.max).await?;
         let compressed = encoding.is_compressing();
-        self.trace.received(WireMessage::new(body.len(), compressed));
+        self.trace
+            .received(WireMessage::new(body.len(), compressed));
         let message = encoding.decompress(&body, self.max)?;
         let message = match &self.plan.json {
             Some(json) => json.response_to_proto(&message)?,
@@ -211,7 +212,8 @@ impl Reading<'_, '_, '_> {
         encoding: Compression,
     ) -> Result<(), Status> {
         let compressed = flags & 1 == 1;
-        self.trace.received(WireMessage::new(payload.len(), compressed));
+        self.trace
+            .received(WireMessage::new(payload.len(), compressed));
         let payload = self.unpack(flags, payload, encoding)?;
         let payload = match &self.plan.json {
             Some(json) => json.response_to_proto(&payload)?,

@@ -37,7 +37,8 @@ fn plain(message: &impl prost::Message) -> WireMessage {
 
 // ---- server ---------------------------------------------------------------
 
-/// What a server call tracer was told, in order.
+/// What a tracer was told, in order (the same four events on both sides:
+/// a message received, headers sent or received, a message sent, the end).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Seen {
     Received(WireMessage),
@@ -46,39 +47,121 @@ enum Seen {
     Ended(Code),
 }
 
+/// One traced call or attempt: what it was (`head`) and what it saw.
 #[derive(Clone, Debug)]
-struct CallLog {
-    method: String,
-    protocol: Protocol,
+struct Entry<H> {
+    head: H,
     seen: Vec<Seen>,
 }
 
-impl CallLog {
+impl<H> Entry<H> {
     fn received(&self) -> Vec<WireMessage> {
-        self.seen
-            .iter()
-            .filter_map(|seen| match seen {
-                Seen::Received(message) => Some(*message),
-                _ => None,
-            })
-            .collect()
+        let each = self.seen.iter();
+        each.filter_map(|seen| match seen {
+            Seen::Received(message) => Some(*message),
+            _ => None,
+        })
+        .collect()
     }
 
     fn sent(&self) -> Vec<WireMessage> {
-        self.seen
-            .iter()
-            .filter_map(|seen| match seen {
-                Seen::Sent(message) => Some(*message),
-                _ => None,
-            })
-            .collect()
+        let each = self.seen.iter();
+        each.filter_map(|seen| match seen {
+            Seen::Sent(message) => Some(*message),
+            _ => None,
+        })
+        .collect()
     }
 
+    fn code(&self) -> Option<Code> {
+        match self.seen.last() {
+            Some(Seen::Ended(code)) => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// A tracer that logs every call (attempt), in the order they started.
+struct Log<H>(Arc<Mutex<Vec<Arc<Mutex<Entry<H>>>>>>);
+
+impl<H> Clone for Log<H> {
+    fn clone(&self) -> Self {
+        Log(Arc::clone(&self.0))
+    }
+}
+
+impl<H> Default for Log<H> {
+    fn default() -> Self {
+        Log(Arc::default())
+    }
+}
+
+/// The tracer of one logged call (attempt).
+struct Recording<H>(Arc<Mutex<Entry<H>>>);
+
+impl<H: Clone> Log<H> {
+    fn start(&self, head: H) -> Box<Recording<H>> {
+        let entry = Arc::new(Mutex::new(Entry {
+            head,
+            seen: Vec::new(),
+        }));
+        lock(&self.0).push(Arc::clone(&entry));
+        Box::new(Recording(entry))
+    }
+
+    fn entries(&self) -> Vec<Entry<H>> {
+        let entries = lock(&self.0);
+        entries.iter().map(|entry| lock(entry).clone()).collect()
+    }
+}
+
+impl<H> Recording<H> {
+    fn push(&self, seen: Seen) {
+        lock(&self.0).seen.push(seen);
+    }
+}
+
+/// What a server call was.
+#[derive(Clone, Debug)]
+struct CallHead {
+    method: String,
+    protocol: Protocol,
+}
+
+type ServerLog = Log<CallHead>;
+type CallLog = Entry<CallHead>;
+
+impl ServerTracer for ServerLog {
+    fn start_call(&self, call: &HandlerCallDetails) -> Option<Box<dyn ServerCallTracer>> {
+        let head = CallHead {
+            method: call.method().to_owned(),
+            protocol: call.context().protocol(),
+        };
+        Some(self.start(head))
+    }
+}
+
+impl ServerCallTracer for Recording<CallHead> {
+    fn message_received(&self, message: WireMessage) {
+        self.push(Seen::Received(message));
+    }
+    fn headers_sent(&self, _metadata: &Metadata) {
+        self.push(Seen::Headers);
+    }
+    fn message_sent(&self, message: WireMessage) {
+        self.push(Seen::Sent(message));
+    }
+    fn call_ended(&self, code: Code) {
+        self.push(Seen::Ended(code));
+    }
+}
+
+impl CallLog {
     /// One end, last; the headers once, before the first message sent.
     fn assert_well_formed(&self) {
         let ends = self.seen.iter().filter(|s| matches!(s, Seen::Ended(_)));
         assert_eq!(ends.count(), 1, "{self:?}");
-        assert!(matches!(self.seen.last(), Some(Seen::Ended(_))), "{self:?}");
+        assert!(self.code().is_some(), "{self:?}");
         let headers = self.seen.iter().position(|s| *s == Seen::Headers);
         let first_sent = self.seen.iter().position(|s| matches!(s, Seen::Sent(_)));
         if let Some(first_sent) = first_sent {
@@ -89,48 +172,14 @@ impl CallLog {
     }
 }
 
-/// A server tracer that logs every call.
-#[derive(Clone, Default)]
-struct ServerLog(Arc<Mutex<Vec<Arc<Mutex<CallLog>>>>>);
-
-struct CallEntry(Arc<Mutex<CallLog>>);
-
-impl ServerTracer for ServerLog {
-    fn start_call(&self, call: &HandlerCallDetails) -> Option<Box<dyn ServerCallTracer>> {
-        let entry = Arc::new(Mutex::new(CallLog {
-            method: call.method().to_owned(),
-            protocol: call.context().protocol(),
-            seen: Vec::new(),
-        }));
-        lock(&self.0).push(Arc::clone(&entry));
-        Some(Box::new(CallEntry(entry)))
-    }
-}
-
-impl ServerCallTracer for CallEntry {
-    fn message_received(&self, message: WireMessage) {
-        lock(&self.0).seen.push(Seen::Received(message));
-    }
-    fn headers_sent(&self, _metadata: &Metadata) {
-        lock(&self.0).seen.push(Seen::Headers);
-    }
-    fn message_sent(&self, message: WireMessage) {
-        lock(&self.0).seen.push(Seen::Sent(message));
-    }
-    fn call_ended(&self, code: Code) {
-        lock(&self.0).seen.push(Seen::Ended(code));
-    }
-}
-
 impl ServerLog {
     /// Call `index` (in the order calls started), once it ended: the
     /// server ends a call after the client has its status.
     fn ended_call(&self, index: usize) -> CallLog {
         let give_up = Instant::now() + PATIENCE;
         loop {
-            let call = lock(&self.0).get(index).map(|entry| lock(entry).clone());
-            if let Some(call) = call
-                && matches!(call.seen.last(), Some(Seen::Ended(_)))
+            if let Some(call) = self.entries().into_iter().nth(index)
+                && call.code().is_some()
             {
                 call.assert_well_formed();
                 return call;
@@ -170,7 +219,7 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
     let reply = stub.unary_call().call(request.clone()).expect("unary");
     let call = log.ended_call(0);
     assert_eq!(
-        (call.method.as_str(), call.protocol),
+        (call.head.method.as_str(), call.head.protocol),
         (UNARY, Protocol::Grpc)
     );
     let expected = [
@@ -189,7 +238,7 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
         .collect::<Result<_, _>>()
         .expect("responses");
     let call = log.ended_call(1);
-    assert_eq!(call.method, SERVER_STREAM);
+    assert_eq!(call.head.method, SERVER_STREAM);
     assert_eq!(call.received(), [plain(&request)]);
     assert_eq!(call.sent(), replies.iter().map(plain).collect::<Vec<_>>());
     assert_eq!(call.seen.last(), Some(&Seen::Ended(Code::Ok)));
@@ -200,7 +249,7 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
         .call(requests.clone().into_iter())
         .expect("client stream");
     let call = log.ended_call(2);
-    assert_eq!(call.method, CLIENT_STREAM);
+    assert_eq!(call.head.method, CLIENT_STREAM);
     assert_eq!(
         call.received(),
         requests.iter().map(plain).collect::<Vec<_>>()
@@ -214,7 +263,7 @@ fn server_tracer_sees_every_message_of_the_four_patterns_over_grpc() {
         .collect::<Result<_, _>>()
         .expect("responses");
     let call = log.ended_call(3);
-    assert_eq!(call.method, BIDI);
+    assert_eq!(call.head.method, BIDI);
     assert_eq!(
         call.received(),
         requests.iter().map(plain).collect::<Vec<_>>()
@@ -333,7 +382,7 @@ fn server_tracer_sees_every_message_of_connect_and_grpc_web_calls() {
     let [unary, out, input, bidi, web] = bodies;
     let calls: Vec<CallLog> = (0..6).map(|i| log.ended_call(i)).collect();
     for call in &calls[..5] {
-        assert_eq!(call.protocol, Protocol::Connect, "{call:?}");
+        assert_eq!(call.head.protocol, Protocol::Connect, "{call:?}");
         assert_eq!(call.seen.last(), Some(&Seen::Ended(Code::Ok)), "{call:?}");
     }
     let expected = [
@@ -345,18 +394,18 @@ fn server_tracer_sees_every_message_of_connect_and_grpc_web_calls() {
     assert_eq!(calls[0].seen, expected);
     let gzipped = WireMessage::new(gzip(&one.encode_to_vec()).len(), true);
     assert_eq!(calls[1].received(), [gzipped]);
-    assert_eq!(calls[2].method, SERVER_STREAM);
+    assert_eq!(calls[2].head.method, SERVER_STREAM);
     assert_eq!(calls[2].received(), [plain(&one)]);
     assert_eq!(calls[2].sent(), stream_messages(&out));
     assert_eq!(calls[2].sent().len(), 2);
     let plain_requests: Vec<WireMessage> = requests.iter().map(plain).collect();
     assert_eq!(calls[3].received(), plain_requests);
     assert_eq!(calls[3].sent(), stream_messages(&input));
-    assert_eq!(calls[4].method, BIDI);
+    assert_eq!(calls[4].head.method, BIDI);
     assert_eq!(calls[4].received(), plain_requests);
     assert_eq!(calls[4].sent(), stream_messages(&bidi));
     assert_eq!(calls[4].sent().len(), 3);
-    assert_eq!(calls[5].protocol, Protocol::GrpcWeb);
+    assert_eq!(calls[5].head.protocol, Protocol::GrpcWeb);
     assert_eq!(calls[5].received(), [plain(&one)]);
     assert_eq!(calls[5].sent(), stream_messages(&web));
     assert_eq!(log.calls(), 6);
@@ -364,74 +413,42 @@ fn server_tracer_sees_every_message_of_connect_and_grpc_web_calls() {
 
 // ---- client ---------------------------------------------------------------
 
-/// What an attempt tracer was told, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Saw {
-    Sent(WireMessage),
-    Headers,
-    Received(WireMessage),
-    Ended(Code),
-}
-
+/// What a client attempt was.
 #[derive(Clone, Debug)]
-struct AttemptLog {
+struct AttemptHead {
     method: String,
     previous: u32,
     transparent: bool,
     call_id: Option<String>,
-    seen: Vec<Saw>,
 }
 
-impl AttemptLog {
-    fn code(&self) -> Option<Code> {
-        match self.seen.last() {
-            Some(Saw::Ended(code)) => Some(*code),
-            _ => None,
-        }
-    }
-}
-
-/// A client tracer that logs every attempt.
-#[derive(Clone, Default)]
-struct ClientLog(Arc<Mutex<Vec<Arc<Mutex<AttemptLog>>>>>);
-
-struct AttemptEntry(Arc<Mutex<AttemptLog>>);
+type ClientLog = Log<AttemptHead>;
+type AttemptLog = Entry<AttemptHead>;
 
 impl ClientTracer for ClientLog {
     fn start_attempt(&self, attempt: &AttemptInfo<'_>) -> Option<Box<dyn AttemptTracer>> {
-        let entry = Arc::new(Mutex::new(AttemptLog {
+        let head = AttemptHead {
             method: attempt.method().to_owned(),
             previous: attempt.previous_attempts(),
             transparent: attempt.is_transparent_retry(),
             call_id: attempt.metadata().get(CALL_ID).map(str::to_owned),
-            seen: Vec::new(),
-        }));
-        lock(&self.0).push(Arc::clone(&entry));
-        Some(Box::new(AttemptEntry(entry)))
+        };
+        Some(self.start(head))
     }
 }
 
-impl AttemptTracer for AttemptEntry {
+impl AttemptTracer for Recording<AttemptHead> {
     fn message_sent(&self, message: WireMessage) {
-        lock(&self.0).seen.push(Saw::Sent(message));
+        self.push(Seen::Sent(message));
     }
     fn headers_received(&self, _metadata: &Metadata) {
-        lock(&self.0).seen.push(Saw::Headers);
+        self.push(Seen::Headers);
     }
     fn message_received(&self, message: WireMessage) {
-        lock(&self.0).seen.push(Saw::Received(message));
+        self.push(Seen::Received(message));
     }
     fn attempt_ended(&self, status: &Status) {
-        lock(&self.0).seen.push(Saw::Ended(status.code()));
-    }
-}
-
-impl ClientLog {
-    fn attempts(&self) -> Vec<AttemptLog> {
-        lock(&self.0)
-            .iter()
-            .map(|entry| lock(entry).clone())
-            .collect()
+        self.push(Seen::Ended(status.code()));
     }
 }
 
@@ -471,8 +488,8 @@ fn every_retry_is_an_attempt_with_its_previous_attempts() {
         call_who(&channel, "retried", "2").expect("retried"),
         "flaky"
     );
-    let attempts = log.attempts();
-    let previous: Vec<u32> = attempts.iter().map(|a| a.previous).collect();
+    let attempts = log.entries();
+    let previous: Vec<u32> = attempts.iter().map(|a| a.head.previous).collect();
     assert_eq!(previous, [0, 1, 2]);
     let codes: Vec<Option<Code>> = attempts.iter().map(AttemptLog::code).collect();
     assert_eq!(
@@ -485,22 +502,22 @@ fn every_retry_is_an_attempt_with_its_previous_attempts() {
     );
     let request = plain(&String::from("hi"));
     for attempt in &attempts {
-        assert_eq!(attempt.method, WHO);
-        assert_eq!(attempt.call_id.as_deref(), Some("retried"));
-        assert!(!attempt.transparent);
-        assert_eq!(attempt.seen.first(), Some(&Saw::Sent(request)));
+        assert_eq!(attempt.head.method, WHO);
+        assert_eq!(attempt.head.call_id.as_deref(), Some("retried"));
+        assert!(!attempt.head.transparent);
+        assert_eq!(attempt.seen.first(), Some(&Seen::Sent(request)));
     }
     // The failures were Trailers-Only; the success had headers and a reply.
     assert_eq!(
         attempts[0].seen,
-        [Saw::Sent(request), Saw::Ended(Code::Unavailable)]
+        [Seen::Sent(request), Seen::Ended(Code::Unavailable)]
     );
     let reply = plain(&String::from("flaky"));
     let expected = [
-        Saw::Sent(request),
-        Saw::Headers,
-        Saw::Received(reply),
-        Saw::Ended(Code::Ok),
+        Seen::Sent(request),
+        Seen::Headers,
+        Seen::Received(reply),
+        Seen::Ended(Code::Ok),
     ];
     assert_eq!(attempts[2].seen, expected);
     // What the server saw agrees.
@@ -520,9 +537,11 @@ fn every_hedge_is_an_attempt_and_the_abandoned_one_ends_cancelled() {
         call_who(&channel, "failing", "2").expect("hedged"),
         "hedged"
     );
-    let attempts = log.attempts();
-    let summary: Vec<(u32, Option<Code>)> =
-        attempts.iter().map(|a| (a.previous, a.code())).collect();
+    let attempts = log.entries();
+    let summary: Vec<(u32, Option<Code>)> = attempts
+        .iter()
+        .map(|a| (a.head.previous, a.code()))
+        .collect();
     assert_eq!(
         summary,
         [
@@ -541,8 +560,8 @@ fn every_hedge_is_an_attempt_and_the_abandoned_one_ends_cancelled() {
         .delay_ms
         .store(500, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(call_who(&channel, "slow", "0").expect("hedged"), "hedged");
-    let attempts = log.attempts();
-    let mut previous: Vec<u32> = attempts.iter().map(|a| a.previous).collect();
+    let attempts = log.entries();
+    let mut previous: Vec<u32> = attempts.iter().map(|a| a.head.previous).collect();
     previous.sort_unstable();
     assert_eq!(previous, [0, 1]);
     let mut codes: Vec<Option<Code>> = attempts.iter().map(AttemptLog::code).collect();
@@ -581,10 +600,10 @@ fn transparent_retries_of_refused_streams_are_attempts_too() {
         .call(echo("refused"))
         .expect_err("refused");
     assert_eq!(error.code(), Code::Unavailable);
-    let attempts = log.attempts();
+    let attempts = log.entries();
     let kinds: Vec<(u32, bool, Option<Code>)> = attempts
         .iter()
-        .map(|a| (a.previous, a.transparent, a.code()))
+        .map(|a| (a.head.previous, a.head.transparent, a.code()))
         .collect();
     let refused = Some(Code::Unavailable);
     assert_eq!(
@@ -623,43 +642,27 @@ fn client_tracer_sees_every_message_of_the_four_patterns() {
         .collect::<Result<_, _>>()
         .expect("responses");
 
-    let sent = |attempt: &AttemptLog| -> Vec<WireMessage> {
-        let each = attempt.seen.iter();
-        each.filter_map(|s| match s {
-            Saw::Sent(m) => Some(*m),
-            _ => None,
-        })
-        .collect()
-    };
-    let received = |attempt: &AttemptLog| -> Vec<WireMessage> {
-        let each = attempt.seen.iter();
-        each.filter_map(|s| match s {
-            Saw::Received(m) => Some(*m),
-            _ => None,
-        })
-        .collect()
-    };
-    let attempts = log.attempts();
+    let attempts = log.entries();
     assert_eq!(attempts.len(), 4);
-    let methods: Vec<&str> = attempts.iter().map(|a| a.method.as_str()).collect();
+    let methods: Vec<&str> = attempts.iter().map(|a| a.head.method.as_str()).collect();
     assert_eq!(methods, [UNARY, SERVER_STREAM, CLIENT_STREAM, BIDI]);
     let plain_all = |messages: &[EchoResponse]| messages.iter().map(plain).collect::<Vec<_>>();
     let plain_requests: Vec<WireMessage> = requests.iter().map(plain).collect();
     let expected_unary = [
-        Saw::Sent(plain(&request)),
-        Saw::Headers,
-        Saw::Received(plain(&reply)),
-        Saw::Ended(Code::Ok),
+        Seen::Sent(plain(&request)),
+        Seen::Headers,
+        Seen::Received(plain(&reply)),
+        Seen::Ended(Code::Ok),
     ];
     assert_eq!(attempts[0].seen, expected_unary);
-    assert_eq!(received(&attempts[1]), plain_all(&replies));
-    assert_eq!(sent(&attempts[2]), plain_requests);
-    assert_eq!(received(&attempts[2]), [plain(&summary)]);
-    assert_eq!(sent(&attempts[3]), plain_requests);
-    assert_eq!(received(&attempts[3]), plain_all(&echoed));
+    assert_eq!(attempts[1].received(), plain_all(&replies));
+    assert_eq!(attempts[2].sent(), plain_requests);
+    assert_eq!(attempts[2].received(), [plain(&summary)]);
+    assert_eq!(attempts[3].sent(), plain_requests);
+    assert_eq!(attempts[3].received(), plain_all(&echoed));
     for attempt in &attempts {
         assert_eq!(attempt.code(), Some(Code::Ok), "{attempt:?}");
-        assert_eq!(attempt.previous, 0);
+        assert_eq!(attempt.head.previous, 0);
     }
 }
 
@@ -687,28 +690,28 @@ fn client_tracer_sees_connect_and_grpc_web_calls_as_one_attempt_each() {
             .streaming_input_call()
             .call(requests.clone().into_iter())
             .expect("client stream");
-        let attempts = log.attempts();
+        let attempts = log.entries();
         let name = protocol.protocol().name();
         assert_eq!(attempts.len(), 3, "{name}: {attempts:?}");
         let expected = [
-            Saw::Sent(plain(&request)),
-            Saw::Headers,
-            Saw::Received(plain(&reply)),
-            Saw::Ended(Code::Ok),
+            Seen::Sent(plain(&request)),
+            Seen::Headers,
+            Seen::Received(plain(&reply)),
+            Seen::Ended(Code::Ok),
         ];
         assert_eq!(attempts[0].seen, expected, "{name}");
-        let mut streamed = vec![Saw::Sent(plain(&request)), Saw::Headers];
-        streamed.extend(replies.iter().map(|r| Saw::Received(plain(r))));
-        streamed.push(Saw::Ended(Code::Ok));
+        let mut streamed = vec![Seen::Sent(plain(&request)), Seen::Headers];
+        streamed.extend(replies.iter().map(|r| Seen::Received(plain(r))));
+        streamed.push(Seen::Ended(Code::Ok));
         assert_eq!(attempts[1].seen, streamed, "{name}");
-        let sent: Vec<Saw> = requests.iter().map(|r| Saw::Sent(plain(r))).collect();
+        let sent: Vec<Seen> = requests.iter().map(|r| Seen::Sent(plain(r))).collect();
         assert_eq!(attempts[2].seen[..2], sent[..], "{name}: {:?}", attempts[2]);
         assert_eq!(
             attempts[2].seen[2..],
             [
-                Saw::Headers,
-                Saw::Received(plain(&summary)),
-                Saw::Ended(Code::Ok)
+                Seen::Headers,
+                Seen::Received(plain(&summary)),
+                Seen::Ended(Code::Ok)
             ],
             "{name}"
         );

@@ -81,8 +81,10 @@ impl<H> Entry<H> {
     }
 }
 
+type Shared<T> = Arc<Mutex<T>>;
+
 /// A tracer that logs every call (attempt), in the order they started.
-struct Log<H>(Arc<Mutex<Vec<Arc<Mutex<Entry<H>>>>>>);
+struct Log<H>(Shared<Vec<Shared<Entry<H>>>>);
 
 impl<H> Clone for Log<H> {
     fn clone(&self) -> Self {
@@ -97,7 +99,7 @@ impl<H> Default for Log<H> {
 }
 
 /// The tracer of one logged call (attempt).
-struct Recording<H>(Arc<Mutex<Entry<H>>>);
+struct Recording<H>(Shared<Entry<H>>);
 
 impl<H: Clone> Log<H> {
     fn start(&self, head: H) -> Box<Recording<H>> {
@@ -368,13 +370,18 @@ fn server_tracer_sees_every_message_of_connect_and_grpc_web_calls() {
             .body(full(gzip(&one.encode_to_vec())))
             .expect("request");
         let (_, _) = client.call(gzipped).await;
-        let out = connect_call(&mut client, SERVER_STREAM, enveloped(&[one.clone()]), true);
+        let out = connect_call(
+            &mut client,
+            SERVER_STREAM,
+            enveloped(std::slice::from_ref(&one)),
+            true,
+        );
         let out = out.await;
         let input = connect_call(&mut client, CLIENT_STREAM, enveloped(&requests), true).await;
         let bidi = connect_call(&mut client, BIDI, enveloped(&requests), true).await;
         let web = Request::post(UNARY)
             .header("content-type", "application/grpc-web+proto")
-            .body(full(enveloped(&[one.clone()])))
+            .body(full(enveloped(std::slice::from_ref(&one))))
             .expect("request");
         let (_, web) = client.call(web).await;
         [unary, out, input, bidi, web]

@@ -245,66 +245,58 @@ pub(crate) async fn attempt(
     number: AttemptNumber,
 ) -> Attempt {
     let trace = AttemptTrace::start(invocation, number, call.deadline());
-    let outcome = attempt_traced(
-        invocation,
-        call,
-        requests,
-        delivery,
-        number.previous,
-        &trace,
-    )
-    .await;
+    let (send, response, goaway) = match open(invocation, call.deadline(), number.previous).await {
+        Ok(opened) => opened,
+        Err(status) => {
+            trace.ended(&status);
+            return Attempt::Ended(status);
+        }
+    };
+    call.set_opened();
+    let outcome = {
+        let sending = send_requests(send, requests, &trace);
+        let receiving = receive(response, &goaway, invocation, &trace, call, delivery);
+        tokio::select! {
+            biased;
+            attempt = receiving => attempt,
+            Some(status) = sending => Attempt::Committed(status),
+        }
+    };
     trace.ended(outcome.status());
     outcome
 }
 
-/// [`attempt`], reporting to `trace`.
-async fn attempt_traced(
-    invocation: &Invocation<'_>,
-    call: &CallShared,
+/// Sends the attempt's requests; ends only with the status of a failed
+/// request stream (the response decides every other end).
+async fn send_requests(
+    mut send: h2::SendStream<Bytes>,
     requests: &mut super::retry::Replayable,
-    delivery: &mut Delivery<'_>,
-    previous: u32,
     trace: &AttemptTrace,
-) -> Attempt {
-    let (mut send, response, goaway) = match open(invocation, call.deadline(), previous).await {
-        Ok(opened) => opened,
-        Err(status) => return Attempt::Ended(status),
-    };
-    call.set_opened();
-    let sending = async move {
-        let one = requests.one();
-        match one {
-            Some(frame) => {
-                trace.sent(&frame);
-                // One message: h2 buffers what the window does not admit yet.
-                let _ = send.send_data(frame, true);
-                // Keep the send half alive until the response is complete.
-                std::future::pending::<Option<Status>>().await
-            }
-            None => {
-                while let Some(item) = requests.next().await {
-                    match item {
-                        Ok(frame) => {
-                            trace.sent(&frame);
-                            if send_with_capacity(&mut send, frame).await.is_err() {
-                                // The server ended the stream; its status tells why.
-                                return std::future::pending().await;
-                            }
-                        }
-                        Err(status) => return Some(status),
-                    }
-                }
-                let _ = send.send_data(Bytes::new(), true);
-                std::future::pending().await
-            }
+) -> Option<Status> {
+    match requests.one() {
+        Some(frame) => {
+            trace.sent(&frame);
+            // One message: h2 buffers what the window does not admit yet.
+            let _ = send.send_data(frame, true);
+            // Keep the send half alive until the response is complete.
+            std::future::pending::<Option<Status>>().await
         }
-    };
-    let receiving = receive(response, &goaway, invocation, trace, call, delivery);
-    tokio::select! {
-        biased;
-        attempt = receiving => attempt,
-        Some(status) = sending => Attempt::Committed(status),
+        None => {
+            while let Some(item) = requests.next().await {
+                match item {
+                    Ok(frame) => {
+                        trace.sent(&frame);
+                        if send_with_capacity(&mut send, frame).await.is_err() {
+                            // The server ended the stream; its status tells why.
+                            return std::future::pending().await;
+                        }
+                    }
+                    Err(status) => return Some(status),
+                }
+            }
+            let _ = send.send_data(Bytes::new(), true);
+            std::future::pending().await
+        }
     }
 }
 

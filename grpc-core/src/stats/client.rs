@@ -93,6 +93,12 @@ impl AttemptTrace {
         self.end(status);
     }
 
+    /// The attempt ended with `status`, which is handed back.
+    pub(crate) fn end_with(self, status: Status) -> Status {
+        self.ended(&status);
+        status
+    }
+
     fn end(&mut self, status: &Status) {
         if let Some(active) = self.0.take() {
             for tracer in active.tracers.iter() {

@@ -171,34 +171,19 @@ pub(crate) struct Plan {
 }
 
 impl ProtocolClient {
-    /// Runs one call to its end (the counterpart of the gRPC exchange).
+    /// Runs one call to its end (the counterpart of the gRPC exchange),
+    /// as one attempt the channel's tracers see.
     pub(crate) async fn exchange(
         &self,
         invocation: &Invocation<'_>,
         call: &CallShared,
         outgoing: Outgoing,
-        delivery: Delivery<'_>,
-    ) -> Status {
-        // The one attempt (no retry policies here), seen by the tracers.
-        let trace = AttemptTrace::start(invocation, AttemptNumber::default(), call.deadline());
-        let status = self
-            .exchange_traced(invocation, call, outgoing, delivery, &trace)
-            .await;
-        trace.ended(&status);
-        status
-    }
-
-    async fn exchange_traced(
-        &self,
-        invocation: &Invocation<'_>,
-        call: &CallShared,
-        outgoing: Outgoing,
         mut delivery: Delivery<'_>,
-        trace: &AttemptTrace,
     ) -> Status {
+        let trace = AttemptTrace::start(invocation, AttemptNumber::default(), call.deadline());
         let plan = match self.plan(invocation, &outgoing, &delivery) {
             Ok(plan) => plan,
-            Err(status) => return status,
+            Err(status) => return trace.end_with(status),
         };
         let whole = match &outgoing {
             Outgoing::One(frame) => Some(frame.clone()),
@@ -209,7 +194,7 @@ impl ProtocolClient {
         }
         let pending = match self.open(&plan, invocation, call, whole).await {
             Ok(pending) => pending,
-            Err(status) => return status,
+            Err(status) => return trace.end_with(status),
         };
         call.set_opened();
         let Pending {
@@ -218,26 +203,28 @@ impl ProtocolClient {
             connection,
         } = pending;
         let max = invocation.channel.config().max_receive_message_length;
-        let receiving = async {
-            match response.await {
-                Ok(response) => {
-                    decode::read(&plan, response, call, &mut delivery, trace, max).await
+        let outcome = {
+            let receiving = async {
+                match response.await {
+                    Ok(response) => {
+                        decode::read(&plan, response, call, &mut delivery, &trace, max).await
+                    }
+                    Err(status) => decode::Outcome::broken(status),
                 }
-                Err(status) => decode::Outcome::broken(status),
+            };
+            let sending = send_all(&plan, invocation, outgoing, &mut sink, &trace);
+            tokio::select! {
+                biased;
+                outcome = receiving => outcome,
+                Some(status) = sending => decode::Outcome::broken(status),
             }
-        };
-        let sending = send_all(&plan, invocation, outgoing, &mut sink, trace);
-        let outcome = tokio::select! {
-            biased;
-            outcome = receiving => outcome,
-            Some(status) = sending => decode::Outcome::broken(status),
         };
         if let Some(connection) = connection
             && outcome.drained
         {
             self.pool.release(connection);
         }
-        outcome.status
+        trace.end_with(outcome.status)
     }
 
     fn plan(

@@ -1,12 +1,22 @@
-//! `metrics_server` as a process: calls over a real socket, then a scrape
-//! of its `/metrics` page, whose numbers must match the calls made.
+//! `metrics_server` as a process: calls over a real socket (gRPC and
+//! Connect, unary and streaming) from a client recording its own metrics,
+//! then a scrape of the server's `/metrics` page, whose numbers must match
+//! the calls made; and the README's metrics snippets are this code.
+
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use grpc_core::{CallOptions, Code, Metadata};
-use rustgrpc_examples::helloworld::{GreeterStub, HelloRequest};
+use std::time::{Duration, Instant};
+
+use grpc_core::{CallOptions, ChannelBuilder, ClientProtocol, Code, Metadata, intercept_channel};
+use grpc_metrics::ClientMetrics;
+use grpc_metrics::prometheus_client::encoding::text::encode;
+use grpc_metrics::prometheus_client::registry::Registry;
+use prost::Message;
+use rustgrpc_examples::helloworld::{GreeterStub, HelloReply, HelloRequest};
 
 /// GETs `path` from 127.0.0.1:`port`; the whole response.
 fn http_get(port: u16, path: &str) -> String {
@@ -48,7 +58,17 @@ fn metrics_page_counts_the_calls_made() {
     let grpc_port = port_after("Server started, listening on ");
     let metrics_port = port_after("Metrics on http://127.0.0.1:");
 
-    let channel = grpc_core::insecure_channel(&format!("127.0.0.1:{grpc_port}")).expect("channel");
+    let target = format!("127.0.0.1:{grpc_port}");
+    // README: metrics client
+    let mut registry = Registry::default();
+    let metrics = ClientMetrics::register(&mut registry);
+    let channel = ChannelBuilder::new(target)
+        .tracer(metrics.attempt_tracer()) // grpc.client.attempt.*: every attempt
+        .build()
+        .expect("channel");
+    let call_metrics = metrics.call_interceptor(channel.target()); // grpc.client.call.duration
+    let channel = intercept_channel(channel, call_metrics);
+    // README: end
     let stub = GreeterStub::new(channel);
     let traced = CallOptions::new().metadata(
         Metadata::from_pairs([(
@@ -66,8 +86,53 @@ fn metrics_page_counts_the_calls_made() {
     }
     let failed = stub.say_hello().call(HelloRequest::default());
     assert_eq!(failed.err().map(|e| e.code()), Some(Code::InvalidArgument));
+    // A server stream, and a Connect call on the same port.
+    let streamed: Vec<HelloReply> = stub
+        .say_hello_stream_reply()
+        .call(HelloRequest { name: "Cy".into() })
+        .expect("stream")
+        .collect::<Result<_, _>>()
+        .expect("replies");
+    assert_eq!(streamed.len(), 3);
+    let connect = ChannelBuilder::new(format!("127.0.0.1:{grpc_port}"))
+        .protocol(ClientProtocol::connect())
+        .build()
+        .expect("Connect channel");
+    let dee = GreeterStub::new(connect)
+        .say_hello()
+        .call(HelloRequest { name: "Dee".into() })
+        .expect("Connect call");
 
-    let page = http_get(metrics_port, "/metrics");
+    // The client's side of the four gRPC calls (the Connect one had its
+    // own channel), recorded before each call returned.
+    let mut client_page = String::new();
+    encode(&mut client_page, &registry).expect("client metrics");
+    let attempts = |method: &str, status: &str| {
+        let series = format!(
+            "grpc_client_attempt_duration_seconds_count{{grpc_method=\"helloworld.Greeter/{method}\",grpc_target=\"127.0.0.1:{grpc_port}\",grpc_status=\"{status}\"}}"
+        );
+        sample(&client_page, &series).map(str::to_owned)
+    };
+    assert_eq!(
+        attempts("SayHello", "OK").as_deref(),
+        Some("2"),
+        "{client_page}"
+    );
+    assert_eq!(
+        attempts("SayHelloStreamReply", "OK").as_deref(),
+        Some("1"),
+        "{client_page}"
+    );
+    assert!(
+        client_page.contains(
+            "grpc_client_call_duration_seconds_count{grpc_method=\"helloworld.Greeter/SayHello\""
+        ),
+        "{client_page}"
+    );
+
+    // The server records a call once its status is sent: scrape until
+    // the five calls have ended.
+    let page = scrape_after_ended(metrics_port, 5);
     let missing = http_get(metrics_port, "/other");
     let _ = server.kill();
     let mut spans = String::new();
@@ -86,7 +151,7 @@ fn metrics_page_counts_the_calls_made() {
         .lines()
         .filter(|l| l.contains("grpc.server{"))
         .collect();
-    assert_eq!(closed.len(), 3, "{spans}");
+    assert_eq!(closed.len(), 5, "{spans}");
     let traced = closed
         .iter()
         .filter(|l| l.contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""))
@@ -103,7 +168,7 @@ fn metrics_page_counts_the_calls_made() {
             &page,
             &format!("grpc_server_call_started_total{{{method}}}")
         ),
-        Some("3"),
+        Some("4"),
         "{page}"
     );
     let count = |metric: &str, status: &str| {
@@ -112,29 +177,61 @@ fn metrics_page_counts_the_calls_made() {
             &format!("{metric}_count{{{method},grpc_status=\"{status}\"}}"),
         )
     };
-    assert_eq!(count("grpc_server_call_duration_seconds", "OK"), Some("2"));
+    assert_eq!(count("grpc_server_call_duration_seconds", "OK"), Some("3"));
     assert_eq!(
         count("grpc_server_call_duration_seconds", "INVALID_ARGUMENT"),
         Some("1")
     );
-    // "Hello, Ann!" and "Hello, Bob!" encode to 13 bytes each (tag, length, 11).
-    assert_eq!(
-        sample(
-            &page,
-            &format!(
-                "grpc_server_call_sent_total_compressed_message_size_bytes_sum{{{method},grpc_status=\"OK\"}}"
-            )
-        ),
-        Some("26.0")
+    let sizes = |method: &str, direction: &str| -> f64 {
+        let series = format!(
+            "grpc_server_call_{direction}_total_compressed_message_size_bytes_sum{{grpc_method=\"helloworld.Greeter/{method}\",grpc_status=\"OK\"}}"
+        );
+        sample(&page, &series)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {page}"))
+    };
+    // "Hello, Ann!", "Hello, Bob!" and "Hello, Dee!" (over Connect):
+    // 13 bytes each (tag, length, 11); the requests 5 bytes each.
+    assert_eq!(dee.encoded_len(), 13);
+    assert_eq!(sizes("SayHello", "sent"), 39.0, "{page}");
+    assert_eq!(sizes("SayHello", "rcvd"), 15.0, "{page}");
+    // The stream: three replies, one 4-byte request.
+    let streamed_bytes: usize = streamed.iter().map(Message::encoded_len).sum();
+    assert_eq!(sizes("SayHelloStreamReply", "sent"), streamed_bytes as f64);
+    assert_eq!(sizes("SayHelloStreamReply", "rcvd"), 4.0, "{page}");
+}
+
+/// The `/metrics` page once `calls` calls have a duration recorded
+/// (bounded: the page as it is after 20 s).
+fn scrape_after_ended(port: u16, calls: u64) -> String {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = http_get(port, "/metrics");
+        let ended: u64 = page
+            .lines()
+            .filter(|line| line.starts_with("grpc_server_call_duration_seconds_count{"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        if ended >= calls || Instant::now() > give_up {
+            return page;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn readme_metrics_snippets_are_the_example_code() {
+    let server = common::marked(
+        &common::read("src/bin/metrics_server.rs"),
+        "// README: metrics server",
+        "// README: end",
     );
-    // The requests: "Ann" and "Bob", 5 bytes each.
-    assert_eq!(
-        sample(
-            &page,
-            &format!(
-                "grpc_server_call_rcvd_total_compressed_message_size_bytes_sum{{{method},grpc_status=\"OK\"}}"
-            )
-        ),
-        Some("10.0")
+    let client = common::marked(
+        &common::read("tests/metrics_programs.rs"),
+        "// README: metrics client",
+        "// README: end",
     );
+    let readme =
+        common::readme_rust_blocks(&common::read("../README.md"), "## Metrics and tracing");
+    assert_eq!(readme, [server, client].concat());
 }

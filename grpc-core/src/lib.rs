@@ -85,6 +85,7 @@ mod metadata;
 mod runtime;
 mod security;
 mod server;
+mod stats;
 mod status;
 mod stream;
 mod sync;
@@ -121,6 +122,9 @@ pub use server::{
     Continuation, Cors, HandlerCallDetails, Protocol, RequestStream, Requests, Server,
     ServerBuilder, ServerInterceptor, Service, ServiceBuilder, ServicerContext, StopHandle,
     WeakServer,
+};
+pub use stats::{
+    AttemptInfo, AttemptTracer, ClientTracer, ServerCallTracer, ServerTracer, WireMessage,
 };
 pub use status::{Code, RpcError, Status};
 pub use transport::io::AsyncIo;

@@ -95,6 +95,31 @@ impl ClientMetrics {
     }
 }
 
+impl ClientMetrics {
+    /// An attempt of a call to `method` on the channel to `target` starts,
+    /// whatever its call (the channel's retry layer makes attempts the
+    /// application does not see): counts `grpc.client.attempt.started`.
+    pub fn attempt_started(&self, method: MethodLabel, target: &str) -> AttemptRecorder {
+        self.start_attempt(method.into_string(), target.to_owned())
+    }
+
+    fn start_attempt(&self, grpc_method: String, grpc_target: String) -> AttemptRecorder {
+        self.families
+            .attempt_started
+            .get_or_create(&ClientStarted {
+                grpc_method: grpc_method.clone(),
+                grpc_target: grpc_target.clone(),
+            })
+            .inc();
+        AttemptRecorder {
+            metrics: self.clone(),
+            grpc_method,
+            grpc_target,
+            tally: Tally::start(Sizes::Tracked),
+        }
+    }
+}
+
 /// One client call: one or more attempts (retries, hedging), then one
 /// status. [`finish`](Self::finish) records `grpc.client.call.duration`;
 /// dropped before that, the call is recorded as `CANCELLED`.
@@ -111,19 +136,7 @@ impl ClientCallRecorder {
     /// out): counts `grpc.client.attempt.started`.
     pub fn attempt_started(&self) -> AttemptRecorder {
         self.metrics
-            .families
-            .attempt_started
-            .get_or_create(&ClientStarted {
-                grpc_method: self.grpc_method.clone(),
-                grpc_target: self.grpc_target.clone(),
-            })
-            .inc();
-        AttemptRecorder {
-            metrics: self.metrics.clone(),
-            grpc_method: self.grpc_method.clone(),
-            grpc_target: self.grpc_target.clone(),
-            tally: Tally::start(Sizes::Tracked),
-        }
+            .start_attempt(self.grpc_method.clone(), self.grpc_target.clone())
     }
 
     /// The call ended with `code`, as the application sees it. Only the

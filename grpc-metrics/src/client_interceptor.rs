@@ -1,6 +1,6 @@
-//! The client metrics of every call on a channel, through grpc-core's
-//! [`ClientInterceptor`] hook: [`CallMetricsInterceptor`] per call
-//! (outermost) and [`AttemptMetricsInterceptor`] per attempt (innermost).
+//! Client interceptors: [`CallMetricsInterceptor`] records each call's
+//! duration, [`ClientSpanInterceptor`] its span and `traceparent`; the
+//! deprecated [`AttemptMetricsInterceptor`] records one attempt per pass.
 
 use std::sync::Arc;
 
@@ -10,30 +10,16 @@ use grpc_core::{
     RequestMessages, ResponsePart,
 };
 
+use tracing::Instrument;
+
 use crate::client::{ClientCallRecorder, ClientMetrics};
 use crate::labels::MethodLabel;
+use crate::trace::{TRACEPARENT, TraceParent, client_span, record_status};
 
 /// Records `grpc.client.call.duration` of every call, as the application
-/// sees it; put it outermost. The attempts inside it (each pass through an
-/// [`AttemptMetricsInterceptor`], e.g. the retries of an interceptor placed
-/// between the two) count under this call.
-///
-/// ```
-/// use grpc_core::{ClientInterceptors, intercept_channel, insecure_channel};
-/// use grpc_metrics::ClientMetrics;
-/// use grpc_metrics::prometheus_client::registry::Registry;
-///
-/// let mut registry = Registry::default();
-/// let metrics = ClientMetrics::register(&mut registry);
-/// let channel = insecure_channel("localhost:50051")?;
-/// let target = channel.target().to_owned();
-/// let interceptors = ClientInterceptors::new()
-///     .with(metrics.call_interceptor(&target))
-///     // ... a retrying interceptor would go here ...
-///     .with(metrics.attempt_interceptor(&target));
-/// let channel = intercept_channel(channel, interceptors);
-/// # Ok::<(), grpc_core::Error>(())
-/// ```
+/// sees it; put it outermost. The attempts of the call are recorded by
+/// [`ClientMetrics::attempt_tracer`] on the channel (see
+/// [`AttemptMetricsTracer`](crate::AttemptMetricsTracer) for the setup).
 #[derive(Clone, Debug)]
 pub struct CallMetricsInterceptor {
     metrics: ClientMetrics,
@@ -41,11 +27,16 @@ pub struct CallMetricsInterceptor {
 }
 
 /// Records `grpc.client.attempt.started`, `.duration` and the sent and
-/// received message sizes of every attempt; put it innermost. Without a
-/// [`CallMetricsInterceptor`] outside it, each attempt is also a call.
+/// received message sizes of every pass through it; put it innermost.
+/// Without a [`CallMetricsInterceptor`] outside it, each attempt is also a
+/// call.
 ///
-/// The sizes are those of the serialized messages: the compressed sizes
-/// of gRFC A66 when the call is not compressed.
+/// Deprecated way in ([`ClientMetrics::attempt_interceptor`]): it sits
+/// outside the channel's retry layer, so the retries and hedges of a
+/// service config's policies and transparent retries are one attempt to
+/// it, and its sizes are of the uncompressed messages.
+/// [`ClientMetrics::attempt_tracer`], registered with
+/// `ChannelBuilder::tracer`, sees every attempt and its compressed sizes.
 #[derive(Clone, Debug)]
 pub struct AttemptMetricsInterceptor {
     metrics: ClientMetrics,
@@ -62,6 +53,11 @@ impl ClientMetrics {
     }
 
     /// The per-attempt interceptor for a channel to `target`.
+    #[deprecated(
+        since = "0.1.0",
+        note = "an interceptor does not see the attempts of the channel's retry and hedging \
+                policies: register `ClientMetrics::attempt_tracer()` with `ChannelBuilder::tracer`"
+    )]
     pub fn attempt_interceptor(&self, target: &str) -> AttemptMetricsInterceptor {
         AttemptMetricsInterceptor {
             metrics: self.clone(),
@@ -145,4 +141,57 @@ fn on_end(response: ClientResponse, ended: impl FnOnce(Code) + Send + 'static) -
             ended(status.code());
         }
     }))
+}
+
+/// Runs every call inside a [`client_span`](crate::client_span) and sends
+/// the span's `traceparent` with the request: a child of the
+/// `traceparent` the call already carries (a server handler passing its
+/// caller's on), else the root of a new trace. The span gets the call's
+/// final `rpc.grpc.status_code`.
+///
+/// ```
+/// use grpc_core::{intercept_channel, insecure_channel};
+/// use grpc_metrics::ClientSpanInterceptor;
+///
+/// let channel = insecure_channel("localhost:50051")?;
+/// let target = channel.target().to_owned();
+/// let channel = intercept_channel(channel, ClientSpanInterceptor::new(&target));
+/// # Ok::<(), grpc_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientSpanInterceptor {
+    target: Arc<str>,
+}
+
+impl ClientSpanInterceptor {
+    /// The span interceptor of a channel to `target` (`server.address`).
+    pub fn new(target: &str) -> ClientSpanInterceptor {
+        ClientSpanInterceptor {
+            target: target.into(),
+        }
+    }
+}
+
+impl ClientInterceptor for ClientSpanInterceptor {
+    async fn intercept(
+        &self,
+        mut details: ClientCallDetails,
+        requests: RequestMessages,
+        continuation: ClientContinuation,
+    ) -> ClientResponse {
+        let caller = details
+            .metadata
+            .get(TRACEPARENT)
+            .and_then(TraceParent::parse);
+        let context = TraceParent::child_of(caller.as_ref());
+        if let Err(error) = details.metadata.insert(TRACEPARENT, context.to_string()) {
+            tracing::debug!(%error, "traceparent not sent");
+        }
+        let span = client_span(&details.method, &self.target, &context);
+        let response = continuation
+            .call(details, requests)
+            .instrument(span.clone())
+            .await;
+        on_end(response, move |code| record_status(&span, code))
+    }
 }

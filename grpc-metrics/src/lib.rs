@@ -1,6 +1,7 @@
 //! gRPC's standard per-call metrics (the names of gRFC A66, as grpc-java,
-//! grpc-go and grpcio's OpenTelemetry plugin report them) and server spans
-//! following the OpenTelemetry RPC conventions, for rustgrpc.
+//! grpc-go and grpcio's OpenTelemetry plugin report them) and server and
+//! client spans following the OpenTelemetry RPC conventions, joined
+//! through W3C `traceparent` metadata, for rustgrpc.
 //!
 //! Metrics are recorded into a [`prometheus_client`] [`Registry`] the
 //! application owns (no global recorder), and exposed as Prometheus /
@@ -9,19 +10,55 @@
 //! `grpc.server.call.duration` is `grpc_server_call_duration_seconds`,
 //! labels `grpc.method` / `grpc.status` are `grpc_method` / `grpc_status`.
 //!
-//! [`ServerMetrics::interceptor`] records the server's call counts and
-//! durations (and the span) through grpc-core's `ServerInterceptor`;
-//! [`ClientMetrics::call_interceptor`] and
-//! [`ClientMetrics::attempt_interceptor`] record every client metric,
-//! message sizes included, through its `ClientInterceptor`; the
-//! recorders are what a call path calls for the full set, sizes included:
+//! The metrics are fed by grpc-core's call tracers, which see what
+//! crosses the wire:
+//!
+//! - server: [`ServerMetrics::tracer`], registered with
+//!   `ServerBuilder::tracer`, records `grpc.server.call.started`,
+//!   `.duration` and the compressed sizes of the messages sent and
+//!   received, by method and status, for every call, on gRPC, gRPC-Web
+//!   and Connect alike; [`SpanInterceptor`] runs each call in its span;
+//! - client: [`ClientMetrics::attempt_tracer`], registered with
+//!   `ChannelBuilder::tracer`, records `grpc.client.attempt.*` for every
+//!   attempt the channel makes (the retries and hedges of the service
+//!   config's policies and transparent retries included), and
+//!   [`ClientMetrics::call_interceptor`] (through `intercept_channel`)
+//!   records `grpc.client.call.duration` as the application sees the call;
+//! - spans: [`SpanInterceptor`] on the server joins the caller's trace
+//!   from its `traceparent`; [`ClientSpanInterceptor`] on a channel opens
+//!   the client's span of each call and sends its `traceparent`.
+//!
+//! ```
+//! use grpc_core::{ChannelBuilder, Server, intercept_channel};
+//! use grpc_metrics::prometheus_client::registry::Registry;
+//! use grpc_metrics::{ClientMetrics, ServerMetrics, SpanInterceptor};
+//!
+//! let mut registry = Registry::default();
+//! let server_metrics = ServerMetrics::register(&mut registry);
+//! let server = Server::builder()
+//!     .tracer(server_metrics.tracer())
+//!     .interceptor(SpanInterceptor)
+//!     .build();
+//!
+//! let client_metrics = ClientMetrics::register(&mut registry);
+//! let channel = ChannelBuilder::new("localhost:50051")
+//!     .tracer(client_metrics.attempt_tracer())
+//!     .build()?;
+//! let call_metrics = client_metrics.call_interceptor(channel.target());
+//! let channel = intercept_channel(channel, call_metrics);
+//! # drop((server, channel));
+//! # Ok::<(), grpc_core::Error>(())
+//! ```
+//!
+//! The recorders underneath are public, for a call path of one's own:
 //!
 //! - server, per call: [`ServerMetrics::call_started`] when the request
 //!   headers arrive, [`ServerCallRecorder::message_received`] /
 //!   [`message_sent`](ServerCallRecorder::message_sent) per message,
 //!   [`ServerCallRecorder::finish`] with the status sent;
 //! - client, per call and per attempt: [`ClientMetrics::call_started`],
-//!   [`ClientCallRecorder::attempt_started`] for each attempt, the
+//!   [`ClientCallRecorder::attempt_started`] (or
+//!   [`ClientMetrics::attempt_started`]) for each attempt, the
 //!   attempt's message sizes and [`AttemptRecorder::finish`], then
 //!   [`ClientCallRecorder::finish`] with the status the application sees.
 //!
@@ -59,12 +96,16 @@ mod labels;
 mod server;
 mod tally;
 mod trace;
+mod tracer;
 
 pub use buckets::{LATENCY_SECONDS, SIZE_BYTES};
 pub use client::{AttemptRecorder, ClientCallRecorder, ClientMetrics};
-pub use client_interceptor::{AttemptMetricsInterceptor, CallMetricsInterceptor};
-pub use interceptor::MetricsInterceptor;
+pub use client_interceptor::{
+    AttemptMetricsInterceptor, CallMetricsInterceptor, ClientSpanInterceptor,
+};
+pub use interceptor::{MetricsInterceptor, SpanInterceptor};
 pub use labels::MethodLabel;
 pub use prometheus_client;
 pub use server::{ServerCallRecorder, ServerMetrics};
-pub use trace::{TRACEPARENT, TraceParent, record_status, server_span};
+pub use trace::{TRACEPARENT, TraceParent, client_span, record_status, server_span};
+pub use tracer::{AttemptMetricsTracer, ServerMetricsTracer};

@@ -1,5 +1,6 @@
-//! Server spans named and fielded per the OpenTelemetry RPC conventions,
-//! joined to the caller's trace through the W3C `traceparent` metadata.
+//! Server and client spans named and fielded per the OpenTelemetry RPC
+//! conventions, joined across processes through the W3C `traceparent`
+//! metadata: the client sends its span's, the server joins it.
 
 use grpc_core::{Code, Metadata};
 use tracing::Span;
@@ -32,6 +33,27 @@ pub fn server_span(path: &str, peer: &str, metadata: &Metadata) -> Span {
         span.record("parent_span_id", parent.parent_id());
     }
     span
+}
+
+/// The span of one client call: `rpc.system = "grpc"`, `rpc.service`,
+/// `rpc.method`, `server.address` (the channel's target),
+/// `otel.kind = "client"`, the `trace_id` and `span_id` it sends as
+/// `traceparent` (`context`), and `rpc.grpc.status_code` once
+/// [`record_status`] is called.
+pub fn client_span(path: &str, target: &str, context: &TraceParent) -> Span {
+    let (service, method) = split_path(path);
+    tracing::info_span!(
+        "grpc.client",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        server.address = %target,
+        rpc.grpc.status_code = Empty,
+        trace_id = %context.trace_id(),
+        span_id = %context.parent_id(),
+    )
 }
 
 /// Records the call's final code as `rpc.grpc.status_code` (its number).
@@ -77,6 +99,33 @@ impl TraceParent {
         })
     }
 
+    /// A new span of `parent`'s trace (same trace id and flags, a new
+    /// span id), or the first span of a new, sampled trace.
+    ///
+    /// ```
+    /// use grpc_metrics::TraceParent;
+    /// let caller = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    /// let child = TraceParent::child_of(caller.as_ref());
+    /// assert_eq!(child.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert_ne!(child.parent_id(), "00f067aa0ba902b7");
+    /// assert_eq!(TraceParent::parse(&child.to_string()), Some(child));
+    /// ```
+    pub fn child_of(parent: Option<&TraceParent>) -> TraceParent {
+        let span_id = format!("{:016x}", nonzero_random());
+        match parent {
+            Some(parent) => TraceParent {
+                trace_id: parent.trace_id.clone(),
+                parent_id: span_id,
+                flags: parent.flags,
+            },
+            None => TraceParent {
+                trace_id: format!("{:016x}{:016x}", nonzero_random(), nonzero_random()),
+                parent_id: span_id,
+                flags: 1,
+            },
+        }
+    }
+
     /// The trace id, 32 lower-case hex digits.
     pub fn trace_id(&self) -> &str {
         &self.trace_id
@@ -91,6 +140,29 @@ impl TraceParent {
     pub fn is_sampled(&self) -> bool {
         self.flags & 1 == 1
     }
+}
+
+/// The `traceparent` value: `00-<trace id>-<parent id>-<flags>`.
+impl std::fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            self.trace_id, self.parent_id, self.flags
+        )
+    }
+}
+
+/// A random non-zero id part: std's randomly keyed hasher (each
+/// `RandomState` has keys of its own) over the clock; ids need
+/// uniqueness, not secrecy.
+fn nonzero_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish().max(1)
 }
 
 fn is_hex(text: &str, len: usize) -> bool {

@@ -671,12 +671,16 @@ fn client_metrics_count_each_attempt_of_a_retried_call() {
     let server = TestServer::start_with(Server::builder().interceptor(flaky.clone()));
     let mut registry = Registry::default();
     let metrics = ClientMetrics::register(&mut registry);
-    let channel = server.channel();
+    // The attempt tracer sees each pass of the retrying interceptor as an
+    // attempt on the wire.
+    let channel = grpc_core::ChannelBuilder::new(server.target())
+        .tracer(metrics.attempt_tracer())
+        .build()
+        .unwrap();
     let target = channel.target().to_owned();
     let interceptors = ClientInterceptors::new()
         .with(metrics.call_interceptor(&target))
-        .with(Retry { attempts: 3 })
-        .with(metrics.attempt_interceptor(&target));
+        .with(Retry { attempts: 3 });
     let stub = TestServiceStub::new(intercept_channel(channel, interceptors));
     let mut request = echo("measured");
     request.response_size = 1000;

@@ -9,20 +9,20 @@
 //! curl http://localhost:9464/metrics
 //! ```
 //!
-//! Until interceptors call the recorders from the call path, the handler
-//! records its own call: the sizes are the messages' encoded (uncompressed)
-//! lengths, the duration is the handler's.
+//! The metrics come from `ServerMetrics::tracer`, a call tracer that the
+//! server tells of every message with its size on the wire (compressed if
+//! it was) and of every call's status, on gRPC, gRPC-Web and Connect; the
+//! spans from `SpanInterceptor`. The servicer is plain.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use grpc_core::{Code, Requests, Server, ServicerContext, Status};
+use grpc_core::{Requests, Server, ServicerContext, Status};
 use grpc_metrics::prometheus_client::encoding::text::encode;
 use grpc_metrics::prometheus_client::registry::Registry;
-use grpc_metrics::{MethodLabel, ServerMetrics, record_status, server_span};
-use prost::Message;
+use grpc_metrics::{ServerMetrics, SpanInterceptor};
 use rustgrpc_examples::args::Args;
 use rustgrpc_examples::helloworld::{
     GreeterServicer, HelloReply, HelloRequest, add_greeter_servicer_to_server,
@@ -39,64 +39,35 @@ usage: metrics_server [--port N] [--metrics_port M] [--host ADDR]
 /// Longest HTTP request head read from a scraper.
 const MAX_REQUEST_HEAD: usize = 8 << 10;
 
-struct Greeter {
-    metrics: ServerMetrics,
-}
+struct Greeter;
 
-impl Greeter {
-    /// Runs `handler` inside the call's span, recording the call's metrics.
-    fn observed<Reply: Message>(
-        &self,
-        request: &impl Message,
-        context: &ServicerContext,
-        handler: impl FnOnce() -> Result<Reply, Status>,
-    ) -> Result<Reply, Status> {
-        let call = self
-            .metrics
-            .call_started(MethodLabel::registered(context.method()));
-        let span = server_span(
-            context.method(),
-            context.peer(),
-            context.invocation_metadata(),
-        );
-        let _entered = span.enter();
-        call.message_received(request.encoded_len());
-        let result = handler();
-        let code = match &result {
-            Ok(reply) => {
-                call.message_sent(reply.encoded_len());
-                Code::Ok
-            }
-            Err(status) => status.code(),
-        };
-        record_status(&span, code);
-        call.finish(code);
-        result
-    }
-}
+/// Greetings per `SayHelloStreamReply` call.
+const STREAMED_GREETINGS: usize = 3;
 
 impl GreeterServicer for Greeter {
     fn say_hello(
         &self,
         request: HelloRequest,
-        context: &ServicerContext,
+        _context: &ServicerContext,
     ) -> Result<HelloReply, Status> {
-        self.observed(&request, context, || {
-            if request.name.is_empty() {
-                return Err(Status::invalid_argument("name must not be empty"));
-            }
-            Ok(HelloReply {
-                message: format!("Hello, {}!", request.name),
-            })
+        if request.name.is_empty() {
+            return Err(Status::invalid_argument("name must not be empty"));
+        }
+        Ok(HelloReply {
+            message: format!("Hello, {}!", request.name),
         })
     }
 
     fn say_hello_stream_reply(
         &self,
-        _request: HelloRequest,
+        request: HelloRequest,
         _context: &ServicerContext,
     ) -> Result<impl Iterator<Item = Result<HelloReply, Status>> + Send + 'static, Status> {
-        Err::<std::iter::Empty<_>, _>(Status::unimplemented("only SayHello is served"))
+        Ok((1..=STREAMED_GREETINGS).map(move |n| {
+            Ok(HelloReply {
+                message: format!("Hello #{n}, {}!", request.name),
+            })
+        }))
     }
 
     fn say_hello_bidi_stream(
@@ -104,7 +75,7 @@ impl GreeterServicer for Greeter {
         _requests: Requests<HelloRequest>,
         _context: &ServicerContext,
     ) -> Result<impl Iterator<Item = Result<HelloReply, Status>> + Send + 'static, Status> {
-        Err::<std::iter::Empty<_>, _>(Status::unimplemented("only SayHello is served"))
+        Err::<std::iter::Empty<_>, _>(Status::unimplemented("not served here"))
     }
 }
 
@@ -151,11 +122,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
 
+    // README: metrics server
     let mut registry = Registry::default();
     let metrics = ServerMetrics::register(&mut registry);
-
-    let server = Server::builder().max_workers(4).build();
-    add_greeter_servicer_to_server(Greeter { metrics }, &server);
+    let server = Server::builder()
+        .tracer(metrics.tracer()) // grpc.server.call.*, message sizes included
+        .interceptor(SpanInterceptor) // a span per call
+        .build();
+    // README: end
+    add_greeter_servicer_to_server(Greeter, &server);
     let bound = server.add_insecure_port(&format!("{host}:{port}"))?;
     server.start()?;
 

@@ -63,6 +63,7 @@ pub struct ChannelBuilder {
     resolution_interval: Duration,
     idle_timeout: Option<Duration>,
     keepalive_permit_without_calls: bool,
+    tracers: crate::stats::client::ClientTracers,
 }
 
 /// A user's resolver, shared by the channels built from one builder.
@@ -105,6 +106,7 @@ impl ChannelBuilder {
             idle_timeout: Some(Duration::from_secs(30 * 60)),
             keepalive_permit_without_calls: false,
             protocol: crate::client::protocol::ClientProtocol::grpc(),
+            tracers: Default::default(),
         }
     }
 
@@ -385,6 +387,17 @@ impl ChannelBuilder {
         self
     }
 
+    /// Adds an attempt tracer: told of every attempt the channel puts on
+    /// the wire (retries, hedges and transparent retries included), its
+    /// messages with their sizes on the wire, and its status. See
+    /// [`ClientTracer`](crate::ClientTracer); tracers run in the order
+    /// added.
+    pub fn tracer(mut self, tracer: impl crate::ClientTracer) -> Self {
+        let tracer: Arc<dyn crate::ClientTracer> = Arc::new(tracer);
+        self.tracers = std::mem::take(&mut self.tracers).with(tracer);
+        self
+    }
+
     /// Builds the channel; no connection is made until the first call.
     pub fn build(self) -> Result<Channel, Error> {
         if let Some(name) = &self.invalid_lb_policy {
@@ -424,6 +437,7 @@ impl ChannelBuilder {
             keepalive_permit_without_calls: self.keepalive_permit_without_calls,
             idle_timeout: self.idle_timeout,
             protocol,
+            tracers: self.tracers,
         };
         let resolver: SharedResolver = match (self.resolver, &config.connector) {
             (Some(ResolverChoice(resolver)), _) => resolver,

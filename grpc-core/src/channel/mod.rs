@@ -72,6 +72,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) idle_timeout: Option<Duration>,
     /// gRPC-Web or Connect (`None`: gRPC over the HTTP/2 connection).
     pub(crate) protocol: Option<Arc<crate::client::protocol::ProtocolClient>>,
+    /// Attempt tracers (`ChannelBuilder::tracer`).
+    pub(crate) tracers: crate::stats::client::ClientTracers,
 }
 
 /// A virtual connection to a target: connects on first use, reconnects with

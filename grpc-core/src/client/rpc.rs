@@ -19,6 +19,8 @@ use crate::codec::framing::RawMessage;
 use crate::codec::proto::unpack;
 use crate::metadata::Metadata;
 use crate::runtime::sleep_until;
+use crate::stats::WireMessage;
+use crate::stats::client::{AttemptNumber, AttemptTrace};
 use crate::status::Status;
 use crate::stream::head::message_encoding;
 use crate::stream::inbox::InboxSender;
@@ -240,51 +242,80 @@ pub(crate) enum Attempt {
     Refused(Status),
 }
 
-/// One attempt; `previous` attempts were made before it (sent to the
-/// server as `grpc-previous-rpc-attempts`).
+impl Attempt {
+    /// The status the attempt ended with.
+    pub(crate) fn status(&self) -> &Status {
+        match self {
+            Attempt::Ended(status) | Attempt::Committed(status) | Attempt::Refused(status) => {
+                status
+            }
+        }
+    }
+}
+
+/// One attempt, observed by the channel's tracers; `number.previous`
+/// attempts were made before it (sent to the server as
+/// `grpc-previous-rpc-attempts`).
 pub(crate) async fn attempt(
     invocation: &Invocation<'_>,
     call: &CallShared,
     requests: &mut super::retry::Replayable,
     delivery: &mut Delivery<'_>,
-    previous: u32,
+    number: AttemptNumber,
 ) -> Attempt {
-    let (mut send, response, goaway) = match open(invocation, call.deadline(), previous).await {
+    let trace = AttemptTrace::start(invocation, number, call.deadline());
+    let (send, response, goaway) = match open(invocation, call.deadline(), number.previous).await {
         Ok(opened) => opened,
-        Err(status) => return Attempt::Ended(status),
-    };
-    call.set_opened();
-    let sending = async move {
-        let one = requests.one();
-        match one {
-            Some(frame) => {
-                // One message: h2 buffers what the window does not admit yet.
-                let _ = send.send_data(frame, true);
-                // Keep the send half alive until the response is complete.
-                std::future::pending::<Option<Status>>().await
-            }
-            None => {
-                while let Some(item) = requests.next().await {
-                    match item {
-                        Ok(frame) => {
-                            if send_with_capacity(&mut send, frame).await.is_err() {
-                                // The server ended the stream; its status tells why.
-                                return std::future::pending().await;
-                            }
-                        }
-                        Err(status) => return Some(status),
-                    }
-                }
-                let _ = send.send_data(Bytes::new(), true);
-                std::future::pending().await
-            }
+        Err(status) => {
+            trace.ended(&status);
+            return Attempt::Ended(status);
         }
     };
-    let receiving = receive(response, &goaway, invocation, call, delivery);
-    tokio::select! {
-        biased;
-        attempt = receiving => attempt,
-        Some(status) = sending => Attempt::Committed(status),
+    call.set_opened();
+    let outcome = {
+        let sending = send_requests(send, requests, &trace);
+        let receiving = receive(response, &goaway, invocation, &trace, call, delivery);
+        tokio::select! {
+            biased;
+            attempt = receiving => attempt,
+            Some(status) = sending => Attempt::Committed(status),
+        }
+    };
+    trace.ended(outcome.status());
+    outcome
+}
+
+/// Sends the attempt's requests; ends only with the status of a failed
+/// request stream (the response decides every other end).
+async fn send_requests(
+    mut send: h2::SendStream<Bytes>,
+    requests: &mut super::retry::Replayable,
+    trace: &AttemptTrace,
+) -> Option<Status> {
+    match requests.one() {
+        Some(frame) => {
+            trace.sent(&frame);
+            // One message: h2 buffers what the window does not admit yet.
+            let _ = send.send_data(frame, true);
+            // Keep the send half alive until the response is complete.
+            std::future::pending::<Option<Status>>().await
+        }
+        None => {
+            while let Some(item) = requests.next().await {
+                match item {
+                    Ok(frame) => {
+                        trace.sent(&frame);
+                        if send_with_capacity(&mut send, frame).await.is_err() {
+                            // The server ended the stream; its status tells why.
+                            return std::future::pending().await;
+                        }
+                    }
+                    Err(status) => return Some(status),
+                }
+            }
+            let _ = send.send_data(Bytes::new(), true);
+            std::future::pending().await
+        }
     }
 }
 
@@ -450,6 +481,7 @@ async fn receive(
     response: ResponseFuture,
     goaway: &LastStreamId,
     invocation: &Invocation<'_>,
+    trace: &AttemptTrace,
     call: &CallShared,
     delivery: &mut Delivery<'_>,
 ) -> Attempt {
@@ -465,8 +497,10 @@ async fn receive(
     match classify_head(&parts) {
         Head::TrailersOnly(status) => Attempt::Ended(status),
         Head::Body { initial, encoding } => {
+            trace.headers(&initial);
             call.set_initial_metadata(initial);
-            Attempt::Committed(receive_messages(body, encoding, invocation, delivery).await)
+            let received = receive_messages(body, encoding, invocation, trace, delivery).await;
+            Attempt::Committed(received)
         }
     }
 }
@@ -476,6 +510,7 @@ async fn receive_messages(
     body: RecvStream,
     encoding: Compression,
     invocation: &Invocation<'_>,
+    trace: &AttemptTrace,
     delivery: &mut Delivery<'_>,
 ) -> Status {
     let max = invocation.max_response_message();
@@ -488,7 +523,7 @@ async fn receive_messages(
         };
         // Every message already received goes to the consumer in one batch
         // (those before a bad one too, as they would one by one).
-        let staged = stage_buffered(first, &mut body, encoding, max, delivery);
+        let staged = stage_buffered(first, &mut body, encoding, max, trace, delivery);
         if let Err(status) = delivery.flush().await.and(staged) {
             return status;
         }
@@ -502,10 +537,12 @@ fn stage_buffered(
     body: &mut ResponseBody<RecvStream>,
     encoding: Compression,
     max: usize,
+    trace: &AttemptTrace,
     delivery: &mut Delivery<'_>,
 ) -> Result<(), Status> {
     let mut raw = first;
     loop {
+        trace.received(WireMessage::of(&raw));
         delivery.stage(unpack(raw, encoding, max)?)?;
         match body.next_buffered()? {
             Some(next) => raw = next,

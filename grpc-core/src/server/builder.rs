@@ -28,6 +28,8 @@ pub(crate) struct ServerConfig {
     pub(crate) cors: super::protocol::Cors,
     pub(crate) interceptors: Interceptors,
     pub(crate) connection_limits: ConnectionLimits,
+    /// Call tracers (`ServerBuilder::tracer`).
+    pub(crate) tracers: crate::stats::server::ServerTracers,
 }
 
 /// Blocking handlers that may wait for their next request without holding
@@ -82,6 +84,7 @@ impl ServerBuilder {
                 cors: super::protocol::Cors::default(),
                 interceptors: Interceptors::default(),
                 connection_limits: ConnectionLimits::default(),
+                tracers: Default::default(),
             },
             runtime: None,
         }
@@ -137,6 +140,16 @@ impl ServerBuilder {
     /// added is the outermost. See [`ServerInterceptor`].
     pub fn interceptor(mut self, interceptor: impl ServerInterceptor) -> Self {
         self.config.interceptors = self.config.interceptors.with(interceptor);
+        self
+    }
+
+    /// Adds a call tracer: told of every call's messages (with their
+    /// sizes on the wire), headers and status, on every protocol. See
+    /// [`ServerTracer`](crate::ServerTracer); tracers run in the order
+    /// added.
+    pub fn tracer(mut self, tracer: impl crate::ServerTracer) -> Self {
+        let tracer: std::sync::Arc<dyn crate::ServerTracer> = std::sync::Arc::new(tracer);
+        self.config.tracers = std::mem::take(&mut self.config.tracers).with(tracer);
         self
     }
 

@@ -29,6 +29,8 @@ use super::protocol;
 use crate::codec::framing::RawMessage;
 use crate::codec::message::content_subtype;
 use crate::security::auth::Peer;
+use crate::stats::WireMessage;
+use crate::stats::server::CallTrace;
 use crate::status::{Code, Status};
 use crate::stream::head::RequestHead;
 use crate::stream::outbox::{End, Taken};
@@ -144,7 +146,7 @@ enum Event {
     /// A request message for a unary-request method.
     RequestMessage(RawMessage),
     /// A request message went to the client-streaming handler.
-    RequestForwarded,
+    RequestForwarded(WireMessage),
     /// The client half-closed.
     RequestEnd,
     /// The request stream failed (bad framing, over the limit, reset).
@@ -168,6 +170,8 @@ struct ServerRpc<'a> {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Aborts an async handler when the RPC ends first.
     _handler: Option<AbortOnDrop>,
+    /// The call's tracers (none unless registered).
+    trace: CallTrace,
 }
 
 impl<'a> ServerRpc<'a> {
@@ -189,6 +193,7 @@ impl<'a> ServerRpc<'a> {
                 .deadline
                 .map(|deadline| Box::pin(sleep_until(deadline))),
             _handler: None,
+            trace: CallTrace::start(&server.config().tracers, &ctx),
             ctx,
         }
     }
@@ -213,6 +218,7 @@ impl<'a> ServerRpc<'a> {
         loop {
             let event = self.next_event(cancelled.as_mut()).await;
             if let Some(code) = self.on_event(event) {
+                self.trace.ended(code);
                 return code;
             }
         }
@@ -244,7 +250,8 @@ impl<'a> ServerRpc<'a> {
     fn on_event(&mut self, event: Event) -> Option<Code> {
         match event {
             Event::RequestMessage(message) => self.on_request_message(message),
-            Event::RequestForwarded => {
+            Event::RequestForwarded(message) => {
+                self.trace.received(message);
                 self.ctx.info().socket.message_received(); // channelz
                 None
             }
@@ -263,6 +270,7 @@ impl<'a> ServerRpc<'a> {
     }
 
     fn on_request_message(&mut self, message: RawMessage) -> Option<Code> {
+        self.trace.received(WireMessage::of(&message));
         self.ctx.info().socket.message_received(); // channelz
         let RequestSide::Unary(only) = &mut self.requests else {
             return None;
@@ -304,6 +312,7 @@ impl<'a> ServerRpc<'a> {
     /// The handler's headers, messages and status.
     fn on_output(&mut self, taken: Taken) -> Option<Code> {
         self.ctx.info().socket.sent_messages(taken.messages); // channelz
+        self.trace.taken(&taken);
         match self.writer.write(taken) {
             Err(_) => Some(self.on_peer_reset(h2::Reason::CANCEL)),
             Ok(None) => None,
@@ -372,8 +381,9 @@ async fn read_request(reader: &mut MessageReader<RecvStream>, requests: &Request
     };
     match (reader.next_message().await, permit) {
         (Ok(Some(message)), Some(permit)) => {
+            let wire = WireMessage::of(&message);
             permit.send(Ok(message));
-            Event::RequestForwarded
+            Event::RequestForwarded(wire)
         }
         (Ok(Some(message)), None) => Event::RequestMessage(message),
         (Ok(None), _) => Event::RequestEnd,

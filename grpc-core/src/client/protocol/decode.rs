@@ -15,6 +15,8 @@ use crate::codec::Compression;
 use crate::metadata::Metadata;
 use crate::server::protocol::body::{BoxError, RequestBody};
 use crate::server::protocol::reader::RequestReader;
+use crate::stats::WireMessage;
+use crate::stats::client::AttemptTrace;
 use crate::status::Status;
 use crate::wire::{self, connect, status_map, trailers};
 
@@ -51,6 +53,7 @@ pub(crate) async fn read(
     response: Response<RequestBody>,
     call: &CallShared,
     delivery: &mut Delivery<'_>,
+    trace: &AttemptTrace,
     max: usize,
 ) -> Outcome {
     let (parts, body) = response.into_parts();
@@ -59,6 +62,7 @@ pub(crate) async fn read(
         plan,
         reader,
         delivery,
+        trace,
         max,
     };
     let result = match plan.shape {
@@ -84,6 +88,7 @@ struct Reading<'p, 'd, 'a> {
     plan: &'p Plan,
     reader: RequestReader,
     delivery: &'d mut Delivery<'a>,
+    trace: &'p AttemptTrace,
     max: usize,
 }
 
@@ -100,7 +105,7 @@ impl Reading<'_, '_, '_> {
             return Ok(Outcome::broken(status_map::from_http_status(parts.status)));
         }
         let encoding = encoding(&parts.headers, wire::GRPC_ENCODING)?;
-        call.set_initial_metadata(initial_metadata(&parts.headers));
+        self.headers(initial_metadata(&parts.headers), call);
         while let Some((flags, payload)) = self.reader.next_envelope().await? {
             if flags & GRPC_WEB_TRAILERS != 0 {
                 let status = trailers::read_status(&trailer_block(&payload))
@@ -127,7 +132,7 @@ impl Reading<'_, '_, '_> {
             return Ok(self.connect_error(&parts).await);
         }
         let encoding = encoding(&parts.headers, connect::CONTENT_ENCODING)?;
-        call.set_initial_metadata(initial_metadata(&parts.headers));
+        self.headers(initial_metadata(&parts.headers), call);
         while let Some((flags, payload)) = self.reader.next_envelope().await? {
             if flags & connect::END_STREAM != 0 {
                 let json = self.unpack(flags, payload, encoding)?;
@@ -150,9 +155,12 @@ impl Reading<'_, '_, '_> {
             return Ok(self.connect_error(&parts).await);
         }
         let (initial, trailing) = split_trailers(&parts.headers);
-        call.set_initial_metadata(initial);
+        self.headers(initial, call);
         let encoding = encoding(&parts.headers, http::header::CONTENT_ENCODING.as_str())?;
         let body = self.reader.read_all(self.max).await?;
+        let compressed = encoding.is_compressing();
+        self.trace
+            .received(WireMessage::new(body.len(), compressed));
         let message = encoding.decompress(&body, self.max)?;
         let message = match &self.plan.json {
             Some(json) => json.response_to_proto(&message)?,
@@ -190,6 +198,12 @@ impl Reading<'_, '_, '_> {
         encoding.decompress(&payload, self.max)
     }
 
+    /// The response headers arrived with `initial` metadata.
+    fn headers(&self, initial: Metadata, call: &CallShared) {
+        self.trace.headers(&initial);
+        call.set_initial_metadata(initial);
+    }
+
     /// Hands one response message on, as protobuf bytes.
     async fn message(
         &mut self,
@@ -197,6 +211,9 @@ impl Reading<'_, '_, '_> {
         payload: Bytes,
         encoding: Compression,
     ) -> Result<(), Status> {
+        let compressed = flags & 1 == 1;
+        self.trace
+            .received(WireMessage::new(payload.len(), compressed));
         let payload = self.unpack(flags, payload, encoding)?;
         let payload = match &self.plan.json {
             Some(json) => json.response_to_proto(&payload)?,

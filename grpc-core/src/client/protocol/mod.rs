@@ -20,6 +20,7 @@ use super::call::CallShared;
 use super::rpc::{Delivery, Invocation, Outgoing, call_credentials_metadata};
 use crate::error::{Error, Kind};
 use crate::server::Protocol;
+use crate::stats::client::{AttemptNumber, AttemptTrace};
 use crate::status::Status;
 use crate::wire::json::{Descriptors, JsonCodec, has_no_side_effects};
 use encode::Shape;
@@ -170,7 +171,8 @@ pub(crate) struct Plan {
 }
 
 impl ProtocolClient {
-    /// Runs one call to its end (the counterpart of the gRPC exchange).
+    /// Runs one call to its end (the counterpart of the gRPC exchange),
+    /// as one attempt the channel's tracers see.
     pub(crate) async fn exchange(
         &self,
         invocation: &Invocation<'_>,
@@ -178,17 +180,21 @@ impl ProtocolClient {
         outgoing: Outgoing,
         mut delivery: Delivery<'_>,
     ) -> Status {
+        let trace = AttemptTrace::start(invocation, AttemptNumber::default(), call.deadline());
         let plan = match self.plan(invocation, &outgoing, &delivery) {
             Ok(plan) => plan,
-            Err(status) => return status,
+            Err(status) => return trace.end_with(status),
         };
         let whole = match &outgoing {
             Outgoing::One(frame) => Some(frame.clone()),
             _ => None,
         };
+        if let Some(frame) = &whole {
+            trace.sent(frame);
+        }
         let pending = match self.open(&plan, invocation, call, whole).await {
             Ok(pending) => pending,
-            Err(status) => return status,
+            Err(status) => return trace.end_with(status),
         };
         call.set_opened();
         let Pending {
@@ -197,24 +203,28 @@ impl ProtocolClient {
             connection,
         } = pending;
         let max = invocation.channel.config().max_receive_message_length;
-        let receiving = async {
-            match response.await {
-                Ok(response) => decode::read(&plan, response, call, &mut delivery, max).await,
-                Err(status) => decode::Outcome::broken(status),
+        let outcome = {
+            let receiving = async {
+                match response.await {
+                    Ok(response) => {
+                        decode::read(&plan, response, call, &mut delivery, &trace, max).await
+                    }
+                    Err(status) => decode::Outcome::broken(status),
+                }
+            };
+            let sending = send_all(&plan, invocation, outgoing, &mut sink, &trace);
+            tokio::select! {
+                biased;
+                outcome = receiving => outcome,
+                Some(status) = sending => decode::Outcome::broken(status),
             }
-        };
-        let sending = send_all(&plan, invocation, outgoing, &mut sink);
-        let outcome = tokio::select! {
-            biased;
-            outcome = receiving => outcome,
-            Some(status) = sending => decode::Outcome::broken(status),
         };
         if let Some(connection) = connection
             && outcome.drained
         {
             self.pool.release(connection);
         }
-        outcome.status
+        trace.end_with(outcome.status)
     }
 
     fn plan(
@@ -294,6 +304,7 @@ async fn send_all(
     invocation: &Invocation<'_>,
     mut outgoing: Outgoing,
     sink: &mut Sink,
+    trace: &AttemptTrace,
 ) -> Option<Status> {
     if !matches!(outgoing, Outgoing::One(_)) {
         let compression = invocation.compression();
@@ -303,6 +314,7 @@ async fn send_all(
                 Ok(envelope) => envelope,
                 Err(status) => return Some(status),
             };
+            trace.sent(&envelope);
             if sink.send(envelope).await.is_err() {
                 break;
             }

@@ -13,6 +13,7 @@ use super::{Replayable, record_code, throttle_allows};
 use crate::channel::HedgingPolicy;
 use crate::client::call::CallShared;
 use crate::client::rpc::{Attempt, Delivery, Invocation, Outgoing, attempt};
+use crate::stats::client::AttemptNumber;
 use crate::status::Status;
 
 type Running<'a> = Pin<Box<dyn std::future::Future<Output = (Attempt, Option<Bytes>)> + Send + 'a>>;
@@ -78,7 +79,10 @@ fn one<'a>(
             call,
             &mut requests,
             &mut Delivery::Single(&mut slot),
-            previous,
+            AttemptNumber {
+                previous,
+                transparent: false,
+            },
         )
         .await;
         (outcome, slot)

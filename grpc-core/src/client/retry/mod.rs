@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::call::CallShared;
 use super::rpc::{Attempt, Delivery, Invocation, Outgoing, attempt};
 use crate::channel::{RetryPolicy, lock};
+use crate::stats::client::AttemptNumber;
 use crate::status::{Code, Status};
 
 /// Request bytes a call buffers for retries; past it, the call is
@@ -51,10 +52,12 @@ pub(crate) async fn exchange(
     }
     let policy = method.and_then(|m| m.retry_policy.clone());
     let mut requests = Replayable::new(outgoing, RETRY_BUFFER_LIMIT);
-    let mut previous = 0u32;
+    let mut number = AttemptNumber::default();
     let mut transparent_left = TRANSPARENT_RETRIES;
     loop {
-        let status = match attempt(invocation, call, &mut requests, &mut delivery, previous).await {
+        let outcome = attempt(invocation, call, &mut requests, &mut delivery, number).await;
+        number.transparent = false;
+        let status = match outcome {
             Attempt::Committed(status) => {
                 record(invocation, status.code(), policy.as_ref());
                 return status;
@@ -62,6 +65,7 @@ pub(crate) async fn exchange(
             Attempt::Refused(status) => {
                 if transparent_left > 0 && requests.rewind() {
                     transparent_left -= 1;
+                    number.transparent = true;
                     tracing::debug!(
                         details = status.details(),
                         "stream refused unprocessed: sending it again"
@@ -73,7 +77,8 @@ pub(crate) async fn exchange(
             Attempt::Ended(status) => status,
         };
         record(invocation, status.code(), policy.as_ref());
-        previous += 1;
+        number.previous += 1;
+        let previous = number.previous;
         let Some(delay) = retry_delay(invocation, &status, policy.as_ref(), previous) else {
             return status;
         };

@@ -31,6 +31,8 @@ use crate::server::dispatch::dispatch;
 use crate::server::handler::{Input, MethodEntry, MethodKind};
 use crate::server::lifecycle::{Phase, RpcPermit, ServerShared};
 use crate::server::rpc::{admission, wait_for_phase};
+use crate::stats::WireMessage;
+use crate::stats::server::CallTrace;
 use crate::status::{Code, Status};
 use crate::stream::head::RequestHead;
 use crate::stream::outbox::{End, Taken};
@@ -167,10 +169,12 @@ pub(crate) async fn serve(
         info.max_receive_message_length,
         responder.wire.is_text(),
     );
+    let ctx = ServicerContext::new(info);
     let call = Call {
         server: &server,
         entry: &entry,
-        ctx: &ServicerContext::new(info),
+        trace: CallTrace::start(&server.config().tracers, &ctx),
+        ctx: &ctx,
         responder,
         reader,
         inbound: None,
@@ -187,6 +191,7 @@ async fn run_call(mut call: Call<'_>, path: &str) -> Code {
     let span = tracing::debug_span!("grpc.server.rpc", method = %path, peer = %info.peer, protocol = %info.protocol);
     let started = Instant::now();
     let code = call.run().instrument(span.clone()).await;
+    call.trace.ended(code);
     ctx.terminate(code);
     ctx.outbox().close();
     span.in_scope(|| {
@@ -293,6 +298,8 @@ struct Call<'a> {
     server: &'a ServerShared,
     entry: &'a Arc<MethodEntry>,
     ctx: &'a ServicerContext,
+    /// The call's tracers (none unless registered).
+    trace: CallTrace,
     responder: Responder,
     reader: RequestReader,
     /// The client-streaming handler's requests, until they end.
@@ -353,6 +360,7 @@ impl Call<'_> {
             self.responder.wire.is_unary(),
             self.responder.wire.json(),
             self.ctx,
+            &self.trace,
         );
         tokio::select! {
             result = read => result,
@@ -375,12 +383,16 @@ impl Call<'_> {
             self.ctx.info().max_receive_message_length,
         );
         let json = self.responder.wire.json().cloned();
-        let (reader, inbound) = (&mut self.reader, &self.inbound);
+        let (reader, inbound, trace) = (&mut self.reader, &self.inbound, &self.trace);
         let reading = async {
             match inbound {
                 Some(tx) => {
                     let json = json.as_ref();
-                    pump_one(reader, tx, |raw| transcode(raw, json, encoding, limit)).await
+                    let received = |raw: RawMessage| {
+                        trace.received(WireMessage::of(&raw));
+                        transcode(raw, json, encoding, limit)
+                    };
+                    pump_one(reader, tx, received).await
                 }
                 None => std::future::pending().await,
             }
@@ -444,6 +456,7 @@ impl Call<'_> {
     /// The handler's headers, messages and end, in the protocol's terms.
     async fn on_output(&mut self, taken: Taken) -> Option<Code> {
         self.ctx.info().socket.sent_messages(taken.messages); // channelz
+        self.trace.taken(&taken);
         let responder = &mut self.responder;
         if let Some((metadata, encoding)) = taken.headers {
             let parts = responder.wire.headers(metadata, encoding);
@@ -478,6 +491,7 @@ async fn read_one(
     whole_body: bool,
     json: Option<&JsonCodec>,
     ctx: &ServicerContext,
+    trace: &CallTrace,
 ) -> Result<RawMessage, Status> {
     let info = ctx.info();
     let raw = if whole_body {
@@ -489,6 +503,7 @@ async fn read_one(
     } else {
         reader.only_message().await?
     };
+    trace.received(WireMessage::of(&raw));
     transcode(
         raw,
         json,

@@ -331,7 +331,8 @@ impl Channel {
                 .map_err(|status| std::io::Error::other(status.details().to_owned()))?
                 .addresses
         };
-        connect::open_secured(&addresses, &self.inner.config).await
+        let alpn = crate::security::client_tls::Alpn::Http1;
+        connect::open_secured(&addresses, &self.inner.config, alpn).await
     }
 }
 

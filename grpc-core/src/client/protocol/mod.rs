@@ -121,16 +121,11 @@ impl ClientProtocol {
 
     /// The channel's exchange for these settings; `None` for gRPC over
     /// HTTP/2 (the call core's own). Invalid combinations are errors.
-    pub(crate) fn client(self, tls: bool) -> Result<Option<Arc<ProtocolClient>>, Error> {
+    pub(crate) fn client(self) -> Result<Option<Arc<ProtocolClient>>, Error> {
         let invalid = |message: &str| Err(Error::new(Kind::InvalidArgument, message));
         match (self.protocol, self.http) {
             (Protocol::Grpc, HttpVersion::Http2) => return Ok(None),
             (Protocol::Grpc, _) => return invalid("gRPC needs HTTP/2 (use gRPC-Web or Connect)"),
-            (_, HttpVersion::Http1) if tls => {
-                return invalid(
-                    "HTTP/1.1 over TLS is not supported by the client yet (its TLS offers ALPN h2 only)",
-                );
-            }
             _ => {}
         }
         if self.unary_get && self.protocol != Protocol::Connect {

@@ -41,6 +41,16 @@ pub(crate) enum Alpn {
     Http1,
 }
 
+impl Alpn {
+    /// How errors name it.
+    fn label(self) -> &'static str {
+        match self {
+            Alpn::H2 => "\"h2\" (HTTP/2)",
+            Alpn::Http1 => "\"http/1.1\"",
+        }
+    }
+}
+
 /// Runs the TLS handshake over `io` and checks that the server agreed to
 /// `alpn`. For HTTP/2 on TLS 1.3 it also waits for the server's first
 /// bytes (its HTTP/2 SETTINGS): a server that rejects the client's
@@ -62,7 +72,7 @@ async fn handshake(target: &TlsTarget, io: Io, alpn: Alpn) -> io::Result<Io> {
     let mut stream = connector
         .connect(target.server_name.clone(), io)
         .await
-        .map_err(|error| explain(error, target))?;
+        .map_err(|error| explain(error, target, alpn))?;
     let (_, session) = stream.get_ref();
     check_alpn(session.alpn_protocol(), alpn)?;
     if alpn == Alpn::Http1 || session.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
@@ -83,7 +93,7 @@ async fn handshake(target: &TlsTarget, io: Io, alpn: Alpn) -> io::Result<Io> {
         Err(error) if is_close(&error) => {
             return Err(closed_after_handshake(error.kind(), asked, target));
         }
-        Err(error) => return Err(explain(error, target)),
+        Err(error) => return Err(explain(error, target, alpn)),
     };
     first.truncate(read);
     Ok(Io::other(Prefetched {
@@ -170,24 +180,24 @@ impl rustls::client::ResolvesClientCert for NoticeCertificateRequest {
 }
 
 /// Turns a handshake error into one whose message names the cause.
-fn explain(error: io::Error, target: &TlsTarget) -> io::Error {
+fn explain(error: io::Error, target: &TlsTarget, alpn: Alpn) -> io::Error {
     let kind = error.kind();
     let cause = match error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        Some(tls) => describe(tls, target),
+        Some(tls) => describe(tls, target, alpn),
         None => format!("connection failed during the handshake: {error}"),
     };
     io::Error::new(kind, format!("TLS handshake failed: {cause}"))
 }
 
-fn describe(error: &rustls::Error, target: &TlsTarget) -> String {
+fn describe(error: &rustls::Error, target: &TlsTarget, alpn: Alpn) -> String {
     match error {
         rustls::Error::InvalidCertificate(cert) => describe_certificate(cert, target),
-        rustls::Error::AlertReceived(alert) => describe_alert(*alert, target),
+        rustls::Error::AlertReceived(alert) => describe_alert(*alert, target, alpn),
         rustls::Error::NoApplicationProtocol => {
-            "ALPN refused: the server did not agree to \"h2\" (HTTP/2)".to_owned()
+            format!("ALPN refused: the server did not agree to {}", alpn.label())
         }
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
             format!("the server did not answer with TLS (a plaintext port?): {error}")
@@ -224,7 +234,7 @@ fn describe_certificate(error: &CertificateError, target: &TlsTarget) -> String 
     }
 }
 
-fn describe_alert(alert: AlertDescription, target: &TlsTarget) -> String {
+fn describe_alert(alert: AlertDescription, target: &TlsTarget, alpn: Alpn) -> String {
     let has_certificate = target.client.has_certificate;
     match alert {
         AlertDescription::CertificateRequired => "no client certificate: the server requires a \
@@ -249,9 +259,10 @@ fn describe_alert(alert: AlertDescription, target: &TlsTarget) -> String {
         | AlertDescription::DecryptError => {
             format!("the server rejected the client certificate ({alert:?} alert)")
         }
-        AlertDescription::NoApplicationProtocol => "ALPN refused: the server does not accept \
-             \"h2\" (HTTP/2) over TLS (no_application_protocol alert)"
-            .to_owned(),
+        AlertDescription::NoApplicationProtocol => format!(
+            "ALPN refused: the server does not accept {} over TLS (no_application_protocol alert)",
+            alpn.label()
+        ),
         AlertDescription::ProtocolVersion => {
             "the server supports neither TLS 1.3 nor TLS 1.2 (protocol_version alert)".to_owned()
         }

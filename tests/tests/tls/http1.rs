@@ -57,5 +57,8 @@ fn http1_to_an_http2_only_tls_server_names_alpn() {
     let ca = Ca::new("test ca");
     let (_h2_only, port) = bare_tls_server(&ca.leaf("server", &["localhost"]), &[b"h2"]);
     let channel = http1_channel(port, &client_creds(&ca, None), ClientProtocol::connect());
-    assert_unavailable(whoami_with(&channel, CallOptions::new()), &["ALPN refused"]);
+    assert_unavailable(
+        whoami_with(&channel, CallOptions::new()),
+        &["ALPN refused", "\"http/1.1\""],
+    );
 }

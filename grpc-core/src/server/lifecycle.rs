@@ -73,6 +73,8 @@ pub(crate) struct ServerShared {
     channelz: crate::channelz::ServerStats,
     /// Message descriptors for Connect's JSON codec and GET requests.
     descriptors: super::protocol::Descriptors,
+    /// HTTP/1.1 connections served at once (`max_http1_connections`).
+    http1_slots: super::protocol::Http1Slots,
 }
 
 /// A callback registered with [`Server::add_stop_callback`].
@@ -109,6 +111,10 @@ impl ServerShared {
 
     pub(crate) fn descriptors(&self) -> &super::protocol::Descriptors {
         &self.descriptors
+    }
+
+    pub(crate) fn http1_slots(&self) -> &super::protocol::Http1Slots {
+        &self.http1_slots
     }
 
     pub(crate) fn pool(&self) -> &WorkerPool {
@@ -217,6 +223,7 @@ impl Server {
     pub(crate) fn from_config(config: ServerConfig, handle: Handle) -> Server {
         let (phase, _) = watch::channel(Phase::NotStarted);
         let pool = WorkerPool::new(config.max_workers, config.max_waiting_handlers);
+        let http1_slots = super::protocol::Http1Slots::new(&config.http1);
         Server {
             shared: Arc::new(ServerShared {
                 config,
@@ -234,6 +241,7 @@ impl Server {
                 stop_requested: AtomicBool::new(false),
                 channelz: crate::channelz::ServerStats::new(),
                 descriptors: super::protocol::Descriptors::default(),
+                http1_slots,
             }),
         }
     }

@@ -183,6 +183,61 @@ fn unreachable_server_is_unavailable_on_http1() {
     assert_eq!(error.code(), Code::Unavailable, "{error:?}");
 }
 
+/// `wait_for_ready` on HTTP/1.1 waits for a connection within the
+/// deadline, as on HTTP/2; without it the call fails at once.
+#[test]
+fn wait_for_ready_on_http1_waits_for_a_server_that_starts_late() {
+    use grpc_core::CallOptions;
+    use std::time::Duration;
+    // A free port with nothing listening on it yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let channel = ChannelBuilder::new(&address)
+        .protocol(ClientProtocol::connect().http_version(HttpVersion::Http1))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let stub = TestServiceStub::new(channel);
+    let call = |options: CallOptions| {
+        stub.unary_call()
+            .with_options(options)
+            .call(request("late"))
+    };
+    let error = call(CallOptions::new()).unwrap_err();
+    assert_eq!(error.code(), Code::Unavailable, "{error:?}");
+    let error = call(
+        CallOptions::new()
+            .wait_for_ready(true)
+            .timeout(Duration::from_millis(300)),
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+    std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            call(
+                CallOptions::new()
+                    .wait_for_ready(true)
+                    .timeout(Duration::from_secs(30)),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !waiting.is_finished(),
+            "the call did not wait for the server"
+        );
+        let server = TestServer::start_on(grpc_core::Server::builder(), &address).unwrap();
+        let reply = waiting
+            .join()
+            .unwrap()
+            .expect("served once the server is up");
+        assert_eq!(reply.message, "late");
+        drop(server);
+    });
+}
+
 /// Connect and gRPC-Web calls count in channelz as gRPC calls do, on both
 /// sides.
 #[test]

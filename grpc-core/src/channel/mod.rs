@@ -1,6 +1,7 @@
 //! [`Channel`]: a lazily connected, reconnecting HTTP/2 connection to one
 //! target, shared by every stub and call made on it.
 
+pub(crate) mod backoff;
 pub(crate) mod balancer;
 mod builder;
 mod connect;

@@ -264,12 +264,14 @@ impl ProtocolClient {
         if let Some(auth) = &auth {
             auth.write_headers(request.headers_mut());
         }
+        let wait = invocation.options.wait_for_ready;
         match self.http {
-            HttpVersion::Http1 => self.pool.open(invocation.channel, request, body).await,
-            HttpVersion::Http2 => {
-                let wait = invocation.options.wait_for_ready;
-                http::open_h2(invocation.channel, wait, request, body).await
+            HttpVersion::Http1 => {
+                self.pool
+                    .open(invocation.channel, wait, request, body)
+                    .await
             }
+            HttpVersion::Http2 => http::open_h2(invocation.channel, wait, request, body).await,
         }
     }
 }

@@ -49,6 +49,7 @@ pub struct ClientProtocol {
     protocol: Protocol,
     http: HttpVersion,
     json: bool,
+    text: bool,
     unary_get: bool,
     descriptors: Vec<Bytes>,
 }
@@ -59,6 +60,7 @@ impl ClientProtocol {
             protocol,
             http: HttpVersion::Http2,
             json: false,
+            text: false,
             unary_get: false,
             descriptors: Vec::new(),
         }
@@ -72,6 +74,16 @@ impl ClientProtocol {
     /// gRPC-Web (`application/grpc-web+proto`).
     pub fn grpc_web() -> ClientProtocol {
         ClientProtocol::new(Protocol::GrpcWeb)
+    }
+
+    /// gRPC-Web in its text form (`application/grpc-web-text`): request
+    /// and response bodies base64, as browsers without binary streaming
+    /// support send them.
+    pub fn grpc_web_text() -> ClientProtocol {
+        ClientProtocol {
+            text: true,
+            ..ClientProtocol::grpc_web()
+        }
     }
 
     /// Connect with protobuf messages (`application/proto`,
@@ -119,6 +131,11 @@ impl ClientProtocol {
         self.http
     }
 
+    /// True for gRPC-Web's text form ([`grpc_web_text`](Self::grpc_web_text)).
+    pub fn is_text(&self) -> bool {
+        self.text
+    }
+
     /// The channel's exchange for these settings; `None` for gRPC over
     /// HTTP/2 (the call core's own). Invalid combinations are errors.
     pub(crate) fn client(self) -> Result<Option<Arc<ProtocolClient>>, Error> {
@@ -139,6 +156,7 @@ impl ClientProtocol {
             protocol: self.protocol,
             http: self.http,
             json: self.json,
+            text: self.text,
             unary_get: self.unary_get,
             descriptors,
             pool: Http1Pool::default(),
@@ -152,6 +170,8 @@ pub(crate) struct ProtocolClient {
     protocol: Protocol,
     http: HttpVersion,
     json: bool,
+    /// gRPC-Web's text form (base64 bodies).
+    text: bool,
     unary_get: bool,
     descriptors: Descriptors,
     pool: Http1Pool,
@@ -162,6 +182,8 @@ pub(crate) struct Plan {
     pub(crate) shape: Shape,
     pub(crate) json: Option<JsonCodec>,
     pub(crate) http: HttpVersion,
+    /// Bodies in base64 (`application/grpc-web-text`).
+    pub(crate) text: bool,
 }
 
 impl ProtocolClient {
@@ -248,6 +270,7 @@ impl ProtocolClient {
             shape,
             json,
             http: self.http,
+            text: self.text,
         })
     }
 

@@ -8,7 +8,7 @@
 //! [`RpcInfo`]: super::context::RpcInfo
 //! [`ServicerContext`]: super::ServicerContext
 
-mod base64_stream;
+pub(crate) mod base64_stream;
 pub(crate) mod body;
 mod call;
 mod connect;

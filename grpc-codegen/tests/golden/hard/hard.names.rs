@@ -225,6 +225,7 @@ pub fn add_thing_servicer_to_server<S: ThingServicer>(
     service.unary_unary("Clone", move |request, context| s.clone_(request, context));
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Name", move |request, context| s.name(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Methods whose Rust names collide, or are reserved.
@@ -406,6 +407,7 @@ pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
                 async move { s.name(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.thing`.
@@ -473,6 +475,7 @@ pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
     let mut service = ::grpc_core::ServiceBuilder::new(thing_service_3::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Ping", move |request, context| s.ping(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// A second service that is `Thing` in Rust spelling.
@@ -523,6 +526,7 @@ pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
                 async move { s.ping(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Server`.
@@ -574,6 +578,7 @@ pub fn add_server_servicer_to_server<S: ServerServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(server_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Serve", move |request, context| s.serve(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Named like `grpc_core::Server`.
@@ -615,6 +620,7 @@ pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
                 async move { s.serve(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Stub`.
@@ -666,6 +672,7 @@ pub fn add_stub_servicer_to_server<S: StubServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(stub_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Call", move |request, context| s.call(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Named like a generated stub suffix.
@@ -707,6 +714,7 @@ pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
                 async move { s.call(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Empty`.
@@ -739,6 +747,7 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// An empty service.
@@ -755,6 +764,7 @@ pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Servicer`.
@@ -787,6 +797,7 @@ pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(servicer_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// An empty service named like a generated servicer suffix.
@@ -803,6 +814,7 @@ pub fn add_async_servicer_servicer_to_server<S: AsyncServicerServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(servicer_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

@@ -65,8 +65,8 @@ struct ConnectBench;
 // The trait's `impl Encodable` results, named here as the concrete types.
 #[allow(refining_impl_trait)]
 impl cr::bench::Bench for ConnectBench {
-    async fn unary<'a>(
-        &'a self,
+    async fn unary(
+        &self,
         _ctx: RequestContext,
         request: ServiceRequest<'_, cr::bench::Payload>,
     ) -> ServiceResult<cr::bench::Payload> {

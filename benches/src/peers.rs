@@ -18,28 +18,17 @@ use connectrpc::{
 use futures_util::StreamExt;
 
 use crate::pb::{cr, tn};
-use crate::servers::{RunningServer, TonicBench};
+use crate::servers::{RunningServer, TonicBench, run_tonic};
 
 /// Starts tonic with the gRPC-Web layer on `addr`.
 pub fn start_tonic_web(addr: SocketAddr) -> io::Result<RunningServer> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let incoming = runtime.block_on(async {
-        tonic::transport::server::TcpIncoming::bind(addr)
-            .map(|incoming| incoming.with_nodelay(Some(true)))
-    })?;
-    let port = incoming.local_addr()?.port();
-    runtime.spawn(async move {
-        let result = tonic::transport::Server::builder()
+    run_tonic(addr, |incoming| {
+        tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tonic_web::GrpcWebLayer::new())
             .add_service(tn::bench_server::BenchServer::new(TonicBench))
             .serve_with_incoming(incoming)
-            .await;
-        if let Err(error) = result {
-            eprintln!("tonic-web server: {error}");
-        }
-    });
-    Ok(RunningServer::detached(port, runtime))
+    })
 }
 
 /// Starts connect-rust's server on `addr`.

@@ -143,28 +143,11 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
                 _runtime: Some(runtime),
             })
         }
-        ServerImpl::Tonic => {
-            let runtime = tokio::runtime::Runtime::new()?;
-            let incoming = runtime.block_on(async {
-                tonic::transport::server::TcpIncoming::bind(addr)
-                    .map(|incoming| incoming.with_nodelay(Some(true)))
-            })?;
-            let port = incoming.local_addr()?.port();
-            runtime.spawn(async move {
-                let result = tonic::transport::Server::builder()
-                    .add_service(tn::bench_server::BenchServer::new(TonicBench))
-                    .serve_with_incoming(incoming)
-                    .await;
-                if let Err(error) = result {
-                    eprintln!("tonic server: {error}");
-                }
-            });
-            Ok(RunningServer {
-                port,
-                server: None,
-                _runtime: Some(runtime),
-            })
-        }
+        ServerImpl::Tonic => run_tonic(addr, |incoming| {
+            tonic::transport::Server::builder()
+                .add_service(tn::bench_server::BenchServer::new(TonicBench))
+                .serve_with_incoming(incoming)
+        }),
         ServerImpl::H2Bare => {
             let runtime = tokio::runtime::Runtime::new()?;
             let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
@@ -179,6 +162,28 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
         ServerImpl::TonicWeb => crate::peers::start_tonic_web(addr),
         ServerImpl::ConnectRust => crate::peers::start_connect_rust(addr),
     }
+}
+
+/// Runs a tonic server (`serve` builds it over the listener) on a runtime
+/// of its own, `TCP_NODELAY` on as tonic's builder defaults to.
+pub(crate) fn run_tonic<F, Fut>(addr: SocketAddr, serve: F) -> io::Result<RunningServer>
+where
+    F: FnOnce(tonic::transport::server::TcpIncoming) -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Runtime::new()?;
+    let incoming = runtime.block_on(async {
+        tonic::transport::server::TcpIncoming::bind(addr)
+            .map(|incoming| incoming.with_nodelay(Some(true)))
+    })?;
+    let port = incoming.local_addr()?.port();
+    let serving = serve(incoming);
+    runtime.spawn(async move {
+        if let Err(error) = serving.await {
+            eprintln!("tonic server: {error}");
+        }
+    });
+    Ok(RunningServer::detached(port, runtime))
 }
 
 /// A TLS server's certificate chain and private key (PEM).

@@ -1235,6 +1235,21 @@ fn an_http1_connection_flood_is_capped_and_grpc_keeps_serving() {
             "{response}"
         );
     }
+    // Our own Connect client sees the refusal as UNAVAILABLE, saying why.
+    let channel = grpc_core::ChannelBuilder::new(server.target())
+        .protocol(grpc_core::ClientProtocol::connect().http_version(grpc_core::HttpVersion::Http1))
+        .build()
+        .expect("channel");
+    let error = rustgrpc_tests::TestServiceStub::new(channel)
+        .unary_call()
+        .with_options(CallOptions::new().timeout(PATIENCE))
+        .call(echo("refused"))
+        .expect_err("past the cap");
+    assert_eq!(error.code(), grpc_core::Code::Unavailable, "{error:?}");
+    assert!(
+        error.details().contains("too many HTTP/1.1 connections"),
+        "{error:?}"
+    );
     // gRPC over HTTP/2 is not counted and keeps serving; so do the
     // HTTP/1.1 connections that hold slots.
     assert_serving(&server, "during the HTTP/1.1 flood");

@@ -5,23 +5,7 @@
 
 mod common;
 use common::read;
-
-use std::process::{Command, Stdio};
-
-/// Runs an example program to its end; its stdout lines.
-fn run(program: &str) -> Vec<String> {
-    let output = Command::new(program)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|error| panic!("run {program}: {error}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{program} failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout.lines().map(str::to_owned).collect()
-}
+use common::run;
 
 #[test]
 fn header_manipulation_adds_the_header_the_server_requires() {

@@ -105,7 +105,9 @@ pub use client::{
     Writes, access_token_call_credentials, composite_call_credentials, intercept_channel,
     metadata_call_credentials, metadata_call_credentials_async,
 };
-pub use codec::{Compression, RawBytes};
+pub use codec::{
+    BytesCodec, Codec, CodecSide, Compression, Decoder, Encoder, JsonCodec, ProstCodec, RawBytes,
+};
 pub use error::Error;
 pub use metadata::{Metadata, MetadataValue};
 pub use runtime::IO_THREADS_ENV;

@@ -180,7 +180,7 @@ fn extern_path_maps_packages_to_other_crates() {
     )
     .expect("utf-8");
     let _ = std::fs::remove_dir_all(&out_dir);
-    assert!(generated.contains("::grpc_core::UnaryStream<\n        ::common_types::Point,\n        ::common_types::deep::inner::Envelope,\n    >"), "{generated}");
+    assert!(generated.contains("::grpc_core::UnaryStream<\n        ::common_types::Point,\n        ::common_types::deep::inner::Envelope,\n        C,\n    >"), "{generated}");
 }
 
 #[test]

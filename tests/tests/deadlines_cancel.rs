@@ -333,16 +333,16 @@ fn blocking_request_iterators_do_not_stall_the_channel() {
     let (stuck_tx, stuck_rx) = mpsc::sync_channel(0);
     let mut bidi = stub.full_duplex_call().call(stuck_rx).unwrap();
 
-    // Meanwhile unary calls on the same channel complete at once.
+    // Meanwhile unary calls on the same channel complete while the bidi
+    // call's iterator is still stuck (it is released only below): a
+    // stalled channel would end them with DEADLINE_EXCEEDED instead.
     for i in 0..5 {
-        let start = Instant::now();
-        let reply = stub.unary_call().call(echo(&format!("u{i}"))).unwrap();
+        let reply = stub
+            .unary_call()
+            .with_options(CallOptions::new().timeout(Duration::from_secs(10)))
+            .call(echo(&format!("u{i}")))
+            .unwrap_or_else(|err| panic!("unary call {i} next to blocked iterators: {err:?}"));
         assert_eq!(reply.message, format!("u{i}"));
-        assert!(
-            start.elapsed() < ms(300),
-            "unary call {i} took {:?} next to blocked request iterators",
-            start.elapsed()
-        );
         std::thread::sleep(ms(20));
     }
 

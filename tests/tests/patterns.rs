@@ -73,11 +73,9 @@ fn future_methods_while_running_and_after() {
     let err = future.result(Some(ms(30))).unwrap_err();
     assert!(err.is_future_timeout(), "{err:?}");
     assert!(!err.is_deadline_exceeded());
-    assert!(
-        start.elapsed() < ms(250),
-        "result(timeout) waited {:?}",
-        start.elapsed()
-    );
+    // It gave up before the call ended (the handler sleeps 300 ms).
+    assert!(!future.done(), "result(timeout) waited for the call");
+    assert!(start.elapsed() >= ms(30), "{:?}", start.elapsed());
     let err = future.exception(Some(ms(10))).expect("a timeout error");
     assert!(err.is_future_timeout(), "{err:?}");
     assert!(future.running(), "a future timeout does not end the RPC");

@@ -481,8 +481,9 @@ fn oversized_request_metadata_fails_the_call_not_the_channel() {
             )
             .call(echo("huge"))
             .unwrap_err();
+        // Failed by the server's answer, not by the call's 5 s deadline.
         assert!(
-            start.elapsed() < Duration::from_secs(1),
+            start.elapsed() < Duration::from_secs(5),
             "{:?}",
             start.elapsed()
         );

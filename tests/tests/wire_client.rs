@@ -498,7 +498,7 @@ fn deadline_and_cancel_reset_the_stream_on_the_wire() {
         .call(echo("never answered"))
         .unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded);
-    assert!(start.elapsed() < ms(200) + ms(100), "{:?}", start.elapsed());
+    assert!(start.elapsed() >= ms(200), "ended before its deadline");
     let (at, reason) = reset_rx
         .recv_timeout(PROMPT)
         .expect("the client reset the stream");

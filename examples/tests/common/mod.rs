@@ -2,11 +2,29 @@
 //! exactly the marked code of an example program.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// A file of the examples crate (`src/bin/x.rs`, `../README.md`).
 pub(crate) fn read(path: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(root.join(path)).expect(path)
+}
+
+/// Runs an example program (no arguments, no stdin) to its end; its
+/// stdout lines.
+#[allow(dead_code)] // the programs that need a server of their own run it themselves
+pub(crate) fn run(program: &str) -> Vec<String> {
+    let output = Command::new(program)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("run {program}: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{program} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
 }
 
 /// The blocks of `source` between a line starting with `start` and one

@@ -34,16 +34,28 @@ pub(super) fn tokens(service: &Resolved<'_>) -> TokenStream {
         #doc
         #deprecated
         #[derive(Clone, Debug)]
-        pub struct #stub {
+        pub struct #stub<C = ::grpc_core::ProstCodec> {
             #allow_unused_channel
             channel: ::grpc_core::Channel,
+            #allow_unused_channel
+            codec: C,
         }
 
         #allow_deprecated
         impl #stub {
-            /// Creates a stub that issues calls on `channel`.
+            /// Creates a stub that issues calls on `channel`, with protobuf
+            /// messages.
             pub fn new(channel: ::grpc_core::Channel) -> Self {
-                Self { channel }
+                Self { channel, codec: ::grpc_core::ProstCodec }
+            }
+        }
+
+        #allow_deprecated
+        impl<C: ::grpc_core::Codec> #stub<C> {
+            /// The same stub with its messages in `codec`'s format, sent as
+            /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+            pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> #stub<D> {
+                #stub { channel: self.channel, codec }
             }
 
             #(#methods)*
@@ -73,8 +85,8 @@ fn method(service: &Resolved<'_>, method: &ResolvedMethod<'_>) -> TokenStream {
     quote! {
         #doc
         #deprecated
-        pub fn #ident(&self) -> #call<#input, #output> {
-            #call::new(self.channel.clone(), #module::#path_const)
+        pub fn #ident(&self) -> #call<#input, #output, C> {
+            #call::new(self.channel.clone(), #module::#path_const).with_codec(self.codec.clone())
         }
     }
 }

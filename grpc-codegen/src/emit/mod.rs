@@ -22,9 +22,14 @@ use crate::naming::{self, Scope};
 use crate::options::{CodegenOptions, DescriptorSet};
 
 /// Stub and servicer method names that would clash with something every
-/// stub or servicer has (the constructor; `Clone::clone`, which a `clone`
-/// method would shadow), with the names such methods get instead.
-const RESERVED_METHOD_NAMES: &[(&str, &str)] = &[("new", "new_"), ("clone", "clone_")];
+/// stub or servicer has (the constructor, the codec switch; `Clone::clone`,
+/// which a `clone` method would shadow), with the names such methods get
+/// instead.
+const RESERVED_METHOD_NAMES: &[(&str, &str)] = &[
+    ("new", "new_"),
+    ("clone", "clone_"),
+    ("with_codec", "with_codec_"),
+];
 
 /// Path constants that the paths module already has.
 const RESERVED_CONST_NAMES: &[(&str, &str)] = &[("NAME", "NAME_")];
@@ -122,12 +127,37 @@ pub(crate) fn service_tokens(
     } else {
         TokenStream::new()
     };
-    quote! {
+    allow_unused(quote! {
         #paths
         #client
         #server
         #async_server
+    })
+}
+
+/// Marks every item `#[allow(dead_code)]`: generated code lives in the
+/// user's (often private) module, where the methods and servicers a program
+/// does not use are not the user's mistake and must not warn.
+fn allow_unused(tokens: TokenStream) -> TokenStream {
+    let Ok(mut file) = syn::parse2::<syn::File>(tokens.clone()) else {
+        return tokens;
+    };
+    for item in &mut file.items {
+        let attrs = match item {
+            syn::Item::Mod(item) => &mut item.attrs,
+            syn::Item::Struct(item) => &mut item.attrs,
+            syn::Item::Impl(item) => &mut item.attrs,
+            syn::Item::Trait(item) => &mut item.attrs,
+            syn::Item::Fn(item) => &mut item.attrs,
+            syn::Item::Const(item) => &mut item.attrs,
+            syn::Item::Static(item) => &mut item.attrs,
+            syn::Item::Enum(item) => &mut item.attrs,
+            syn::Item::Type(item) => &mut item.attrs,
+            _ => continue,
+        };
+        attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     }
+    quote!(#file)
 }
 
 /// Names the service's items and methods.
@@ -507,13 +537,13 @@ mod tests {
         scope.reserve_type("greeter_service");
         let ir = ir::Service::from_prost(&prost_service());
         let first = render(&ir, &CodegenOptions::new(), &mut scope);
-        assert!(first.contains("pub struct GreeterStub2 {"));
+        assert!(first.contains("pub struct GreeterStub2<C = ::grpc_core::ProstCodec> {"));
         assert!(first.contains("pub trait GreeterServicer:"));
         assert!(first.contains("pub mod greeter_service_2 {"));
         assert!(squash(&first).contains("///Named`GreeterStub2`because`GreeterStub`isalreadyused"));
         // A second service of the same name in the same module.
         let second = render(&ir, &CodegenOptions::new(), &mut scope);
-        assert!(second.contains("pub struct GreeterStub3 {"));
+        assert!(second.contains("pub struct GreeterStub3<C = ::grpc_core::ProstCodec> {"));
         assert!(second.contains("pub trait GreeterServicer2:"));
         assert!(second.contains("pub fn add_greeter_servicer_to_server_2<"));
     }
@@ -542,8 +572,12 @@ mod tests {
         syn::parse_file(&code).expect("generated code parses");
         // stub method + servicer method + async servicer method
         assert_eq!(code.matches("#[deprecated]").count(), 3);
-        assert!(code.contains("#[allow(deprecated)]\npub fn add_greeter_servicer_to_server"));
-        assert!(code.contains("#[allow(deprecated)]\npub fn add_async_greeter_servicer_to_server"));
+        assert!(code.contains(
+            "#[allow(deprecated)]\n#[allow(dead_code)]\npub fn add_greeter_servicer_to_server"
+        ));
+        assert!(code.contains(
+            "#[allow(deprecated)]\n#[allow(dead_code)]\npub fn add_async_greeter_servicer_to_server"
+        ));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub struct HelloReply {
     pub message: ::prost::alloc::string::String,
 }
 /// Method paths and the service name of `helloworld.Greeter`.
+#[allow(dead_code)]
 pub mod greeter_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "helloworld.Greeter";
@@ -37,43 +38,68 @@ pub mod greeter_service {
 ///
 /// Client stub for `helloworld.Greeter`.
 #[derive(Clone, Debug)]
-pub struct GreeterStub {
+#[allow(dead_code)]
+pub struct GreeterStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl GreeterStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> GreeterStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> GreeterStub<D> {
+        GreeterStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Sends a greeting.
-    pub fn say_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply> {
+    pub fn say_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), greeter_service::SAY_HELLO)
+            .with_codec(self.codec.clone())
     }
     /// Sends many greetings in reply to one request.
-    pub fn lots(&self) -> ::grpc_core::UnaryStream<HelloRequest, HelloReply> {
+    pub fn lots(&self) -> ::grpc_core::UnaryStream<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryStream::new(self.channel.clone(), greeter_service::LOTS)
+            .with_codec(self.codec.clone())
     }
     /// Greets everyone in the request stream at once.
-    pub fn gather(&self) -> ::grpc_core::StreamUnary<HelloRequest, HelloReply> {
+    pub fn gather(&self) -> ::grpc_core::StreamUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::StreamUnary::new(self.channel.clone(), greeter_service::GATHER)
+            .with_codec(self.codec.clone())
     }
     /// Greets each request as it arrives.
-    pub fn chat(&self) -> ::grpc_core::StreamStream<HelloRequest, HelloReply> {
+    pub fn chat(&self) -> ::grpc_core::StreamStream<HelloRequest, HelloReply, C> {
         ::grpc_core::StreamStream::new(self.channel.clone(), greeter_service::CHAT)
+            .with_codec(self.codec.clone())
     }
     /// A method whose Rust name is a keyword.
-    pub fn r#type(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply> {
+    pub fn r#type(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), greeter_service::TYPE)
+            .with_codec(self.codec.clone())
     }
     /// Kept for old clients.
     #[deprecated]
-    pub fn old_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply> {
+    pub fn old_hello(&self) -> ::grpc_core::UnaryUnary<HelloRequest, HelloReply, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), greeter_service::OLD_HELLO)
+            .with_codec(self.codec.clone())
     }
 }
 /// The greeting service definition.
 ///
 /// Server-side trait for `helloworld.Greeter`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait GreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Sends a greeting.
     fn say_hello(
@@ -157,6 +183,7 @@ pub trait GreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static
 }
 /// Registers `servicer` on `server` under `helloworld.Greeter`.
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_greeter_servicer_to_server<S: GreeterServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -203,6 +230,7 @@ pub fn add_greeter_servicer_to_server<S: GreeterServicer>(
 /// The greeting service definition.
 ///
 /// Async server-side trait for `helloworld.Greeter`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Sends a greeting.
     fn say_hello(
@@ -331,6 +359,7 @@ pub trait AsyncGreeterServicer: ::core::marker::Send + ::core::marker::Sync + 's
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_async_greeter_servicer_to_server<S: AsyncGreeterServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -409,25 +438,47 @@ pub fn add_async_greeter_servicer_to_server<S: AsyncGreeterServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `helloworld.Empty`.
+#[allow(dead_code)]
 pub mod empty_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "helloworld.Empty";
 }
 /// Client stub for `helloworld.Empty`.
 #[derive(Clone, Debug)]
-pub struct EmptyStub {
+#[allow(dead_code)]
+pub struct EmptyStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
+    #[allow(dead_code)]
+    codec: C,
 }
+#[allow(dead_code)]
 impl EmptyStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> EmptyStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> EmptyStub<D> {
+        EmptyStub {
+            channel: self.channel,
+            codec,
+        }
     }
 }
 /// Server-side trait for `helloworld.Empty`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait EmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `helloworld.Empty`.
+#[allow(dead_code)]
 pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -437,11 +488,13 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     server.add_service(service.build());
 }
 /// Async server-side trait for `helloworld.Empty`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncEmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers the async `servicer` on `server` under `helloworld.Empty`.
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -24,61 +24,69 @@ use super::rpc::{Outgoing, RequestStream};
 use super::unary_call::UnaryCall;
 use super::write::IntoRequestStream;
 use super::writer::{RequestWriter, StreamStreamCall, StreamUnaryCall};
+use crate::codec::message::{DecodeFn, decode_fn};
+use crate::codec::{Decoder, Encoder};
 use crate::runtime::current_or;
 use crate::status::{RpcError, Status};
 
 impl Method {
     /// Maps an async request stream to framed messages, encoded as drawn.
-    fn request_stream<Req, S>(&self, requests: S) -> Outgoing
+    fn request_stream<C, Req, S>(&self, codec: &C, requests: S) -> Outgoing
     where
-        Req: prost::Message + 'static,
+        C: Encoder<Req>,
         S: IntoRequestStream<Req>,
     {
-        let method = self.clone();
+        let (method, codec) = (self.clone(), codec.clone());
         let requests = requests.into_request_stream();
         let framed: RequestStream = Box::pin(requests.map(move |request| {
             let (request, options) = request.into_parts();
-            method.encode_with(&request, options)
+            method.encode_with(&codec, &request, options)
         }));
         Outgoing::Async(framed)
     }
 
-    fn response_stream<Resp>(&self, outgoing: Outgoing) -> ResponseStream<Resp> {
+    fn response_stream<Resp>(
+        &self,
+        outgoing: Outgoing,
+        decode: DecodeFn<Resp>,
+    ) -> ResponseStream<Resp> {
         let handle = current_or(self.channel.handle());
-        let (call, rx) = self.spawn_streaming(Ok(outgoing), &handle);
-        ResponseStream::new(Call::new(call), rx)
+        self.spawn_streaming(Ok(outgoing), &handle, decode)
     }
 
     /// A unary-response RPC that runs inside the returned call.
-    fn unary_call<Resp>(&self, outgoing: Result<Outgoing, Status>) -> UnaryCall<Resp>
+    fn unary_call<C, Resp>(&self, codec: &C, outgoing: Result<Outgoing, Status>) -> UnaryCall<Resp>
     where
-        Resp: prost::Message + Default + Send + 'static,
+        C: Decoder<Resp>,
+        Resp: Send + 'static,
     {
-        let method = self.clone();
+        let (method, codec) = (self.clone(), codec.clone());
         let shared = method.new_call();
         let call = Call::new(Arc::clone(&shared));
         UnaryCall::new(call, async move {
-            method.unary_response(&shared, outgoing).await
+            method.unary_response(&codec, &shared, outgoing).await
         })
     }
 
     /// A unary-response RPC run as a task on the caller's runtime, so that
     /// writes make progress while nobody awaits the call.
-    fn spawned_unary_call<Resp>(
+    fn spawned_unary_call<C, Resp>(
         &self,
+        codec: &C,
         shared: Arc<CallShared>,
         outgoing: Outgoing,
     ) -> UnaryCall<Resp>
     where
-        Resp: prost::Message + Default + Send + 'static,
+        C: Decoder<Resp>,
+        Resp: Send + 'static,
     {
         let handle = current_or(self.channel.handle());
         shared.driven_by(&handle);
         let (tx, rx) = oneshot::channel();
-        let method = self.clone();
+        let (method, codec) = (self.clone(), codec.clone());
         let driver = Arc::clone(&shared);
         handle.spawn(async move {
-            let _ = tx.send(method.unary_response(&driver, Ok(outgoing)).await);
+            let _ = tx.send(method.unary_response(&codec, &driver, Ok(outgoing)).await);
         });
         let lost = Arc::clone(&shared);
         UnaryCall::new(Call::new(shared), async move {
@@ -89,10 +97,11 @@ impl Method {
     }
 }
 
-impl<Req, Resp> UnaryUnary<Req, Resp>
+impl<Req, Resp, C> UnaryUnary<Req, Resp, C>
 where
-    Req: prost::Message + 'static,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Req: 'static,
+    Resp: Send + 'static,
 {
     /// Sends `request`; awaiting the returned [`UnaryCall`] gives the
     /// response, and until then it answers `initial_metadata().await`,
@@ -106,30 +115,31 @@ where
     /// # Ok(()) }
     /// ```
     pub fn call_async(&self, request: Req) -> UnaryCall<Resp> {
-        self.method
-            .unary_call(self.method.encode(&request).map(Outgoing::One))
+        let outgoing = self.method.encode(&self.codec, &request).map(Outgoing::One);
+        self.method.unary_call(&self.codec, outgoing)
     }
 
     /// Like [`call_async`](Self::call_async), also returning the finished [`Call`].
     pub fn with_call_async(
         &self,
         request: Req,
-    ) -> impl Future<Output = Result<(Resp, Call), RpcError>> + Send + 'static + use<Req, Resp>
+    ) -> impl Future<Output = Result<(Resp, Call), RpcError>> + Send + 'static + use<Req, Resp, C>
     {
-        let method = self.method.clone();
+        let (method, codec) = (self.method.clone(), self.codec.clone());
         let call = method.new_call();
-        let outgoing = method.encode(&request).map(Outgoing::One);
+        let outgoing = method.encode(&codec, &request).map(Outgoing::One);
         async move {
-            let response = method.unary_response(&call, outgoing).await?;
+            let response = method.unary_response(&codec, &call, outgoing).await?;
             Ok((response, Call::new(call)))
         }
     }
 }
 
-impl<Req, Resp> UnaryStream<Req, Resp>
+impl<Req, Resp, C> UnaryStream<Req, Resp, C>
 where
-    Req: prost::Message + 'static,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Req: 'static,
+    Resp: 'static,
 {
     /// Starts the RPC; the responses arrive as a [`ResponseStream`].
     ///
@@ -145,21 +155,25 @@ where
     pub fn call_async(
         &self,
         request: Req,
-    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>> + Send + 'static + use<Req, Resp>
+    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>> + Send + 'static + use<Req, Resp, C>
     {
         let started = self
             .method
-            .encode(&request)
-            .map(|frame| self.method.response_stream(Outgoing::One(frame)))
+            .encode(&self.codec, &request)
+            .map(|frame| {
+                let decode = decode_fn(&self.codec);
+                self.method.response_stream(Outgoing::One(frame), decode)
+            })
             .map_err(RpcError::from);
         std::future::ready(started)
     }
 }
 
-impl<Req, Resp> StreamUnary<Req, Resp>
+impl<Req, Resp, C> StreamUnary<Req, Resp, C>
 where
-    Req: prost::Message + 'static,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Req: Send + 'static,
+    Resp: Send + 'static,
 {
     /// Sends every request of the async stream `requests` (a `Stream` of
     /// messages, or [`Writes`](crate::Writes) for per-message options);
@@ -168,23 +182,23 @@ where
     where
         S: IntoRequestStream<Req>,
     {
-        self.method
-            .unary_call(Ok(self.method.request_stream(requests)))
+        let outgoing = self.method.request_stream(&self.codec, requests);
+        self.method.unary_call(&self.codec, Ok(outgoing))
     }
 
     /// Like [`call_async`](Self::call_async), also returning the finished [`Call`].
     pub fn with_call_async<S>(
         &self,
         requests: S,
-    ) -> impl Future<Output = Result<(Resp, Call), RpcError>> + Send + 'static + use<Req, Resp, S>
+    ) -> impl Future<Output = Result<(Resp, Call), RpcError>> + Send + 'static + use<Req, Resp, C, S>
     where
         S: IntoRequestStream<Req>,
     {
-        let method = self.method.clone();
+        let (method, codec) = (self.method.clone(), self.codec.clone());
         let call = method.new_call();
-        let outgoing = method.request_stream(requests);
+        let outgoing = method.request_stream(&codec, requests);
         async move {
-            let response = method.unary_response(&call, Ok(outgoing)).await?;
+            let response = method.unary_response(&codec, &call, Ok(outgoing)).await?;
             Ok((response, Call::new(call)))
         }
     }
@@ -196,18 +210,19 @@ where
         let shared = self.method.new_call();
         let (sender, queue) = RequestWriter::<Req>::queue();
         let call = Call::new(Arc::clone(&shared));
-        let writer = RequestWriter::new(self.method.clone(), call, sender);
+        let writer = RequestWriter::new(self.method.encoder(&self.codec), call, sender);
         let response = self
             .method
-            .spawned_unary_call(shared, Outgoing::Stream(queue));
+            .spawned_unary_call(&self.codec, shared, Outgoing::Stream(queue));
         StreamUnaryCall::new(response, writer)
     }
 }
 
-impl<Req, Resp> StreamStream<Req, Resp>
+impl<Req, Resp, C> StreamStream<Req, Resp, C>
 where
-    Req: prost::Message + 'static,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Req: Send + 'static,
+    Resp: 'static,
 {
     /// Starts the RPC: `requests` (a `Stream` of messages, or
     /// [`Writes`](crate::Writes)) is drawn
@@ -216,12 +231,16 @@ where
     pub fn call_async<S>(
         &self,
         requests: S,
-    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>> + Send + 'static + use<Req, Resp, S>
+    ) -> impl Future<Output = Result<ResponseStream<Resp>, RpcError>>
+    + Send
+    + 'static
+    + use<Req, Resp, C, S>
     where
         S: IntoRequestStream<Req>,
     {
-        let outgoing = self.method.request_stream(requests);
-        std::future::ready(Ok(self.method.response_stream(outgoing)))
+        let outgoing = self.method.request_stream(&self.codec, requests);
+        let decode = decode_fn(&self.codec);
+        std::future::ready(Ok(self.method.response_stream(outgoing, decode)))
     }
 
     /// Starts the RPC with no request stream (grpc.aio's call made without
@@ -230,8 +249,10 @@ where
     /// requests with `done_writing()`.
     pub fn start_async(&self) -> StreamStreamCall<Req, Resp> {
         let (sender, queue) = RequestWriter::<Req>::queue();
-        let responses = self.method.response_stream(Outgoing::Stream(queue));
-        let writer = RequestWriter::new(self.method.clone(), responses.call().clone(), sender);
+        let decode = decode_fn(&self.codec);
+        let responses = self.method.response_stream(Outgoing::Stream(queue), decode);
+        let encode = self.method.encoder(&self.codec);
+        let writer = RequestWriter::new(encode, responses.call().clone(), sender);
         StreamStreamCall::new(responses, writer)
     }
 }

@@ -245,38 +245,41 @@ impl std::fmt::Debug for Call {
 /// Implements grpcio's `Call` methods on a type with a `call: Call` field.
 macro_rules! delegate_call_methods {
     ($type:ident) => {
+        delegate_call_methods!($type, call);
+    };
+    ($type:ident, $($call:ident).+) => {
         impl<T> $type<T> {
             /// The server's initial metadata; blocks until it arrives.
             pub fn initial_metadata(&self) -> $crate::Metadata {
-                self.call.initial_metadata()
+                self.call().initial_metadata()
             }
             /// The server's trailing metadata; blocks until the RPC ends.
             pub fn trailing_metadata(&self) -> $crate::Metadata {
-                self.call.trailing_metadata()
+                self.call().trailing_metadata()
             }
             /// The status code; blocks until the RPC ends.
             pub fn code(&self) -> $crate::Code {
-                self.call.code()
+                self.call().code()
             }
             /// The status details; blocks until the RPC ends.
             pub fn details(&self) -> String {
-                self.call.details()
+                self.call().details()
             }
             /// True while the RPC has not ended.
             pub fn is_active(&self) -> bool {
-                self.call.is_active()
+                self.call().is_active()
             }
             /// Time left before the deadline, if there is one.
             pub fn time_remaining(&self) -> Option<std::time::Duration> {
-                self.call.time_remaining()
+                self.call().time_remaining()
             }
             /// Runs `callback` when the RPC ends; false if it already has.
             pub fn add_callback(&self, callback: impl FnOnce() + Send + 'static) -> bool {
-                self.call.add_callback(callback)
+                self.call().add_callback(callback)
             }
             /// The [`Call`](crate::Call) object of this RPC.
             pub fn call(&self) -> &$crate::Call {
-                &self.call
+                &self.$($call).+
             }
         }
     };

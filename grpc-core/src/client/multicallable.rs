@@ -12,13 +12,18 @@ use super::call::{Call, CallShared};
 use super::future::CallFuture;
 use super::options::CallOptions;
 use super::requests::spawn_request_pump;
+use super::response_stream::ResponseStream;
 use super::responses::ResponseIterator;
 use super::rpc::{self, Delivery, Invocation, Outgoing};
 use super::write::{IntoRequests, WithOptions, WriteOptions};
+use super::writer::EncodeFn;
 use crate::channel::Channel;
+use crate::codec::message::{DecodeFn, PROTO, decode_fn};
 use crate::codec::proto::encode_frame;
+use crate::codec::{Codec, CodecSide, Decoder, Encoder, ProstCodec};
 use crate::runtime::block_on;
 use crate::status::{RpcError, Status};
+use crate::stream::reader::decode_response;
 
 /// Response messages buffered between the connection and a response
 /// iterator, beyond what HTTP/2 flow control holds back.
@@ -30,6 +35,8 @@ pub(super) struct Method {
     pub(super) channel: Channel,
     path: Cow<'static, str>,
     options: CallOptions,
+    /// The content-subtype of the multi-callable's codec.
+    codec: &'static str,
 }
 
 impl Method {
@@ -38,6 +45,7 @@ impl Method {
             channel: &self.channel,
             path: &self.path,
             options: &self.options,
+            codec: self.codec,
         }
     }
 
@@ -67,33 +75,50 @@ impl Method {
         CallShared::new(self.timeout())
     }
 
-    pub(super) fn encode<Req: prost::Message>(&self, request: &Req) -> Result<Bytes, Status> {
-        self.encode_with(request, WriteOptions::new())
+    pub(super) fn encode<C: Encoder<Req>, Req>(
+        &self,
+        codec: &C,
+        request: &Req,
+    ) -> Result<Bytes, Status> {
+        self.encode_with(codec, request, WriteOptions::new())
     }
 
     /// [`encode`](Self::encode) with per-message options.
-    pub(super) fn encode_with<Req: prost::Message>(
+    pub(super) fn encode_with<C: Encoder<Req>, Req>(
         &self,
+        codec: &C,
         request: &Req,
         options: WriteOptions,
     ) -> Result<Bytes, Status> {
         encode_frame(
+            codec,
             request,
             options.compression(self.invocation().compression()),
             self.max_send_message(),
         )
         .map_err(|status| match status.code() {
             crate::Code::ResourceExhausted => status,
-            _ => Status::internal("Exception serializing request!"),
+            _ => Status::internal(format!(
+                "Exception serializing request! ({})",
+                status.details()
+            )),
         })
     }
 
-    fn request_pump<Req, I>(&self, requests: I) -> Result<Outgoing, Status>
+    /// [`encode_with`](Self::encode_with) as a shareable function, for
+    /// calls fed by `write()`.
+    pub(super) fn encoder<C: Encoder<Req>, Req>(&self, codec: &C) -> EncodeFn<Req> {
+        let (method, codec) = (self.clone(), codec.clone());
+        Arc::new(move |request, options| method.encode_with(&codec, request, options))
+    }
+
+    fn request_pump<C, Req, I>(&self, codec: &C, requests: I) -> Result<Outgoing, Status>
     where
-        Req: prost::Message + 'static,
+        C: Encoder<Req>,
         I: Iterator<Item = WithOptions<Req>> + Send + 'static,
     {
         spawn_request_pump(
+            codec.clone(),
             requests,
             self.invocation().compression(),
             self.max_send_message(),
@@ -102,8 +127,9 @@ impl Method {
     }
 
     /// Runs a unary-response RPC to its end and records the outcome on `call`.
-    pub(super) async fn unary_response<Resp: prost::Message + Default>(
+    pub(super) async fn unary_response<C: Decoder<Resp>, Resp>(
         &self,
+        codec: &C,
         call: &Arc<CallShared>,
         outgoing: Result<Outgoing, Status>,
     ) -> Result<Resp, RpcError> {
@@ -119,11 +145,8 @@ impl Method {
                 )
                 .await;
                 match (status.is_ok(), slot) {
-                    (true, Some(payload)) => Resp::decode(payload)
-                        .map(|response| (response, status))
-                        .map_err(|error| {
-                            Status::internal("Exception deserializing response!").with_source(error)
-                        }),
+                    (true, Some(payload)) => decode_response(payload, |bytes| codec.decode(bytes))
+                        .map(|response| (response, status)),
                     (true, None) => Err(Status::internal(
                         "Server sent no message for a unary-response RPC",
                     )),
@@ -147,19 +170,21 @@ impl Method {
     fn streaming_response<Resp>(
         &self,
         outgoing: Result<Outgoing, Status>,
+        decode: DecodeFn<Resp>,
     ) -> ResponseIterator<Resp> {
         let handle = self.channel.handle().clone();
-        let (call, rx) = self.spawn_streaming(outgoing, &handle);
-        ResponseIterator::new(Call::new(call), rx, handle)
+        let responses = self.spawn_streaming(outgoing, &handle, decode);
+        ResponseIterator::new(responses, handle)
     }
 
     /// Runs a streaming-response RPC as a task on `handle`; the responses
-    /// arrive on the returned receiver.
-    pub(super) fn spawn_streaming(
+    /// arrive through the returned stream.
+    pub(super) fn spawn_streaming<Resp>(
         &self,
         outgoing: Result<Outgoing, Status>,
         handle: &tokio::runtime::Handle,
-    ) -> (Arc<CallShared>, mpsc::Receiver<Bytes>) {
+        decode: DecodeFn<Resp>,
+    ) -> ResponseStream<Resp> {
         let call = self.new_call();
         call.driven_by(handle);
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
@@ -180,21 +205,23 @@ impl Method {
                 });
             }
         }
-        (call, rx)
+        ResponseStream::new(Call::new(call), rx, decode)
     }
 
     /// Starts a unary-response RPC on the channel's runtime.
-    fn future<Resp>(&self, outgoing: Result<Outgoing, Status>) -> CallFuture<Resp>
+    fn future<C, Resp>(&self, codec: &C, outgoing: Result<Outgoing, Status>) -> CallFuture<Resp>
     where
-        Resp: prost::Message + Default + Send + 'static,
+        C: Decoder<Resp>,
+        Resp: Send + 'static,
     {
         let call = self.new_call();
         call.driven_by(self.channel.handle());
         let future = CallFuture::new(Call::new(Arc::clone(&call)));
         let method = self.clone();
+        let codec = codec.clone();
         let done = future.clone();
         self.channel.handle().spawn(async move {
-            let result = method.unary_response(&call, outgoing).await;
+            let result = method.unary_response(&codec, &call, outgoing).await;
             done.complete(result);
         });
         future
@@ -204,23 +231,41 @@ impl Method {
 macro_rules! multicallable_common {
     ($type:ident, $pattern:literal) => {
         impl<Req, Resp> $type<Req, Resp> {
-            #[doc = concat!("A ", $pattern, " method at `path` (`/package.Service/Method`) on `channel`.")]
+            #[doc = concat!("A ", $pattern, " method at `path` (`/package.Service/Method`) on `channel`, with protobuf messages.")]
             pub fn new(channel: Channel, path: impl Into<Cow<'static, str>>) -> Self {
                 $type {
                     method: Method {
                         channel,
                         path: path.into(),
                         options: CallOptions::new(),
+                        codec: PROTO,
                     },
+                    codec: ProstCodec,
                     _types: PhantomData,
                 }
             }
+        }
 
+        impl<Req, Resp, C: Codec> $type<Req, Resp, C> {
             /// The same method with these call options (timeout, metadata,
             /// wait_for_ready, compression, credentials).
             pub fn with_options(mut self, options: CallOptions) -> Self {
                 self.method.options = options;
                 self
+            }
+
+            /// The same method with its messages in `codec`'s format, sent
+            /// as `application/grpc+<name>` (e.g. [`JsonCodec`](crate::JsonCodec),
+            /// [`BytesCodec`](crate::BytesCodec), or your own [`Codec`]).
+            pub fn with_codec<D: Codec>(self, codec: D) -> $type<Req, Resp, D> {
+                let codec = codec.for_method(&self.method.path, CodecSide::Client);
+                let mut method = self.method;
+                method.codec = codec.name();
+                $type {
+                    method,
+                    codec,
+                    _types: PhantomData,
+                }
             }
 
             /// The method path.
@@ -229,20 +274,22 @@ macro_rules! multicallable_common {
             }
         }
 
-        impl<Req, Resp> Clone for $type<Req, Resp> {
+        impl<Req, Resp, C: Clone> Clone for $type<Req, Resp, C> {
             fn clone(&self) -> Self {
                 $type {
                     method: self.method.clone(),
+                    codec: self.codec.clone(),
                     _types: PhantomData,
                 }
             }
         }
 
-        impl<Req, Resp> std::fmt::Debug for $type<Req, Resp> {
+        impl<Req, Resp, C> std::fmt::Debug for $type<Req, Resp, C> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($type))
                     .field("path", &self.method.path)
                     .field("options", &self.method.options)
+                    .field("codec", &self.method.codec)
                     .finish()
             }
         }
@@ -259,17 +306,21 @@ macro_rules! multicallable_common {
 /// let reply = say_hello.call("world".to_string())?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct UnaryUnary<Req, Resp> {
+///
+/// Messages are protobuf unless the multi-callable is given another
+/// [`Codec`] ([`with_codec`](Self::with_codec)), the third type parameter.
+pub struct UnaryUnary<Req, Resp, C = ProstCodec> {
     pub(super) method: Method,
+    pub(super) codec: C,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 multicallable_common!(UnaryUnary, "unary-unary");
 
-impl<Req, Resp> UnaryUnary<Req, Resp>
+impl<Req, Resp, C> UnaryUnary<Req, Resp, C>
 where
-    Req: prost::Message,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Resp: Send + 'static,
 {
     /// Sends `request` and waits for the response.
     pub fn call(&self, request: Req) -> Result<Resp, RpcError> {
@@ -280,41 +331,47 @@ where
     /// metadata).
     pub fn with_call(&self, request: Req) -> Result<(Resp, Call), RpcError> {
         let call = self.method.new_call();
-        let outgoing = self.method.encode(&request).map(Outgoing::One);
+        let outgoing = self.method.encode(&self.codec, &request).map(Outgoing::One);
         let result = block_on(
             self.method.channel.handle(),
-            self.method.unary_response(&call, outgoing),
+            self.method.unary_response(&self.codec, &call, outgoing),
         )?;
         result.map(|response| (response, Call::new(call)))
     }
 
     /// Starts the RPC in the background and returns its [`CallFuture`].
     pub fn future(&self, request: Req) -> CallFuture<Resp> {
-        let outgoing = self.method.encode(&request).map(Outgoing::One);
-        self.method.future(outgoing)
+        let outgoing = self.method.encode(&self.codec, &request).map(Outgoing::One);
+        self.method.future(&self.codec, outgoing)
     }
 }
 
 /// A unary-stream method: one request, a stream of responses.
 ///
 /// See [`ResponseIterator`] for reading the responses.
-pub struct UnaryStream<Req, Resp> {
+pub struct UnaryStream<Req, Resp, C = ProstCodec> {
     pub(super) method: Method,
+    pub(super) codec: C,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 multicallable_common!(UnaryStream, "unary-stream");
 
-impl<Req, Resp> UnaryStream<Req, Resp>
+impl<Req, Resp, C> UnaryStream<Req, Resp, C>
 where
-    Req: prost::Message,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
 {
     /// Sends `request`; the responses arrive through the returned iterator.
     /// Fails at once only when the request cannot be encoded.
     pub fn call(&self, request: Req) -> Result<ResponseIterator<Resp>, RpcError> {
-        let frame = self.method.encode(&request).map_err(RpcError::from)?;
-        Ok(self.method.streaming_response(Ok(Outgoing::One(frame))))
+        let frame = self
+            .method
+            .encode(&self.codec, &request)
+            .map_err(RpcError::from)?;
+        let decode = decode_fn(&self.codec);
+        Ok(self
+            .method
+            .streaming_response(Ok(Outgoing::One(frame)), decode))
     }
 }
 
@@ -332,17 +389,19 @@ where
 /// let future = record.future(std::iter::once("b".to_string()));
 /// # Ok(()) }
 /// ```
-pub struct StreamUnary<Req, Resp> {
+pub struct StreamUnary<Req, Resp, C = ProstCodec> {
     pub(super) method: Method,
+    pub(super) codec: C,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 multicallable_common!(StreamUnary, "stream-unary");
 
-impl<Req, Resp> StreamUnary<Req, Resp>
+impl<Req, Resp, C> StreamUnary<Req, Resp, C>
 where
-    Req: prost::Message + 'static,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Req: 'static,
+    Resp: Send + 'static,
 {
     /// Sends every request of `requests`, then waits for the response.
     pub fn call<I>(&self, requests: I) -> Result<Resp, RpcError>
@@ -358,10 +417,12 @@ where
         I: IntoRequests<Req>,
     {
         let call = self.method.new_call();
-        let outgoing = self.method.request_pump(requests.into_requests());
+        let outgoing = self
+            .method
+            .request_pump(&self.codec, requests.into_requests());
         let result = block_on(
             self.method.channel.handle(),
-            self.method.unary_response(&call, outgoing),
+            self.method.unary_response(&self.codec, &call, outgoing),
         )?;
         result.map(|response| (response, Call::new(call)))
     }
@@ -371,8 +432,10 @@ where
     where
         I: IntoRequests<Req>,
     {
-        let outgoing = self.method.request_pump(requests.into_requests());
-        self.method.future(outgoing)
+        let outgoing = self
+            .method
+            .request_pump(&self.codec, requests.into_requests());
+        self.method.future(&self.codec, outgoing)
     }
 }
 
@@ -388,17 +451,18 @@ where
 /// printer.join().unwrap();
 /// # Ok(()) }
 /// ```
-pub struct StreamStream<Req, Resp> {
+pub struct StreamStream<Req, Resp, C = ProstCodec> {
     pub(super) method: Method,
+    pub(super) codec: C,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 multicallable_common!(StreamStream, "stream-stream");
 
-impl<Req, Resp> StreamStream<Req, Resp>
+impl<Req, Resp, C> StreamStream<Req, Resp, C>
 where
-    Req: prost::Message + 'static,
-    Resp: prost::Message + Default + Send + 'static,
+    C: Encoder<Req> + Decoder<Resp>,
+    Req: 'static,
 {
     /// Starts the RPC: `requests` is drawn on its own thread while the
     /// responses arrive through the returned iterator.
@@ -406,8 +470,12 @@ where
     where
         I: IntoRequests<Req>,
     {
-        let outgoing = self.method.request_pump(requests.into_requests());
-        Ok(self.method.streaming_response(outgoing))
+        let outgoing = self
+            .method
+            .request_pump(&self.codec, requests.into_requests());
+        Ok(self
+            .method
+            .streaming_response(outgoing, decode_fn(&self.codec)))
     }
 }
 

@@ -7,23 +7,24 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::write::WithOptions;
-use crate::codec::Compression;
 use crate::codec::proto::encode_frame;
+use crate::codec::{Compression, Encoder};
 use crate::status::Status;
 
 /// Messages waiting to be sent; small, so the iterator is drawn only as
 /// fast as HTTP/2 flow control admits.
 const QUEUE: usize = 2;
 
-/// Starts a thread that encodes each request and queues it for sending.
-/// The thread stops when the iterator ends or the RPC does.
-pub(crate) fn spawn_request_pump<Req, I>(
+/// Starts a thread that encodes each request with `codec` and queues it
+/// for sending. The thread stops when the iterator ends or the RPC does.
+pub(crate) fn spawn_request_pump<C, Req, I>(
+    codec: C,
     requests: I,
     compression: Compression,
     max_send: usize,
 ) -> Result<mpsc::Receiver<Result<Bytes, Status>>, Status>
 where
-    Req: prost::Message + 'static,
+    C: Encoder<Req>,
     I: Iterator<Item = WithOptions<Req>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -44,7 +45,8 @@ where
                     }
                 };
                 let (request, options) = request.into_parts();
-                let frame = encode_frame(&request, options.compression(compression), max_send);
+                let frame =
+                    encode_frame(&codec, &request, options.compression(compression), max_send);
                 let failed = frame.is_err();
                 if tx.blocking_send(frame).is_err() || failed {
                     return;

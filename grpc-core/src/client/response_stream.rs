@@ -1,7 +1,6 @@
 //! [`ResponseStream`]: the async stream of a server-streaming or bidi
 //! response, which is also the RPC's call object.
 
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,8 +10,10 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use super::call::Call;
+use crate::codec::message::DecodeFn;
 use crate::metadata::Metadata;
 use crate::status::{Code, RpcError, Status};
+use crate::stream::reader::decode_response;
 
 /// Response messages as a `futures::Stream` of `Result<T, RpcError>`; an
 /// RPC failure is the last item. Also answers grpc.aio's call methods
@@ -32,20 +33,33 @@ use crate::status::{Code, RpcError, Status};
 /// # Ok(()) }
 /// ```
 pub struct ResponseStream<T> {
-    call: Call,
+    pub(super) call: Call,
     messages: mpsc::Receiver<Bytes>,
     finished: bool,
-    _type: PhantomData<fn() -> T>,
+    /// The call's codec, for this message type.
+    decode: DecodeFn<T>,
 }
 
 impl<T> ResponseStream<T> {
-    pub(crate) fn new(call: Call, messages: mpsc::Receiver<Bytes>) -> ResponseStream<T> {
+    pub(crate) fn new(
+        call: Call,
+        messages: mpsc::Receiver<Bytes>,
+        decode: DecodeFn<T>,
+    ) -> ResponseStream<T> {
         ResponseStream {
             call,
             messages,
             finished: false,
-            _type: PhantomData,
+            decode,
         }
+    }
+
+    /// Ends the stream with `status`, failing the RPC: the error is the
+    /// stream's last item.
+    pub(super) fn fail(&mut self, status: Status) -> RpcError {
+        self.finished = true;
+        self.call.shared().fail(status.clone());
+        self.call.shared().error(status)
     }
 
     /// The server's initial metadata, once it arrives.
@@ -103,7 +117,7 @@ impl<T> ResponseStream<T> {
     }
 }
 
-impl<T: prost::Message + Default> ResponseStream<T> {
+impl<T> ResponseStream<T> {
     /// The next response (grpc.aio's `read()`): `None` after the last; an
     /// RPC failure is the last item. The same as `StreamExt::next`.
     pub async fn read(&mut self) -> Option<Result<T, RpcError>> {
@@ -111,7 +125,7 @@ impl<T: prost::Message + Default> ResponseStream<T> {
     }
 }
 
-impl<T: prost::Message + Default> Stream for ResponseStream<T> {
+impl<T> Stream for ResponseStream<T> {
     type Item = Result<T, RpcError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -121,16 +135,9 @@ impl<T: prost::Message + Default> Stream for ResponseStream<T> {
         }
         match this.messages.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(payload)) => Poll::Ready(Some(match T::decode(payload) {
-                Ok(message) => Ok(message),
-                Err(error) => {
-                    this.finished = true;
-                    let status =
-                        Status::internal("Exception deserializing response!").with_source(error);
-                    this.call.shared().fail(status.clone());
-                    Err(this.call.shared().error(status))
-                }
-            })),
+            Poll::Ready(Some(payload)) => Poll::Ready(Some(
+                decode_response(payload, &this.decode).map_err(|status| this.fail(status)),
+            )),
             Poll::Ready(None) => match this.call.shared().poll_status(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(status) => {

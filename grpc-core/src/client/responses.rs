@@ -1,15 +1,12 @@
 //! [`ResponseIterator`]: the blocking iterator over a response stream, which
-//! is also the RPC's [`Call`].
+//! is also the RPC's [`Call`](crate::Call): a [`ResponseStream`] waited on.
 
-use std::marker::PhantomData;
-
-use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
 
-use super::call::{Call, delegate_call_methods};
+use super::call::delegate_call_methods;
+use super::response_stream::ResponseStream;
 use crate::runtime::block_on;
-use crate::status::{RpcError, Status};
+use crate::status::RpcError;
 
 /// Response messages of a server-streaming or bidi RPC, drawn in a blocking
 /// loop; an RPC failure arrives as the last item. Dropping the iterator
@@ -26,85 +23,40 @@ use crate::status::{RpcError, Status};
 /// # Ok(()) }
 /// ```
 pub struct ResponseIterator<T> {
-    call: Call,
-    messages: mpsc::Receiver<Bytes>,
+    stream: ResponseStream<T>,
+    /// The runtime the stream's RPC runs on.
     handle: Handle,
-    finished: bool,
-    _type: PhantomData<fn() -> T>,
 }
 
-delegate_call_methods!(ResponseIterator);
+delegate_call_methods!(ResponseIterator, stream.call);
 
 impl<T> ResponseIterator<T> {
-    pub(crate) fn new(
-        call: Call,
-        messages: mpsc::Receiver<Bytes>,
-        handle: Handle,
-    ) -> ResponseIterator<T> {
-        ResponseIterator {
-            call,
-            messages,
-            handle,
-            finished: false,
-            _type: PhantomData,
-        }
+    pub(crate) fn new(stream: ResponseStream<T>, handle: Handle) -> ResponseIterator<T> {
+        ResponseIterator { stream, handle }
     }
 
     /// Cancels the RPC; the iterator then ends with a `CANCELLED` error.
     pub fn cancel(&self) {
-        self.call.cancel();
+        self.stream.cancel();
     }
 }
 
-impl<T: prost::Message + Default> Iterator for ResponseIterator<T> {
+impl<T> Iterator for ResponseIterator<T> {
     type Item = Result<T, RpcError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
+        match block_on(&self.handle, self.stream.read()) {
+            Ok(item) => item,
+            // Waiting here would deadlock (a current-thread runtime).
+            Err(status) => Some(Err(self.stream.fail(status))),
         }
-        let received = match block_on(&self.handle, self.messages.recv()) {
-            Ok(received) => received,
-            Err(status) => {
-                self.finished = true;
-                self.call.shared().fail(status.clone());
-                return Some(Err(self.call.shared().error(status)));
-            }
-        };
-        match received {
-            Some(payload) => match T::decode(payload) {
-                Ok(message) => Some(Ok(message)),
-                Err(error) => {
-                    self.finished = true;
-                    let status =
-                        Status::internal("Exception deserializing response!").with_source(error);
-                    self.call.shared().fail(status.clone());
-                    Some(Err(self.call.shared().error(status)))
-                }
-            },
-            None => {
-                self.finished = true;
-                let status = self.call.shared().wait_status();
-                if status.is_ok() {
-                    None
-                } else {
-                    Some(Err(self.call.shared().error(status)))
-                }
-            }
-        }
-    }
-}
-
-impl<T> Drop for ResponseIterator<T> {
-    fn drop(&mut self) {
-        self.call.cancel();
     }
 }
 
 impl<T> std::fmt::Debug for ResponseIterator<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseIterator")
-            .field("call", &self.call)
+            .field("call", self.call())
             .finish()
     }
 }

@@ -99,6 +99,8 @@ pub(crate) struct Invocation<'a> {
     pub(crate) channel: &'a Channel,
     pub(crate) path: &'a str,
     pub(crate) options: &'a CallOptions,
+    /// The content-subtype of the call's codec (`proto`, `json`).
+    pub(crate) codec: &'static str,
 }
 
 impl Invocation<'_> {
@@ -382,7 +384,7 @@ fn build_request(
     let headers = request.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static(wire::CONTENT_TYPE_GRPC),
+        crate::codec::message::content_type(invocation.codec),
     );
     headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
     headers.insert(

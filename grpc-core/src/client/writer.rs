@@ -3,7 +3,6 @@
 //! and ends the requests with `done_writing()`.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -13,10 +12,9 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use super::call::Call;
-use super::multicallable::Method;
 use super::response_stream::ResponseStream;
 use super::unary_call::UnaryCall;
-use super::write::WithOptions;
+use super::write::{WithOptions, WriteOptions};
 use crate::status::{RpcError, Status};
 
 /// Written messages waiting for the connection: one, so a `write()`
@@ -30,14 +28,17 @@ pub(super) type RequestSender = mpsc::Sender<Result<Bytes, Status>>;
 /// The queue to the RPC; `None` after `done_writing`.
 type SenderSlot = Arc<Mutex<Option<RequestSender>>>;
 
+/// Frames one request with the call's codec and options.
+pub(super) type EncodeFn<Req> =
+    Arc<dyn Fn(&Req, WriteOptions) -> Result<Bytes, Status> + Send + Sync>;
+
 /// The request side of a call started with `start_async`: awaited
 /// `write()`s, then `done_writing()`. Cheap to clone, so one task can write
 /// while another reads the responses; every clone writes to the same RPC.
 pub struct RequestWriter<Req> {
-    method: Method,
+    encode: EncodeFn<Req>,
     call: Call,
     sender: SenderSlot,
-    _type: PhantomData<fn(Req)>,
 }
 
 impl<Req> RequestWriter<Req> {
@@ -47,12 +48,15 @@ impl<Req> RequestWriter<Req> {
     }
 
     /// A writer for `call`, whose RPC draws its requests from `sender`'s queue.
-    pub(super) fn new(method: Method, call: Call, sender: RequestSender) -> RequestWriter<Req> {
+    pub(super) fn new(
+        encode: EncodeFn<Req>,
+        call: Call,
+        sender: RequestSender,
+    ) -> RequestWriter<Req> {
         RequestWriter {
-            method,
+            encode,
             call,
             sender: Arc::new(Mutex::new(Some(sender))),
-            _type: PhantomData,
         }
     }
 
@@ -87,7 +91,7 @@ impl<Req> RequestWriter<Req> {
     }
 }
 
-impl<Req: prost::Message> RequestWriter<Req> {
+impl<Req> RequestWriter<Req> {
     /// Sends one request message (or a [`WithOptions`] for per-message
     /// options), waiting while HTTP/2 flow control holds the previous one
     /// back. Fails with the RPC's status when the RPC has ended, and with
@@ -99,7 +103,7 @@ impl<Req: prost::Message> RequestWriter<Req> {
             )));
         };
         let (message, options) = message.into().into_parts();
-        let frame = match self.method.encode_with(&message, options) {
+        let frame = match (self.encode)(&message, options) {
             Ok(frame) => frame,
             Err(status) => {
                 // A message that cannot be sent fails the RPC, as a failing
@@ -121,10 +125,9 @@ impl<Req: prost::Message> RequestWriter<Req> {
 impl<Req> Clone for RequestWriter<Req> {
     fn clone(&self) -> Self {
         RequestWriter {
-            method: self.method.clone(),
+            encode: Arc::clone(&self.encode),
             call: self.call.clone(),
             sender: Arc::clone(&self.sender),
-            _type: PhantomData,
         }
     }
 }
@@ -243,7 +246,7 @@ impl<Req, Resp> StreamUnaryCall<Req, Resp> {
     call_methods!(response);
 }
 
-impl<Req: prost::Message, Resp> StreamUnaryCall<Req, Resp> {
+impl<Req, Resp> StreamUnaryCall<Req, Resp> {
     writer_methods!();
 }
 
@@ -292,11 +295,11 @@ impl<Req, Resp> StreamStreamCall<Req, Resp> {
     call_methods!(responses);
 }
 
-impl<Req: prost::Message, Resp> StreamStreamCall<Req, Resp> {
+impl<Req, Resp> StreamStreamCall<Req, Resp> {
     writer_methods!();
 }
 
-impl<Req, Resp: prost::Message + Default> StreamStreamCall<Req, Resp> {
+impl<Req, Resp> StreamStreamCall<Req, Resp> {
     /// The next response (grpc.aio's `read()`): `None` after the last; an
     /// RPC failure is the last item.
     pub async fn read(&mut self) -> Option<Result<Resp, RpcError>> {
@@ -304,7 +307,7 @@ impl<Req, Resp: prost::Message + Default> StreamStreamCall<Req, Resp> {
     }
 }
 
-impl<Req, Resp: prost::Message + Default> Stream for StreamStreamCall<Req, Resp> {
+impl<Req, Resp> Stream for StreamStreamCall<Req, Resp> {
     type Item = Result<Resp, RpcError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -1,40 +1,48 @@
-//! Protobuf messages to and from framed bytes, encoding straight into the
+//! A codec's messages to and from framed bytes, encoding straight into the
 //! send buffer behind a reserved prefix.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compress::Compression;
 use super::framing::{self, HEADER_LEN, RawMessage};
+use super::message::Encoder;
 use crate::status::Status;
 
 /// Encodes `message` as one framed gRPC message, compressed when asked.
-pub(crate) fn encode_frame<M: prost::Message>(
+pub(crate) fn encode_frame<C: Encoder<M>, M>(
+    codec: &C,
     message: &M,
     compression: Compression,
     max_len: usize,
 ) -> Result<Bytes, Status> {
     let mut buf = BytesMut::new();
-    encode_into(message, compression, max_len, &mut buf)?;
+    encode_into(codec, message, compression, max_len, &mut buf)?;
     Ok(buf.freeze())
 }
 
 /// Appends `message` to `buf` as one framed gRPC message (prefix, then the
 /// message encoded straight behind it), compressed when asked. On error
 /// `buf` is left as it was.
-pub(crate) fn encode_into<M: prost::Message>(
+pub(crate) fn encode_into<C: Encoder<M>, M>(
+    codec: &C,
     message: &M,
     compression: Compression,
     max_len: usize,
     buf: &mut BytesMut,
 ) -> Result<(), Status> {
-    frame_into(message.encoded_len(), compression, max_len, buf, |out| {
-        encode_raw(message, out)
-    })
+    frame_into(
+        codec.encoded_len(message),
+        compression,
+        max_len,
+        buf,
+        |out| codec.encode(message, out),
+    )
 }
 
-/// Appends one framed message of `len` bytes that `write` serializes.
+/// Appends one framed message that `write` serializes, of `len` bytes
+/// when known beforehand.
 fn frame_into(
-    len: usize,
+    len: Option<usize>,
     compression: Compression,
     max_len: usize,
     buf: &mut BytesMut,
@@ -42,10 +50,13 @@ fn frame_into(
 ) -> Result<(), Status> {
     // Checked before anything is allocated: an uncompressed message over
     // the limit, or any message the 4-byte prefix cannot describe.
-    if !compression.is_compressing() {
-        check_send_len(len, max_len)?;
+    if let Some(len) = len {
+        if !compression.is_compressing() {
+            check_send_len(len, max_len)?;
+        }
+        check_send_len(len, MAX_FRAMED_LEN)?;
     }
-    check_send_len(len, MAX_FRAMED_LEN)?;
+    let len = len.unwrap_or(0);
     let start = buf.len();
     let written = if compression.is_compressing() {
         let mut plain = BytesMut::with_capacity(len);
@@ -69,12 +80,6 @@ fn frame_into(
     Ok(())
 }
 
-fn encode_raw<M: prost::Message>(message: &M, buf: &mut BytesMut) -> Result<(), Status> {
-    message
-        .encode(buf)
-        .map_err(|error| Status::internal("failed to encode message").with_source(error))
-}
-
 /// Frames an already serialized message, compressed when asked.
 pub(crate) fn frame_payload(
     payload: &[u8],
@@ -82,7 +87,7 @@ pub(crate) fn frame_payload(
     max_len: usize,
 ) -> Result<Bytes, Status> {
     let mut buf = BytesMut::new();
-    frame_into(payload.len(), compression, max_len, &mut buf, |out| {
+    frame_into(Some(payload.len()), compression, max_len, &mut buf, |out| {
         out.extend_from_slice(payload);
         Ok(())
     })?;
@@ -118,17 +123,6 @@ fn check_send_len(len: usize, max_len: usize) -> Result<(), Status> {
     Ok(())
 }
 
-/// Decompresses (if flagged) and decodes one received message.
-pub(crate) fn decode_message<M: prost::Message + Default>(
-    raw: RawMessage,
-    encoding: Compression,
-    max_len: usize,
-) -> Result<M, Status> {
-    let payload = unpack(raw, encoding, max_len)?;
-    M::decode(payload)
-        .map_err(|error| Status::internal("failed to decode message").with_source(error))
-}
-
 /// The message bytes, decompressed when the prefix says so.
 pub(crate) fn unpack(
     raw: RawMessage,
@@ -149,18 +143,20 @@ pub(crate) fn unpack(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::ProstCodec;
     use crate::codec::framing::Deframer;
 
     #[test]
     fn encode_then_decode() {
         let message = "hello".to_string();
         for compression in [Compression::Identity, Compression::Gzip] {
-            let frame = encode_frame(&message, compression, 1 << 20).unwrap();
+            let frame = encode_frame(&ProstCodec, &message, compression, 1 << 20).unwrap();
             let mut deframer = Deframer::new(1 << 20);
             deframer.push(frame);
             let raw = deframer.next_message().unwrap().unwrap();
             assert_eq!(raw.compressed, compression.is_compressing());
-            let decoded: String = decode_message(raw, compression, 1 << 20).unwrap();
+            let payload = unpack(raw, compression, 1 << 20).unwrap();
+            let decoded: String = crate::codec::Decoder::decode(&ProstCodec, payload).unwrap();
             assert_eq!(decoded, message);
         }
     }
@@ -168,7 +164,7 @@ mod tests {
     #[test]
     fn send_limit_is_enforced() {
         let message = "x".repeat(100);
-        let status = encode_frame(&message, Compression::Identity, 10).unwrap_err();
+        let status = encode_frame(&ProstCodec, &message, Compression::Identity, 10).unwrap_err();
         assert_eq!(status.code(), crate::Code::ResourceExhausted);
     }
 
@@ -210,7 +206,7 @@ mod tests {
     #[test]
     fn messages_the_prefix_cannot_describe_are_refused_before_encoding() {
         for compression in [Compression::Identity, Compression::Gzip] {
-            let status = encode_frame(&Huge, compression, usize::MAX).unwrap_err();
+            let status = encode_frame(&ProstCodec, &Huge, compression, usize::MAX).unwrap_err();
             assert_eq!(status.code(), crate::Code::ResourceExhausted);
             assert!(status.details().contains("larger than max"), "{status:?}");
         }

@@ -37,6 +37,12 @@ impl From<Vec<u8>> for RawBytes {
     }
 }
 
+impl AsRef<[u8]> for RawBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl std::ops::Deref for RawBytes {
     type Target = Bytes;
 

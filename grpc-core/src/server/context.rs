@@ -35,6 +35,9 @@ pub(crate) struct RpcInfo {
     pub(crate) socket: crate::channelz::SocketStats,
     /// The protocol the call arrived in.
     pub(crate) protocol: super::protocol::Protocol,
+    /// Set for a protobuf method called with `application/grpc+json`: the
+    /// messages are transcoded by the server's descriptors.
+    pub(crate) json: Option<crate::wire::json::JsonCodec>,
 }
 
 impl RpcInfo {
@@ -64,6 +67,16 @@ impl RpcInfo {
             max_send_message_length: config.max_send_message_length,
             socket,
             protocol,
+            json: None,
+        }
+    }
+
+    /// A request message's bytes as the method's codec reads them
+    /// (transcoded from JSON when the call is).
+    pub(crate) fn request_bytes(&self, bytes: bytes::Bytes) -> Result<bytes::Bytes, Status> {
+        match &self.json {
+            None => Ok(bytes),
+            Some(json) => json.request_to_proto(&bytes),
         }
     }
 }

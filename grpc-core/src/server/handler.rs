@@ -1,8 +1,11 @@
 //! Typed handlers turned into one erased shape: a future that decodes the
-//! input, calls the user's code, and sends every response and the final
-//! status to the RPC task. A blocking handler's future is polled on the
-//! worker pool (it runs user code that may block), an async handler's as a
-//! task; both are the same code and speak to the RPC task the same way.
+//! input with the method's codec, calls the user's code, and encodes every
+//! response into the RPC's send buffer. One constructor ([`handler`])
+//! serves every pattern, face and codec: the request side is an
+//! [`Intake`] (one message, [`Requests`], [`RequestStream`]), the response
+//! side an [`Answer`] (one message, or a stream of them), and a blocking
+//! handler is the same future as an async one, polled on the worker pool
+//! (it runs user code that may block) instead of as a task.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -20,8 +23,11 @@ use super::context::ServicerContext;
 use super::request_stream::RequestStream;
 use super::requests::Requests;
 use crate::codec::framing::RawMessage;
+use crate::codec::message::{PROTO, decode_fn};
+use crate::codec::{Codec, Decoder, Encoder};
 use crate::status::Status;
 use crate::stream::reader::decode_request;
+use crate::wire::json::{Descriptors, JsonCodec as JsonTranscoder};
 
 /// The request side of an RPC as the handler receives it.
 pub(crate) enum Input {
@@ -64,83 +70,195 @@ pub(crate) struct MethodEntry {
     pub(crate) handler: Handler,
     /// `/package.Service/Method`, shared with every RPC's context.
     pub(crate) path: Arc<str>,
+    /// The content-subtype its codec reads and writes (`proto`, `json`).
+    pub(crate) codec: &'static str,
+    /// The content type its gRPC responses are sent with.
+    pub(crate) content_type: http::HeaderValue,
 }
 
-fn decode_one<Req: prost::Message + Default>(
-    input: Input,
-    ctx: &ServicerContext,
-) -> Result<Req, Status> {
-    match input {
-        Input::One(raw) => {
-            ctx.note_request_compressed(raw.compressed);
-            let info = ctx.info();
-            decode_request(raw, info.request_encoding, info.max_receive_message_length)
+impl MethodEntry {
+    /// How a gRPC call whose messages are in `subtype` is served: with the
+    /// method's codec (`None`); for a protobuf method called with
+    /// `application/grpc+json`, transcoded by the descriptors the server
+    /// was given (`Server::add_file_descriptor_set`); else not at all.
+    pub(crate) fn negotiate(
+        &self,
+        subtype: &[u8],
+        descriptors: &Descriptors,
+    ) -> Result<Option<JsonTranscoder>, Status> {
+        let Err(status) = self.accepts(subtype) else {
+            return Ok(None);
+        };
+        let json = self.codec == PROTO && subtype.eq_ignore_ascii_case(b"json");
+        match descriptors.method(&self.path) {
+            Some(method) if json => Ok(Some(JsonTranscoder::new(&method))),
+            _ => Err(status),
         }
-        Input::Stream(_) => Err(Status::internal("expected a single request message")),
+    }
+
+    /// Whether a call whose messages are in `subtype` (`application/grpc+<subtype>`;
+    /// `proto` for Connect and gRPC-Web) can be served: the method's codec
+    /// must be the same, else `UNIMPLEMENTED` saying which it speaks.
+    pub(crate) fn accepts(&self, subtype: &[u8]) -> Result<(), Status> {
+        if subtype.eq_ignore_ascii_case(self.codec.as_bytes()) {
+            return Ok(());
+        }
+        Err(Status::unimplemented(format!(
+            "{} takes {:?} messages, not {:?} (content-subtype)",
+            self.path,
+            self.codec,
+            String::from_utf8_lossy(subtype)
+        )))
     }
 }
 
-fn requests<Req>(input: Input, ctx: &ServicerContext) -> Requests<Req> {
+/// Where a handler's user code runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Face {
+    /// On the worker pool: the code may block.
+    Blocking,
+    /// As a task: the code is a future.
+    Async,
+}
+
+/// The request side of a handler, made from the RPC's [`Input`].
+pub(crate) trait Intake<C>: Sized + Send + 'static {
+    fn take(input: Input, ctx: &ServicerContext, codec: &C) -> Result<Self, Status>;
+}
+
+/// The single request of a unary-request method.
+pub(crate) struct One<T>(pub(crate) T);
+
+impl<C: Decoder<T>, T: Send + 'static> Intake<C> for One<T> {
+    fn take(input: Input, ctx: &ServicerContext, codec: &C) -> Result<Self, Status> {
+        let Input::One(raw) = input else {
+            return Err(Status::internal("expected a single request message"));
+        };
+        ctx.note_request_compressed(raw.compressed);
+        let info = ctx.info();
+        let limit = info.max_receive_message_length;
+        let decode = |bytes| codec.decode(info.request_bytes(bytes)?);
+        decode_request(raw, info.request_encoding, limit, decode).map(One)
+    }
+}
+
+impl<C: Decoder<T>, T: Send + 'static> Intake<C> for Requests<T> {
+    fn take(input: Input, ctx: &ServicerContext, codec: &C) -> Result<Self, Status> {
+        Ok(Requests::new(
+            messages(input),
+            ctx.clone(),
+            decode_fn(codec),
+        ))
+    }
+}
+
+impl<C: Decoder<T>, T: Send + 'static> Intake<C> for RequestStream<T> {
+    fn take(input: Input, ctx: &ServicerContext, codec: &C) -> Result<Self, Status> {
+        <Requests<T> as Intake<C>>::take(input, ctx, codec).map(RequestStream::from)
+    }
+}
+
+/// The request queue of a client-streaming method.
+fn messages(input: Input) -> mpsc::Receiver<Result<RawMessage, Status>> {
     match input {
-        Input::Stream(messages) => Requests::new(messages, ctx.clone()),
+        Input::Stream(messages) => messages,
         Input::One(raw) => {
             // Not reached: client-streaming methods always get a stream.
             let (tx, rx) = mpsc::channel(1);
             let _ = tx.try_send(Ok(raw));
-            Requests::new(rx, ctx.clone())
+            rx
         }
     }
 }
 
-/// [`requests`] for async handlers.
-fn request_stream<Req>(input: Input, ctx: &ServicerContext) -> RequestStream<Req> {
-    match input {
-        Input::Stream(messages) => RequestStream::new(messages, ctx.clone()),
-        Input::One(raw) => {
-            // Not reached: client-streaming methods always get a stream.
-            let (tx, rx) = mpsc::channel(1);
-            let _ = tx.try_send(Ok(raw));
-            RequestStream::new(rx, ctx.clone())
+/// The response side of a handler: what it sends before its status.
+pub(crate) trait Answer<C>: Send + 'static {
+    fn send(
+        self,
+        ctx: &ServicerContext,
+        codec: &C,
+    ) -> impl Future<Output = Result<(), Status>> + Send;
+}
+
+/// The single response of a unary-response method.
+pub(crate) struct Single<T>(pub(crate) T);
+
+impl<C: Encoder<T>, T: Send + Sync + 'static> Answer<C> for Single<T> {
+    async fn send(self, ctx: &ServicerContext, codec: &C) -> Result<(), Status> {
+        send_message(ctx, codec, &self.0).await.map(drop)
+    }
+}
+
+/// The responses of a server-streaming method. A blocking handler's
+/// iterator comes here as a stream that is always ready: drawn on a
+/// worker, it gives the worker back whenever the send buffer is full (a
+/// client that does not read), and is drawn again once it has room.
+pub(crate) struct Many<S>(pub(crate) S);
+
+impl<C, T, S> Answer<C> for Many<S>
+where
+    C: Encoder<T>,
+    T: Send + Sync + 'static,
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+{
+    async fn send(self, ctx: &ServicerContext, codec: &C) -> Result<(), Status> {
+        let mut responses = std::pin::pin!(self.0);
+        while let Some(item) = responses.next().await {
+            if !ctx.is_active() || !send_message(ctx, codec, &item?).await? {
+                return Ok(());
+            }
         }
+        Ok(())
     }
 }
 
 /// Encodes one response straight into the RPC's send buffer, once it has
-/// room; `Ok(false)` when the RPC is already over.
-async fn send_message<Resp: prost::Message>(
+/// room; `Ok(false)` when the RPC is already over. Messages pushed while
+/// the writer is busy join one batch in the buffer.
+async fn send_message<C: Encoder<T>, T>(
     ctx: &ServicerContext,
-    message: &Resp,
+    codec: &C,
+    message: &T,
 ) -> Result<bool, Status> {
     let outbox = ctx.outbox();
     if !poll_fn(|cx| outbox.poll_ready(cx)).await {
         return Ok(false);
     }
     let (encoding, headers) = ctx.next_message_encoding();
-    outbox.push(
-        message,
-        encoding,
-        headers,
-        ctx.info().max_send_message_length,
-    )
-}
-
-/// A response stream drawn until it ends or the RPC is over. A blocking
-/// handler's iterator comes here as a stream that is always ready: drawn
-/// on a worker, it gives the worker back whenever the send buffer is full
-/// (a client that does not read), and is drawn again once it has room.
-/// Messages drawn while the writer is busy join one batch in the buffer.
-async fn send_all<Resp, S>(ctx: &ServicerContext, responses: S) -> Result<(), Status>
-where
-    Resp: prost::Message,
-    S: Stream<Item = Result<Resp, Status>>,
-{
-    let mut responses = std::pin::pin!(responses);
-    while let Some(item) = responses.next().await {
-        if !ctx.is_active() || !send_message(ctx, &item?).await? {
-            return Ok(());
+    let limit = ctx.info().max_send_message_length;
+    match &ctx.info().json {
+        None => outbox.push(codec, message, encoding, headers, limit),
+        Some(json) => {
+            let codec = ToJson {
+                inner: codec.clone(),
+                json: json.clone(),
+            };
+            outbox.push(&codec, message, encoding, headers, limit)
         }
     }
-    Ok(())
+}
+
+/// A method's codec, its output transcoded to JSON (a protobuf method
+/// answering `application/grpc+json`).
+#[derive(Clone)]
+struct ToJson<C> {
+    inner: C,
+    json: JsonTranscoder,
+}
+
+impl<C: Codec> Codec for ToJson<C> {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+}
+
+impl<C: Encoder<T>, T> Encoder<T> for ToJson<C> {
+    fn encode(&self, message: &T, buf: &mut bytes::BytesMut) -> Result<(), Status> {
+        let mut proto = bytes::BytesMut::new();
+        self.inner.encode(message, &mut proto)?;
+        buf.extend_from_slice(&self.json.response_to_json(&proto)?);
+        Ok(())
+    }
 }
 
 /// A handler panic as grpcio reports an exception: `UNKNOWN`.
@@ -170,142 +288,30 @@ where
     })
 }
 
-pub(crate) fn unary_unary<Req, Resp, F>(f: F) -> Handler
+/// The one handler constructor: every RPC decodes its [`Intake`] with
+/// `codec`, runs `user` (inside the handler's future, so a blocking
+/// handler's code runs on a worker), and sends its [`Answer`].
+pub(crate) fn handler<C, In, Out, F, Fut>(face: Face, codec: C, user: F) -> Handler
 where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    F: Fn(Req, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
+    C: Codec,
+    In: Intake<C>,
+    Out: Answer<C>,
+    F: Fn(In, ServicerContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Out, Status>> + Send + 'static,
 {
-    let f = Arc::new(f);
-    Handler::Blocking(Arc::new(move |input, ctx| {
-        let f = Arc::clone(&f);
+    let user = Arc::new(user);
+    let run = Arc::new(move |input: Input, ctx: ServicerContext| {
+        let user = Arc::clone(&user);
+        let codec = codec.clone();
         let body_ctx = ctx.clone();
         run_and_finish(ctx, async move {
-            let response = f(decode_one(input, &body_ctx)?, &body_ctx)?;
-            send_message(&body_ctx, &response).await.map(drop)
+            let intake = In::take(input, &body_ctx, &codec)?;
+            let answer = user(intake, body_ctx.clone()).await?;
+            answer.send(&body_ctx, &codec).await
         })
-    }))
-}
-
-pub(crate) fn unary_stream<Req, Resp, I, F>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
-    F: Fn(Req, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
-{
-    let f = Arc::new(f);
-    Handler::Blocking(Arc::new(move |input, ctx| {
-        let f = Arc::clone(&f);
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let responses = f(decode_one(input, &body_ctx)?, &body_ctx)?;
-            send_all(&body_ctx, futures_util::stream::iter(responses)).await
-        })
-    }))
-}
-
-pub(crate) fn stream_unary<Req, Resp, F>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    F: Fn(Requests<Req>, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
-{
-    let f = Arc::new(f);
-    Handler::Blocking(Arc::new(move |input, ctx| {
-        let f = Arc::clone(&f);
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let response = f(requests(input, &body_ctx), &body_ctx)?;
-            send_message(&body_ctx, &response).await.map(drop)
-        })
-    }))
-}
-
-pub(crate) fn stream_stream<Req, Resp, I, F>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
-    F: Fn(Requests<Req>, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
-{
-    let f = Arc::new(f);
-    Handler::Blocking(Arc::new(move |input, ctx| {
-        let f = Arc::clone(&f);
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let responses = f(requests(input, &body_ctx), &body_ctx)?;
-            send_all(&body_ctx, futures_util::stream::iter(responses)).await
-        })
-    }))
-}
-
-pub(crate) fn unary_unary_async<Req, Resp, F, Fut>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
-{
-    Handler::Async(Arc::new(move |input, ctx| {
-        let call = decode_one(input, &ctx).map(|request| f(request, ctx.clone()));
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let response = call?.await?;
-            send_message(&body_ctx, &response).await.map(drop)
-        })
-    }))
-}
-
-pub(crate) fn unary_stream_async<Req, Resp, S, F, Fut>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    S: Stream<Item = Result<Resp, Status>> + Send + 'static,
-    F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<S, Status>> + Send + 'static,
-{
-    Handler::Async(Arc::new(move |input, ctx| {
-        let call = decode_one(input, &ctx).map(|request| f(request, ctx.clone()));
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let responses = call?.await?;
-            send_all(&body_ctx, responses).await
-        })
-    }))
-}
-
-pub(crate) fn stream_unary_async<Req, Resp, F, Fut>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
-{
-    Handler::Async(Arc::new(move |input, ctx| {
-        let call = f(request_stream(input, &ctx), ctx.clone());
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let response = call.await?;
-            send_message(&body_ctx, &response).await.map(drop)
-        })
-    }))
-}
-
-pub(crate) fn stream_stream_async<Req, Resp, S, F, Fut>(f: F) -> Handler
-where
-    Req: prost::Message + Default + 'static,
-    Resp: prost::Message + 'static,
-    S: Stream<Item = Result<Resp, Status>> + Send + 'static,
-    F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<S, Status>> + Send + 'static,
-{
-    Handler::Async(Arc::new(move |input, ctx| {
-        let call = f(request_stream(input, &ctx), ctx.clone());
-        let body_ctx = ctx.clone();
-        run_and_finish(ctx, async move {
-            let responses = call.await?;
-            send_all(&body_ctx, responses).await
-        })
-    }))
+    });
+    match face {
+        Face::Blocking => Handler::Blocking(run),
+        Face::Async => Handler::Async(run),
+    }
 }

@@ -2,15 +2,19 @@
 //! [`Service`], which the server looks up by method path.
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
+use std::future::{Future, ready};
 use std::sync::Arc;
 
 use futures_core::Stream;
+use futures_util::FutureExt;
+use futures_util::stream::iter;
 
 use super::context::ServicerContext;
-use super::handler::{self, MethodEntry, MethodKind};
+use super::handler::{self, Answer, Face, Intake, Many, MethodEntry, MethodKind, One, Single};
 use super::request_stream::RequestStream;
 use super::requests::Requests;
+use crate::codec::message::content_type;
+use crate::codec::{Codec, CodecSide, Decoder, Encoder, ProstCodec};
 use crate::status::Status;
 
 /// A set of method handlers under one service name (grpcio's generic RPC
@@ -48,6 +52,8 @@ impl std::fmt::Debug for Service {
 
 /// Builds a [`Service`] from typed handler functions; generated
 /// `add_<service>_servicer_to_server` functions use it, and so can you.
+/// Messages are protobuf ([`ProstCodec`]) unless the builder is given
+/// another codec ([`with_codec`](Self::with_codec)).
 ///
 /// ```
 /// use grpc_core::{Requests, ServiceBuilder, Status};
@@ -59,9 +65,10 @@ impl std::fmt::Debug for Service {
 /// let service = service.build();
 /// assert_eq!(service.paths().collect::<Vec<_>>(), ["/demo.Math/Double", "/demo.Math/Count", "/demo.Math/Sum"]);
 /// ```
-pub struct ServiceBuilder {
+pub struct ServiceBuilder<C = ProstCodec> {
     name: String,
     methods: Vec<(String, Arc<MethodEntry>)>,
+    codec: C,
 }
 
 impl ServiceBuilder {
@@ -70,17 +77,55 @@ impl ServiceBuilder {
         ServiceBuilder {
             name: name.into(),
             methods: Vec::new(),
+            codec: ProstCodec,
+        }
+    }
+}
+
+impl<C: Codec> ServiceBuilder<C> {
+    /// The methods added from now on read and write their messages with
+    /// `codec`, and answer calls made with a codec of the same name
+    /// (`application/grpc+<name>`); methods already added keep theirs.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use grpc_core::{BytesCodec, ServiceBuilder, Status};
+    /// let mut service = ServiceBuilder::new("demo.Echo").with_codec(BytesCodec::new());
+    /// service.unary_unary("Echo", |raw: Bytes, _ctx| Ok::<_, Status>(raw));
+    /// ```
+    pub fn with_codec<D: Codec>(self, codec: D) -> ServiceBuilder<D> {
+        ServiceBuilder {
+            name: self.name,
+            methods: self.methods,
+            codec,
         }
     }
 
-    fn add(&mut self, method: &str, kind: MethodKind, handler: handler::Handler) -> &mut Self {
+    /// Adds `method` (the proto name, `SayHello`): the one registration
+    /// path every pattern and face goes through.
+    fn add<In, Out, F, Fut>(
+        &mut self,
+        method: &str,
+        kind: MethodKind,
+        face: Face,
+        user: F,
+    ) -> &mut Self
+    where
+        In: Intake<C>,
+        Out: Answer<C>,
+        F: Fn(In, ServicerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, Status>> + Send + 'static,
+    {
         let path = format!("/{}/{}", self.name, method);
-        self.methods.retain(|(existing, _)| *existing != path);
+        let codec = self.codec.for_method(&path, CodecSide::Server);
         let entry = MethodEntry {
             kind,
-            handler,
+            codec: codec.name(),
+            content_type: content_type(codec.name()),
+            handler: handler::handler(face, codec, user),
             path: path.as_str().into(),
         };
+        self.methods.retain(|(existing, _)| *existing != path);
         self.methods.push((path, Arc::new(entry)));
         self
     }
@@ -88,14 +133,16 @@ impl ServiceBuilder {
     /// Adds a unary-unary method named `method` (the proto name, `SayHello`).
     pub fn unary_unary<Req, Resp, F>(&mut self, method: &str, handler: F) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         F: Fn(Req, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
     {
         self.add(
             method,
             MethodKind::UnaryUnary,
-            handler::unary_unary(handler),
+            Face::Blocking,
+            move |One(request), ctx| ready(handler(request, &ctx).map(Single)),
         )
     }
 
@@ -103,44 +150,54 @@ impl ServiceBuilder {
     /// a worker thread with HTTP/2 backpressure.
     pub fn unary_stream<Req, Resp, I, F>(&mut self, method: &str, handler: F) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
         F: Fn(Req, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
     {
         self.add(
             method,
             MethodKind::UnaryStream,
-            handler::unary_stream(handler),
+            Face::Blocking,
+            move |One(request), ctx| {
+                ready(handler(request, &ctx).map(|responses| Many(iter(responses))))
+            },
         )
     }
 
     /// Adds a stream-unary method: the handler reads [`Requests`].
     pub fn stream_unary<Req, Resp, F>(&mut self, method: &str, handler: F) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         F: Fn(Requests<Req>, &ServicerContext) -> Result<Resp, Status> + Send + Sync + 'static,
     {
         self.add(
             method,
             MethodKind::StreamUnary,
-            handler::stream_unary(handler),
+            Face::Blocking,
+            move |requests, ctx| ready(handler(requests, &ctx).map(Single)),
         )
     }
 
     /// Adds a stream-stream method: requests in, an iterator of responses out.
     pub fn stream_stream<Req, Resp, I, F>(&mut self, method: &str, handler: F) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         I: Iterator<Item = Result<Resp, Status>> + Send + 'static,
         F: Fn(Requests<Req>, &ServicerContext) -> Result<I, Status> + Send + Sync + 'static,
     {
         self.add(
             method,
             MethodKind::StreamStream,
-            handler::stream_stream(handler),
+            Face::Blocking,
+            move |requests, ctx| {
+                ready(handler(requests, &ctx).map(|responses| Many(iter(responses))))
+            },
         )
     }
 
@@ -154,15 +211,17 @@ impl ServiceBuilder {
     /// ```
     pub fn unary_unary_async<Req, Resp, F, Fut>(&mut self, method: &str, handler: F) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     {
         self.add(
             method,
             MethodKind::UnaryUnary,
-            handler::unary_unary_async(handler),
+            Face::Async,
+            move |One(request), ctx| handler(request, ctx).map(|response| response.map(Single)),
         )
     }
 
@@ -174,8 +233,9 @@ impl ServiceBuilder {
         handler: F,
     ) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         S: Stream<Item = Result<Resp, Status>> + Send + 'static,
         F: Fn(Req, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, Status>> + Send + 'static,
@@ -183,22 +243,25 @@ impl ServiceBuilder {
         self.add(
             method,
             MethodKind::UnaryStream,
-            handler::unary_stream_async(handler),
+            Face::Async,
+            move |One(request), ctx| handler(request, ctx).map(|responses| responses.map(Many)),
         )
     }
 
     /// Adds an async stream-unary method: the handler reads a [`RequestStream`].
     pub fn stream_unary_async<Req, Resp, F, Fut>(&mut self, method: &str, handler: F) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     {
         self.add(
             method,
             MethodKind::StreamUnary,
-            handler::stream_unary_async(handler),
+            Face::Async,
+            move |requests, ctx| handler(requests, ctx).map(|response| response.map(Single)),
         )
     }
 
@@ -209,8 +272,9 @@ impl ServiceBuilder {
         handler: F,
     ) -> &mut Self
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        C: Decoder<Req> + Encoder<Resp>,
+        Req: Send + 'static,
+        Resp: Send + Sync + 'static,
         S: Stream<Item = Result<Resp, Status>> + Send + 'static,
         F: Fn(RequestStream<Req>, ServicerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, Status>> + Send + 'static,
@@ -218,7 +282,8 @@ impl ServiceBuilder {
         self.add(
             method,
             MethodKind::StreamStream,
-            handler::stream_stream_async(handler),
+            Face::Async,
+            move |requests, ctx| handler(requests, ctx).map(|responses| responses.map(Many)),
         )
     }
 
@@ -277,6 +342,8 @@ impl Registry {
         let fallback = self.fallback.as_ref()?;
         Some(Arc::new(MethodEntry {
             kind: fallback.kind,
+            codec: fallback.codec,
+            content_type: fallback.content_type.clone(),
             handler: fallback.handler.clone(),
             path: path.into(),
         }))

@@ -4,13 +4,10 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_core::Stream;
-use tokio::sync::mpsc;
-
 use super::context::ServicerContext;
 use super::requests::Requests;
-use crate::codec::framing::RawMessage;
 use crate::status::Status;
+use futures_core::Stream;
 
 /// The client's messages as a [`Stream`] of `Result<T, Status>`, for async
 /// handlers (grpc.aio's request iterator; blocking handlers get
@@ -36,23 +33,20 @@ pub struct RequestStream<T> {
     inner: Requests<T>,
 }
 
-impl<T> RequestStream<T> {
-    pub(crate) fn new(
-        messages: mpsc::Receiver<Result<RawMessage, Status>>,
-        context: ServicerContext,
-    ) -> RequestStream<T> {
-        RequestStream {
-            inner: Requests::new(messages, context),
-        }
+impl<T> From<Requests<T>> for RequestStream<T> {
+    fn from(inner: Requests<T>) -> RequestStream<T> {
+        RequestStream { inner }
     }
+}
 
+impl<T> RequestStream<T> {
     /// The context of the RPC these requests belong to.
     pub fn context(&self) -> &ServicerContext {
         self.inner.context()
     }
 }
 
-impl<T: prost::Message + Default> RequestStream<T> {
+impl<T> RequestStream<T> {
     /// The next request (grpc.aio's `context.read()`): `None` once the
     /// client half-closed. The same as `StreamExt::next`.
     ///
@@ -79,7 +73,7 @@ impl<T: prost::Message + Default> RequestStream<T> {
     }
 }
 
-impl<T: prost::Message + Default> Stream for RequestStream<T> {
+impl<T> Stream for RequestStream<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -1,13 +1,12 @@
 //! [`Requests`]: the request stream of a blocking client-streaming or bidi
 //! handler (async handlers get a [`RequestStream`](super::RequestStream)).
 
-use std::marker::PhantomData;
-
 use tokio::sync::mpsc;
 
 use super::context::ServicerContext;
 use super::pool::park;
 use crate::codec::framing::RawMessage;
+use crate::codec::message::DecodeFn;
 use crate::runtime::wait;
 use crate::status::{Code, Status};
 use crate::stream::reader::decode_request;
@@ -32,19 +31,21 @@ pub struct Requests<T> {
     pub(super) messages: mpsc::Receiver<Result<RawMessage, Status>>,
     context: ServicerContext,
     pub(super) done: bool,
-    _type: PhantomData<fn() -> T>,
+    /// The method's codec, for this message type.
+    decode: DecodeFn<T>,
 }
 
 impl<T> Requests<T> {
     pub(crate) fn new(
         messages: mpsc::Receiver<Result<RawMessage, Status>>,
         context: ServicerContext,
+        decode: DecodeFn<T>,
     ) -> Requests<T> {
         Requests {
             messages,
             context,
             done: false,
-            _type: PhantomData,
+            decode,
         }
     }
 
@@ -54,7 +55,7 @@ impl<T> Requests<T> {
     }
 }
 
-impl<T: prost::Message + Default> Requests<T> {
+impl<T> Requests<T> {
     /// Turns what the queue gave into the next item.
     pub(super) fn item(
         &mut self,
@@ -64,11 +65,9 @@ impl<T: prost::Message + Default> Requests<T> {
             Some(Ok(raw)) => {
                 self.context.note_request_compressed(raw.compressed);
                 let info = self.context.info();
-                let decoded = decode_request::<T>(
-                    raw,
-                    info.request_encoding,
-                    info.max_receive_message_length,
-                );
+                let limit = info.max_receive_message_length;
+                let decode = |bytes| (self.decode)(info.request_bytes(bytes)?);
+                let decoded = decode_request(raw, info.request_encoding, limit, decode);
                 if decoded.is_err() {
                     self.done = true;
                 }
@@ -91,7 +90,7 @@ impl<T: prost::Message + Default> Requests<T> {
     }
 }
 
-impl<T: prost::Message + Default> Iterator for Requests<T> {
+impl<T> Iterator for Requests<T> {
     type Item = Result<T, Status>;
 
     fn next(&mut self) -> Option<Self::Item> {

@@ -27,6 +27,7 @@ use super::handler::{Input, MethodEntry};
 use super::lifecycle::{Phase, RpcPermit, ServerShared};
 use super::protocol;
 use crate::codec::framing::RawMessage;
+use crate::codec::message::content_subtype;
 use crate::security::auth::Peer;
 use crate::status::{Code, Status};
 use crate::stream::head::RequestHead;
@@ -73,13 +74,20 @@ pub(crate) async fn serve(
         }
         Err(status) => return reject(respond, &status),
     };
+    let content_type = parts.headers.get(http::header::CONTENT_TYPE);
+    let subtype = content_type.and_then(|value| content_subtype(value.as_bytes()));
+    let json = match entry.negotiate(subtype.unwrap_or_default(), server.descriptors()) {
+        Ok(json) => json,
+        Err(status) => return reject(respond, &status),
+    };
     let head = match RequestHead::parse(&parts.headers) {
         Ok(head) => head,
         Err(status) => return reject(respond, &status),
     };
     let span = tracing::debug_span!("grpc.server.rpc", method = path, peer = %peer);
     let protocol = protocol::Protocol::Grpc;
-    let info = RpcInfo::new(&server, &entry, peer, socket, parts.headers, head, protocol);
+    let mut info = RpcInfo::new(&server, &entry, peer, socket, parts.headers, head, protocol);
+    info.json = json;
     let ctx = ServicerContext::new(info);
     let started = Instant::now();
     let rpc = ServerRpc::new(&server, &entry, ctx.clone(), body, respond, phase);
@@ -90,6 +98,14 @@ pub(crate) async fn serve(
     span.in_scope(|| {
         tracing::debug!(status = code.name(), duration = ?started.elapsed(), "rpc finished");
     });
+}
+
+/// The method's content type, or JSON's for a call transcoded to it.
+fn response_content_type(entry: &MethodEntry, info: &RpcInfo) -> http::HeaderValue {
+    match info.json {
+        Some(_) => crate::codec::message::content_type("json"),
+        None => entry.content_type.clone(),
+    }
 }
 
 /// The checks every RPC passes before it runs, whatever its protocol: the
@@ -170,7 +186,7 @@ impl<'a> ServerRpc<'a> {
             entry,
             reader: MessageReader::new(body, info.max_receive_message_length),
             requests: RequestSide::Unary(OnlyMessage::default()),
-            writer: StreamWriter::new(respond),
+            writer: StreamWriter::new(respond, response_content_type(entry, info)),
             deadline: info
                 .deadline
                 .map(|deadline| Box::pin(sleep_until(deadline))),

@@ -21,6 +21,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Bytes, BytesMut};
 
 use crate::codec::Compression;
+use crate::codec::Encoder;
 use crate::codec::proto::encode_into;
 use crate::metadata::Metadata;
 use crate::status::Status;
@@ -110,8 +111,9 @@ impl Outbox {
 
     /// Encodes `message` behind the buffered ones; `headers` is what the
     /// response headers announce. `Ok(false)` when the RPC is over.
-    pub(crate) fn push<M: prost::Message>(
+    pub(crate) fn push<C: Encoder<M>, M>(
         &self,
+        codec: &C,
         message: &M,
         encoding: Compression,
         headers: Compression,
@@ -121,7 +123,7 @@ impl Outbox {
         if state.closed {
             return Ok(false);
         }
-        encode_into(message, encoding, max_len, &mut state.data)?;
+        encode_into(codec, message, encoding, max_len, &mut state.data)?;
         state.messages += 1;
         state.data_encoding.get_or_insert(headers);
         wake(state.writer.take());
@@ -219,6 +221,7 @@ mod tests {
         outbox.send_headers(Metadata::new(), Compression::Identity);
         for text in ["a", "bc"] {
             let pushed = outbox.push(
+                &crate::codec::ProstCodec,
                 &text.to_owned(),
                 Compression::Identity,
                 Compression::Gzip,
@@ -245,7 +248,13 @@ mod tests {
 
     fn push_plain(outbox: &Outbox, text: &str) -> Result<bool, Status> {
         let plain = Compression::Identity;
-        outbox.push(&text.to_owned(), plain, plain, usize::MAX)
+        outbox.push(
+            &crate::codec::ProstCodec,
+            &text.to_owned(),
+            plain,
+            plain,
+            usize::MAX,
+        )
     }
 
     #[tokio::test]
@@ -268,6 +277,7 @@ mod tests {
         let outbox = Outbox::default();
         let status = outbox
             .push(
+                &crate::codec::ProstCodec,
                 &"x".repeat(10),
                 Compression::Identity,
                 Compression::Identity,

@@ -1,7 +1,8 @@
 //! [`MessageReader`]: request (or response) messages off a stream of body
 //! chunks — deframed, bounded by the receive limit before anything is
-//! buffered — and [`decode_request`], the one place a request message is
-//! decompressed, decoded, and its failure mapped to the status grpcio sends.
+//! buffered — and [`decode_request`] / [`decode_response`], the one place
+//! on each side a message is decoded by its codec and a failure mapped to
+//! the status grpcio reports.
 
 use std::future::poll_fn;
 use std::task::{Context, Poll};
@@ -11,7 +12,7 @@ use h2::RecvStream;
 
 use crate::codec::Compression;
 use crate::codec::framing::{Deframer, RawMessage};
-use crate::codec::proto::decode_message;
+use crate::codec::proto::unpack;
 use crate::status::{Code, Status};
 use crate::wire::status_map;
 
@@ -162,13 +163,32 @@ impl OnlyMessage {
 
 /// Decompresses and decodes one request message; a message that does not
 /// decode is `INTERNAL: Exception deserializing request!`, as in grpcio.
-pub(crate) fn decode_request<M: prost::Message + Default>(
+pub(crate) fn decode_request<M>(
     raw: RawMessage,
     encoding: Compression,
     max_len: usize,
+    decode: impl FnOnce(Bytes) -> Result<M, Status>,
 ) -> Result<M, Status> {
-    decode_message(raw, encoding, max_len).map_err(|status| match status.code() {
-        Code::Internal => Status::internal("Exception deserializing request!"),
+    unpack(raw, encoding, max_len)
+        .and_then(decode)
+        .map_err(|status| match status.code() {
+            Code::Internal => Status::internal("Exception deserializing request!"),
+            _ => status,
+        })
+}
+
+/// Decodes one response message (already unpacked by the exchange); a
+/// message that does not decode is `INTERNAL: Exception deserializing
+/// response!`, as in grpcio, with the codec's reason.
+pub(crate) fn decode_response<M>(
+    payload: Bytes,
+    decode: impl FnOnce(Bytes) -> Result<M, Status>,
+) -> Result<M, Status> {
+    decode(payload).map_err(|status| match status.code() {
+        Code::Internal => Status::internal(format!(
+            "Exception deserializing response! ({})",
+            status.details()
+        )),
         _ => status,
     })
 }

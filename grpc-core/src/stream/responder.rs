@@ -16,8 +16,8 @@ use crate::wire::{self, trailers};
 
 /// Where the response stands.
 pub(crate) enum Responder {
-    /// Nothing sent yet.
-    Head(SendResponse<Bytes>),
+    /// Nothing sent yet; the response's content type.
+    Head(SendResponse<Bytes>, HeaderValue),
     /// Headers sent; messages may follow.
     Body(SendStream<Bytes>),
     /// Trailers sent or stream reset.
@@ -28,7 +28,7 @@ impl Responder {
     /// Resolves when the client resets the stream (cancellation).
     pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<h2::Reason> {
         let polled = match self {
-            Responder::Head(respond) => respond.poll_reset(cx),
+            Responder::Head(respond, _) => respond.poll_reset(cx),
             Responder::Body(stream) => stream.poll_reset(cx),
             Responder::Done => return Poll::Pending,
         };
@@ -41,7 +41,7 @@ impl Responder {
 
     /// The body stream, sending headers first if they have not gone out.
     pub(crate) fn body(&mut self, encoding: Compression) -> Option<&mut SendStream<Bytes>> {
-        if let Responder::Head(_) = self {
+        if let Responder::Head(..) = self {
             self.send_headers(Metadata::new(), encoding);
         }
         match self {
@@ -52,10 +52,11 @@ impl Responder {
 
     /// Sends the response headers with `metadata`.
     pub(crate) fn send_headers(&mut self, metadata: Metadata, encoding: Compression) {
-        let Responder::Head(respond) = std::mem::replace(self, Responder::Done) else {
+        let Responder::Head(respond, content_type) = std::mem::replace(self, Responder::Done)
+        else {
             return;
         };
-        let mut response = grpc_response();
+        let mut response = grpc_response(content_type);
         if encoding.is_compressing() {
             response.headers_mut().insert(
                 wire::GRPC_ENCODING,
@@ -73,8 +74,8 @@ impl Responder {
     /// headers went out.
     pub(crate) fn finish(&mut self, status: &Status) {
         match std::mem::replace(self, Responder::Done) {
-            Responder::Head(mut respond) => {
-                let mut response = grpc_response();
+            Responder::Head(mut respond, content_type) => {
+                let mut response = grpc_response(content_type);
                 trailers::write_status(status, response.headers_mut());
                 let _ = respond.send_response(response, true);
             }
@@ -90,20 +91,17 @@ impl Responder {
     /// Resets the stream (RST_STREAM with `reason`).
     pub(crate) fn reset(&mut self, reason: h2::Reason) {
         match std::mem::replace(self, Responder::Done) {
-            Responder::Head(mut respond) => respond.send_reset(reason),
+            Responder::Head(mut respond, _) => respond.send_reset(reason),
             Responder::Body(mut stream) => stream.send_reset(reason),
             Responder::Done => {}
         }
     }
 }
 
-fn grpc_response() -> Response<()> {
+fn grpc_response(content_type: HeaderValue) -> Response<()> {
     let mut response = Response::new(());
     let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(wire::CONTENT_TYPE_GRPC),
-    );
+    headers.insert(http::header::CONTENT_TYPE, content_type);
     headers.insert(
         wire::GRPC_ACCEPT_ENCODING,
         HeaderValue::from_static(ACCEPT_ENCODING),
@@ -120,5 +118,6 @@ pub(crate) fn reject_http(mut respond: SendResponse<Bytes>, status: http::Status
 
 /// Answers at once with a Trailers-Only status (and extra headers).
 pub(crate) fn reject(respond: SendResponse<Bytes>, status: &Status) {
-    Responder::Head(respond).finish(status);
+    let content_type = HeaderValue::from_static(wire::CONTENT_TYPE_GRPC);
+    Responder::Head(respond, content_type).finish(status);
 }

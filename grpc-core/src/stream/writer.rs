@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
+use http::HeaderValue;
 use tokio::time::{Instant, Sleep};
 
 use super::outbox::{End, Outbox, Taken};
@@ -47,9 +48,9 @@ pub(crate) struct StreamWriter {
 }
 
 impl StreamWriter {
-    pub(crate) fn new(respond: SendResponse<Bytes>) -> StreamWriter {
+    pub(crate) fn new(respond: SendResponse<Bytes>, content_type: HeaderValue) -> StreamWriter {
         StreamWriter {
-            responder: Responder::Head(respond),
+            responder: Responder::Head(respond, content_type),
             pending: None,
             stall: None,
             stall_reported: true,

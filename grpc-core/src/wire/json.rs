@@ -109,7 +109,7 @@ impl JsonCodec {
 }
 
 /// `json` as a `descriptor` message in protobuf bytes, or why not.
-fn json_to_proto(descriptor: &MessageDescriptor, json: &[u8]) -> Result<Bytes, String> {
+pub(crate) fn json_to_proto(descriptor: &MessageDescriptor, json: &[u8]) -> Result<Bytes, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let message = DynamicMessage::deserialize(descriptor.clone(), &mut deserializer)
         .and_then(|message| deserializer.end().map(|()| message))
@@ -118,7 +118,7 @@ fn json_to_proto(descriptor: &MessageDescriptor, json: &[u8]) -> Result<Bytes, S
 }
 
 /// `proto` (a `descriptor` message) as JSON, or why not.
-fn proto_to_json(descriptor: &MessageDescriptor, proto: &[u8]) -> Result<Bytes, String> {
+pub(crate) fn proto_to_json(descriptor: &MessageDescriptor, proto: &[u8]) -> Result<Bytes, String> {
     let message = DynamicMessage::decode(descriptor.clone(), proto)
         .map_err(|error| format!("not a valid {}: {error}", descriptor.full_name()))?;
     serde_json::to_vec(&message)

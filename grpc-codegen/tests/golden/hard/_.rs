@@ -10,6 +10,7 @@ pub struct Standalone {
     pub name: ::prost::alloc::string::String,
 }
 /// Method paths and the service name of `Lonely`.
+#[allow(dead_code)]
 pub mod lonely_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "Lonely";
@@ -20,22 +21,42 @@ pub mod lonely_service {
 ///
 /// Client stub for `Lonely`.
 #[derive(Clone, Debug)]
-pub struct LonelyStub {
+#[allow(dead_code)]
+pub struct LonelyStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl LonelyStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> LonelyStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> LonelyStub<D> {
+        LonelyStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Hello.
-    pub fn hello(&self) -> ::grpc_core::UnaryUnary<hard::common::Point, Standalone> {
+    pub fn hello(&self) -> ::grpc_core::UnaryUnary<hard::common::Point, Standalone, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), lonely_service::HELLO)
+            .with_codec(self.codec.clone())
     }
 }
 /// A service without a package: its full name is `Lonely`.
 ///
 /// Server-side trait for `Lonely`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait LonelyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Hello.
     fn hello(
@@ -50,6 +71,7 @@ pub trait LonelyServicer: ::core::marker::Send + ::core::marker::Sync + 'static 
     }
 }
 /// Registers `servicer` on `server` under `Lonely`.
+#[allow(dead_code)]
 pub fn add_lonely_servicer_to_server<S: LonelyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -64,6 +86,7 @@ pub fn add_lonely_servicer_to_server<S: LonelyServicer>(
 /// A service without a package: its full name is `Lonely`.
 ///
 /// Async server-side trait for `Lonely`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncLonelyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Hello.
     fn hello(
@@ -85,6 +108,7 @@ pub trait AsyncLonelyServicer: ::core::marker::Send + ::core::marker::Sync + 'st
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_lonely_servicer_to_server<S: AsyncLonelyServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -20,6 +20,7 @@ pub struct Note {
     pub old: ::prost::alloc::string::String,
 }
 /// Method paths and the service name of `hard.docs.Documented`.
+#[allow(dead_code)]
 pub mod documented_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.docs.Documented";
@@ -81,37 +82,60 @@ pub mod documented_service {
 /// Client stub for `hard.docs.Documented`.
 #[deprecated]
 #[derive(Clone, Debug)]
-pub struct DocumentedStub {
+#[allow(dead_code)]
+pub struct DocumentedStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
 #[allow(deprecated)]
+#[allow(dead_code)]
 impl DocumentedStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(deprecated)]
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> DocumentedStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> DocumentedStub<D> {
+        DocumentedStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// A deprecated method of a deprecated service.
     #[deprecated]
-    pub fn old(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn old(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), documented_service::OLD)
+            .with_codec(self.codec.clone())
     }
     /// \[Still\] \<supported>.
-    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), documented_service::CURRENT)
+            .with_codec(self.codec.clone())
     }
     /// Calls `/hard.docs.Documented/BlankComment`.
-    pub fn blank_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn blank_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(
-            self.channel.clone(),
-            documented_service::BLANK_COMMENT,
-        )
+                self.channel.clone(),
+                documented_service::BLANK_COMMENT,
+            )
+            .with_codec(self.codec.clone())
     }
     /// Only a trailing comment: see \[here\].
-    pub fn no_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn no_comment(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(
-            self.channel.clone(),
-            documented_service::NO_COMMENT,
-        )
+                self.channel.clone(),
+                documented_service::NO_COMMENT,
+            )
+            .with_codec(self.codec.clone())
     }
 }
 /// Documentation torture test.
@@ -162,6 +186,7 @@ impl DocumentedStub {
 ///
 /// Server-side trait for `hard.docs.Documented`; every method defaults to `UNIMPLEMENTED`.
 #[deprecated]
+#[allow(dead_code)]
 pub trait DocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A deprecated method of a deprecated service.
     #[deprecated]
@@ -212,6 +237,7 @@ pub trait DocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 /// Registers `servicer` on `server` under `hard.docs.Documented`.
 #[deprecated]
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_documented_servicer_to_server<S: DocumentedServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -285,6 +311,7 @@ pub fn add_documented_servicer_to_server<S: DocumentedServicer>(
 ///
 /// Async server-side trait for `hard.docs.Documented`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
 #[deprecated]
+#[allow(dead_code)]
 pub trait AsyncDocumentedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A deprecated method of a deprecated service.
     #[deprecated]
@@ -354,6 +381,7 @@ pub trait AsyncDocumentedServicer: ::core::marker::Send + ::core::marker::Sync +
 /// servicers of the same server (which run on its worker pool).
 #[deprecated]
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_async_documented_servicer_to_server<S: AsyncDocumentedServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -400,6 +428,7 @@ pub fn add_async_documented_servicer_to_server<S: AsyncDocumentedServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.docs.Mixed`.
+#[allow(dead_code)]
 pub mod mixed_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.docs.Mixed";
@@ -412,27 +441,48 @@ pub mod mixed_service {
 ///
 /// Client stub for `hard.docs.Mixed`.
 #[derive(Clone, Debug)]
-pub struct MixedStub {
+#[allow(dead_code)]
+pub struct MixedStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl MixedStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> MixedStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> MixedStub<D> {
+        MixedStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Use `Current` instead.
     #[deprecated]
-    pub fn legacy(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn legacy(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), mixed_service::LEGACY)
+            .with_codec(self.codec.clone())
     }
     /// Still fine.
-    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note> {
+    pub fn current(&self) -> ::grpc_core::UnaryUnary<Note, Note, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), mixed_service::CURRENT)
+            .with_codec(self.codec.clone())
     }
 }
 /// Not deprecated itself; one method is.
 ///
 /// Server-side trait for `hard.docs.Mixed`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait MixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Use `Current` instead.
     #[deprecated]
@@ -460,6 +510,7 @@ pub trait MixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
 }
 /// Registers `servicer` on `server` under `hard.docs.Mixed`.
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_mixed_servicer_to_server<S: MixedServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -476,6 +527,7 @@ pub fn add_mixed_servicer_to_server<S: MixedServicer>(
 /// Not deprecated itself; one method is.
 ///
 /// Async server-side trait for `hard.docs.Mixed`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncMixedServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Use `Current` instead.
     #[deprecated]
@@ -514,6 +566,7 @@ pub trait AsyncMixedServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
 #[allow(deprecated)]
+#[allow(dead_code)]
 pub fn add_async_mixed_servicer_to_server<S: AsyncMixedServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -65,6 +65,7 @@ pub mod record {
     }
 }
 /// Method paths and the service name of `hard.legacy.Archive`.
+#[allow(dead_code)]
 pub mod archive_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.legacy.Archive";
@@ -75,22 +76,42 @@ pub mod archive_service {
 ///
 /// Client stub for `hard.legacy.Archive`.
 #[derive(Clone, Debug)]
-pub struct ArchiveStub {
+#[allow(dead_code)]
+pub struct ArchiveStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl ArchiveStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> ArchiveStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ArchiveStub<D> {
+        ArchiveStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Stores a record.
-    pub fn store(&self) -> ::grpc_core::UnaryUnary<Record, Record> {
+    pub fn store(&self) -> ::grpc_core::UnaryUnary<Record, Record, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), archive_service::STORE)
+            .with_codec(self.codec.clone())
     }
 }
 /// A proto2 service.
 ///
 /// Server-side trait for `hard.legacy.Archive`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ArchiveServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Stores a record.
     fn store(
@@ -105,6 +126,7 @@ pub trait ArchiveServicer: ::core::marker::Send + ::core::marker::Sync + 'static
     }
 }
 /// Registers `servicer` on `server` under `hard.legacy.Archive`.
+#[allow(dead_code)]
 pub fn add_archive_servicer_to_server<S: ArchiveServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -119,6 +141,7 @@ pub fn add_archive_servicer_to_server<S: ArchiveServicer>(
 /// A proto2 service.
 ///
 /// Async server-side trait for `hard.legacy.Archive`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncArchiveServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Stores a record.
     fn store(
@@ -140,6 +163,7 @@ pub trait AsyncArchiveServicer: ::core::marker::Send + ::core::marker::Sync + 's
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_archive_servicer_to_server<S: AsyncArchiveServicer>(
     servicer: S,
     server: &::grpc_core::Server,

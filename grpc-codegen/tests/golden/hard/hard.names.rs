@@ -44,6 +44,7 @@ pub mod thing_service {
 /// Named `thing_service_2` because `thing_service` is already used by another item
 /// of this module (a message, enum or service): generated names take the first
 /// free numeric suffix.
+#[allow(dead_code)]
 pub mod thing_service_2 {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Thing";
@@ -68,17 +69,36 @@ pub mod thing_service_2 {
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
 #[derive(Clone, Debug)]
-pub struct ThingStub2 {
+#[allow(dead_code)]
+pub struct ThingStub2<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl ThingStub2 {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> ThingStub2<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ThingStub2<D> {
+        ThingStub2 {
+            channel: self.channel,
+            codec,
+        }
     }
     /// `get_foo`.
-    pub fn get_foo(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn get_foo(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::GET_FOO)
+            .with_codec(self.codec.clone())
     }
     /// Also `get_foo` in snake_case: becomes `get_foo_2`.
     ///
@@ -86,8 +106,9 @@ impl ThingStub2 {
     /// this service: when the snake_case names of methods collide, the first in the
     /// .proto file keeps it and each later one gets the first free suffix `_2`, `_3`,
     /// ...
-    pub fn get_foo_2(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn get_foo_2(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::GET_FOO_2)
+            .with_codec(self.codec.clone())
     }
     /// And once more: `get_foo_3`.
     ///
@@ -95,31 +116,36 @@ impl ThingStub2 {
     /// this service: when the snake_case names of methods collide, the first in the
     /// .proto file keeps it and each later one gets the first free suffix `_2`, `_3`,
     /// ...
-    pub fn get_foo_3(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn get_foo_3(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::GET_FOO_3)
+            .with_codec(self.codec.clone())
     }
     /// `new` is the stub's constructor: becomes `new_`.
     ///
     /// Named `new_` because `new` is reserved in generated stubs and servicers (`new`
     /// constructs the stub; `clone` would shadow `Clone::clone`).
-    pub fn new_(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn new_(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::NEW)
+            .with_codec(self.codec.clone())
     }
     /// `clone` would shadow `Clone::clone`: becomes `clone_`.
     ///
     /// Named `clone_` because `clone` is reserved in generated stubs and servicers
     /// (`new` constructs the stub; `clone` would shadow `Clone::clone`).
-    pub fn clone_(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn clone_(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::CLONE)
+            .with_codec(self.codec.clone())
     }
     /// Its path constant would be `NAME`, which the path module already has.
-    pub fn name(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn name(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_2::NAME_)
+            .with_codec(self.codec.clone())
     }
 }
 /// Methods whose Rust names collide, or are reserved.
 ///
 /// Server-side trait for `hard.names.Thing`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ThingServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `get_foo`.
     fn get_foo(
@@ -205,6 +231,7 @@ pub trait ThingServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.names.Thing`.
+#[allow(dead_code)]
 pub fn add_thing_servicer_to_server<S: ThingServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -235,6 +262,7 @@ pub fn add_thing_servicer_to_server<S: ThingServicer>(
 /// Named `AsyncThingServicer2` because `AsyncThingServicer` is already used by
 /// another item of this module (a message, enum or service): generated names take
 /// the first free numeric suffix.
+#[allow(dead_code)]
 pub trait AsyncThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `get_foo`.
     fn get_foo(
@@ -347,6 +375,7 @@ pub trait AsyncThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'st
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -415,6 +444,7 @@ pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
 /// Named `thing_service_3` because `thing_service` is already used by another item
 /// of this module (a message, enum or service): generated names take the first
 /// free numeric suffix.
+#[allow(dead_code)]
 pub mod thing_service_3 {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.thing";
@@ -429,17 +459,36 @@ pub mod thing_service_3 {
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
 #[derive(Clone, Debug)]
-pub struct ThingStub3 {
+#[allow(dead_code)]
+pub struct ThingStub3<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl ThingStub3 {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> ThingStub3<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ThingStub3<D> {
+        ThingStub3 {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Ping.
-    pub fn ping(&self) -> ::grpc_core::UnaryUnary<Item, ThingStub> {
+    pub fn ping(&self) -> ::grpc_core::UnaryUnary<Item, ThingStub, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), thing_service_3::PING)
+            .with_codec(self.codec.clone())
     }
 }
 /// A second service that is `Thing` in Rust spelling.
@@ -449,6 +498,7 @@ impl ThingStub3 {
 /// Named `ThingServicer2` because `ThingServicer` is already used by another item
 /// of this module (a message, enum or service): generated names take the first
 /// free numeric suffix.
+#[allow(dead_code)]
 pub trait ThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Ping.
     fn ping(
@@ -467,6 +517,7 @@ pub trait ThingServicer2: ::core::marker::Send + ::core::marker::Sync + 'static 
 /// Named `add_thing_servicer_to_server_2` because `add_thing_servicer_to_server`
 /// is already used by another item of this module (a message, enum or service):
 /// generated names take the first free numeric suffix.
+#[allow(dead_code)]
 pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -485,6 +536,7 @@ pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
 /// Named `AsyncThingServicer3` because `AsyncThingServicer` is already used by
 /// another item of this module (a message, enum or service): generated names take
 /// the first free numeric suffix.
+#[allow(dead_code)]
 pub trait AsyncThingServicer3: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Ping.
     fn ping(
@@ -511,6 +563,7 @@ pub trait AsyncThingServicer3: ::core::marker::Send + ::core::marker::Sync + 'st
 /// `add_async_thing_servicer_to_server` is already used by another item of this
 /// module (a message, enum or service): generated names take the first free
 /// numeric suffix.
+#[allow(dead_code)]
 pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -530,6 +583,7 @@ pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Server`.
+#[allow(dead_code)]
 pub mod server_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Server";
@@ -540,22 +594,42 @@ pub mod server_service {
 ///
 /// Client stub for `hard.names.Server`.
 #[derive(Clone, Debug)]
-pub struct ServerStub {
+#[allow(dead_code)]
+pub struct ServerStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl ServerStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> ServerStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ServerStub<D> {
+        ServerStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Serve.
-    pub fn serve(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn serve(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), server_service::SERVE)
+            .with_codec(self.codec.clone())
     }
 }
 /// Named like `grpc_core::Server`.
 ///
 /// Server-side trait for `hard.names.Server`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Serve.
     fn serve(
@@ -570,6 +644,7 @@ pub trait ServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static 
     }
 }
 /// Registers `servicer` on `server` under `hard.names.Server`.
+#[allow(dead_code)]
 pub fn add_server_servicer_to_server<S: ServerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -584,6 +659,7 @@ pub fn add_server_servicer_to_server<S: ServerServicer>(
 /// Named like `grpc_core::Server`.
 ///
 /// Async server-side trait for `hard.names.Server`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncServerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Serve.
     fn serve(
@@ -605,6 +681,7 @@ pub trait AsyncServerServicer: ::core::marker::Send + ::core::marker::Sync + 'st
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -624,6 +701,7 @@ pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Stub`.
+#[allow(dead_code)]
 pub mod stub_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Stub";
@@ -634,22 +712,42 @@ pub mod stub_service {
 ///
 /// Client stub for `hard.names.Stub`.
 #[derive(Clone, Debug)]
-pub struct StubStub {
+#[allow(dead_code)]
+pub struct StubStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl StubStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> StubStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> StubStub<D> {
+        StubStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// Call.
-    pub fn call(&self) -> ::grpc_core::UnaryUnary<Item, Item> {
+    pub fn call(&self) -> ::grpc_core::UnaryUnary<Item, Item, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), stub_service::CALL)
+            .with_codec(self.codec.clone())
     }
 }
 /// Named like a generated stub suffix.
 ///
 /// Server-side trait for `hard.names.Stub`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait StubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Call.
     fn call(
@@ -664,6 +762,7 @@ pub trait StubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.names.Stub`.
+#[allow(dead_code)]
 pub fn add_stub_servicer_to_server<S: StubServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -678,6 +777,7 @@ pub fn add_stub_servicer_to_server<S: StubServicer>(
 /// Named like a generated stub suffix.
 ///
 /// Async server-side trait for `hard.names.Stub`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncStubServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Call.
     fn call(
@@ -699,6 +799,7 @@ pub trait AsyncStubServicer: ::core::marker::Send + ::core::marker::Sync + 'stat
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -718,6 +819,7 @@ pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Empty`.
+#[allow(dead_code)]
 pub mod empty_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Empty";
@@ -726,21 +828,42 @@ pub mod empty_service {
 ///
 /// Client stub for `hard.names.Empty`.
 #[derive(Clone, Debug)]
-pub struct EmptyStub {
+#[allow(dead_code)]
+pub struct EmptyStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
+    #[allow(dead_code)]
+    codec: C,
 }
+#[allow(dead_code)]
 impl EmptyStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> EmptyStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> EmptyStub<D> {
+        EmptyStub {
+            channel: self.channel,
+            codec,
+        }
     }
 }
 /// An empty service.
 ///
 /// Server-side trait for `hard.names.Empty`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait EmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `hard.names.Empty`.
+#[allow(dead_code)]
 pub fn add_empty_servicer_to_server<S: EmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -753,11 +876,13 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
 /// An empty service.
 ///
 /// Async server-side trait for `hard.names.Empty`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncEmptyServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers the async `servicer` on `server` under `hard.names.Empty`.
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -768,6 +893,7 @@ pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Servicer`.
+#[allow(dead_code)]
 pub mod servicer_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.names.Servicer";
@@ -776,21 +902,42 @@ pub mod servicer_service {
 ///
 /// Client stub for `hard.names.Servicer`.
 #[derive(Clone, Debug)]
-pub struct ServicerStub {
+#[allow(dead_code)]
+pub struct ServicerStub<C = ::grpc_core::ProstCodec> {
     #[allow(dead_code)]
     channel: ::grpc_core::Channel,
+    #[allow(dead_code)]
+    codec: C,
 }
+#[allow(dead_code)]
 impl ServicerStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> ServicerStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> ServicerStub<D> {
+        ServicerStub {
+            channel: self.channel,
+            codec,
+        }
     }
 }
 /// An empty service named like a generated servicer suffix.
 ///
 /// Server-side trait for `hard.names.Servicer`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait ServicerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers `servicer` on `server` under `hard.names.Servicer`.
+#[allow(dead_code)]
 pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -803,11 +950,13 @@ pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
 /// An empty service named like a generated servicer suffix.
 ///
 /// Async server-side trait for `hard.names.Servicer`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncServicerServicer: ::core::marker::Send + ::core::marker::Sync + 'static {}
 /// Registers the async `servicer` on `server` under `hard.names.Servicer`.
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_servicer_servicer_to_server<S: AsyncServicerServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -41,6 +41,7 @@ pub struct Self_ {
     pub r#impl: ::core::option::Option<Match>,
 }
 /// Method paths and the service name of `hard.type.self.async`.
+#[allow(dead_code)]
 pub mod async_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.type.self.async";
@@ -71,66 +72,96 @@ pub mod async_service {
 ///
 /// Client stub for `hard.type.self.async`.
 #[derive(Clone, Debug)]
-pub struct AsyncStub {
+#[allow(dead_code)]
+pub struct AsyncStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl AsyncStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> AsyncStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> AsyncStub<D> {
+        AsyncStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// A method named `type`.
-    pub fn r#type(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn r#type(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::TYPE)
+            .with_codec(self.codec.clone())
     }
     /// A method named `Match`.
-    pub fn r#match(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn r#match(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::MATCH)
+            .with_codec(self.codec.clone())
     }
     /// A method named `Self`.
-    pub fn self_(&self) -> ::grpc_core::UnaryUnary<Self_, Self_> {
+    pub fn self_(&self) -> ::grpc_core::UnaryUnary<Self_, Self_, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::SELF)
+            .with_codec(self.codec.clone())
     }
     /// A method named `self`: the same Rust name as `Self`.
     ///
     /// Named `self_2` because `self_` is already the Rust name of `Self` in this
     /// service: when the snake_case names of methods collide, the first in the .proto
     /// file keeps it and each later one gets the first free suffix `_2`, `_3`, ...
-    pub fn self_2(&self) -> ::grpc_core::UnaryUnary<Self_, Self_> {
+    pub fn self_2(&self) -> ::grpc_core::UnaryUnary<Self_, Self_, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::SELF_2)
+            .with_codec(self.codec.clone())
     }
     /// `Try`.
-    pub fn r#try(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn r#try(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::TRY)
+            .with_codec(self.codec.clone())
     }
     /// `Await`.
-    pub fn r#await(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn r#await(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::AWAIT)
+            .with_codec(self.codec.clone())
     }
     /// `Gen`.
-    pub fn r#gen(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn r#gen(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::GEN)
+            .with_codec(self.codec.clone())
     }
     /// `Crate`.
-    pub fn crate_(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn crate_(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::CRATE)
+            .with_codec(self.codec.clone())
     }
     /// `Super`.
-    pub fn super_(&self) -> ::grpc_core::UnaryUnary<Match, Match> {
+    pub fn super_(&self) -> ::grpc_core::UnaryUnary<Match, Match, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), async_service::SUPER)
+            .with_codec(self.codec.clone())
     }
     /// `Fn`, server-streaming.
-    pub fn r#fn(&self) -> ::grpc_core::UnaryStream<Match, Match> {
+    pub fn r#fn(&self) -> ::grpc_core::UnaryStream<Match, Match, C> {
         ::grpc_core::UnaryStream::new(self.channel.clone(), async_service::FN)
+            .with_codec(self.codec.clone())
     }
     /// `Loop`, client-streaming.
-    pub fn r#loop(&self) -> ::grpc_core::StreamUnary<Match, Match> {
+    pub fn r#loop(&self) -> ::grpc_core::StreamUnary<Match, Match, C> {
         ::grpc_core::StreamUnary::new(self.channel.clone(), async_service::LOOP)
+            .with_codec(self.codec.clone())
     }
 }
 /// A service named like a keyword.
 ///
 /// Server-side trait for `hard.type.self.async`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A method named `type`.
     fn r#type(
@@ -265,6 +296,7 @@ pub trait AsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.type.self.async`.
+#[allow(dead_code)]
 pub fn add_async_servicer_to_server<S: AsyncServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -316,6 +348,7 @@ pub fn add_async_servicer_to_server<S: AsyncServicer>(
 /// A service named like a keyword.
 ///
 /// Async server-side trait for `hard.type.self.async`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncAsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A method named `type`.
     fn r#type(
@@ -503,6 +536,7 @@ pub trait AsyncAsyncServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_async_servicer_to_server<S: AsyncAsyncServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -627,6 +661,7 @@ pub fn add_async_async_servicer_to_server<S: AsyncAsyncServicer>(
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.type.self.self`.
+#[allow(dead_code)]
 pub mod self_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.type.self.self";
@@ -637,22 +672,42 @@ pub mod self_service {
 ///
 /// Client stub for `hard.type.self.self`.
 #[derive(Clone, Debug)]
-pub struct SelfStub {
+#[allow(dead_code)]
+pub struct SelfStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl SelfStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> SelfStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> SelfStub<D> {
+        SelfStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// `Impl`.
-    pub fn r#impl(&self) -> ::grpc_core::UnaryUnary<Self_, Self_> {
+    pub fn r#impl(&self) -> ::grpc_core::UnaryUnary<Self_, Self_, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), self_service::IMPL)
+            .with_codec(self.codec.clone())
     }
 }
 /// A service named `self` (its Rust items are `SelfStub`, `self_service`, ...).
 ///
 /// Server-side trait for `hard.type.self.self`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait SelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `Impl`.
     fn r#impl(
@@ -667,6 +722,7 @@ pub trait SelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.type.self.self`.
+#[allow(dead_code)]
 pub fn add_self_servicer_to_server<S: SelfServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -681,6 +737,7 @@ pub fn add_self_servicer_to_server<S: SelfServicer>(
 /// A service named `self` (its Rust items are `SelfStub`, `self_service`, ...).
 ///
 /// Async server-side trait for `hard.type.self.self`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncSelfServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// `Impl`.
     fn r#impl(
@@ -702,6 +759,7 @@ pub trait AsyncSelfServicer: ::core::marker::Send + ::core::marker::Sync + 'stat
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_self_servicer_to_server<S: AsyncSelfServicer>(
     servicer: S,
     server: &::grpc_core::Server,

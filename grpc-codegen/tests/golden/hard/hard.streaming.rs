@@ -10,6 +10,7 @@ pub struct Stamped {
     pub point: ::core::option::Option<super::common::Point>,
 }
 /// Method paths and the service name of `hard.streaming.Relay`.
+#[allow(dead_code)]
 pub mod relay_service {
     /// Fully-qualified service name.
     pub const NAME: &str = "hard.streaming.Relay";
@@ -32,13 +33,31 @@ pub mod relay_service {
 ///
 /// Client stub for `hard.streaming.Relay`.
 #[derive(Clone, Debug)]
-pub struct RelayStub {
+#[allow(dead_code)]
+pub struct RelayStub<C = ::grpc_core::ProstCodec> {
     channel: ::grpc_core::Channel,
+    codec: C,
 }
+#[allow(dead_code)]
 impl RelayStub {
-    /// Creates a stub that issues calls on `channel`.
+    /// Creates a stub that issues calls on `channel`, with protobuf
+    /// messages.
     pub fn new(channel: ::grpc_core::Channel) -> Self {
-        Self { channel }
+        Self {
+            channel,
+            codec: ::grpc_core::ProstCodec,
+        }
+    }
+}
+#[allow(dead_code)]
+impl<C: ::grpc_core::Codec> RelayStub<C> {
+    /// The same stub with its messages in `codec`'s format, sent as
+    /// `application/grpc+<name>` (e.g. `grpc_core::JsonCodec`).
+    pub fn with_codec<D: ::grpc_core::Codec>(self, codec: D) -> RelayStub<D> {
+        RelayStub {
+            channel: self.channel,
+            codec,
+        }
     }
     /// One point in, a stream of envelopes (from a nested package) out.
     pub fn fan(
@@ -46,8 +65,10 @@ impl RelayStub {
     ) -> ::grpc_core::UnaryStream<
         super::common::Point,
         super::common::deep::inner::Envelope,
+        C,
     > {
         ::grpc_core::UnaryStream::new(self.channel.clone(), relay_service::FAN)
+            .with_codec(self.codec.clone())
     }
     /// A stream of envelopes in, one point out.
     pub fn collect(
@@ -55,35 +76,43 @@ impl RelayStub {
     ) -> ::grpc_core::StreamUnary<
         super::common::deep::inner::Envelope,
         super::common::Point,
+        C,
     > {
         ::grpc_core::StreamUnary::new(self.channel.clone(), relay_service::COLLECT)
+            .with_codec(self.codec.clone())
     }
     /// Points both ways.
     pub fn echo(
         &self,
-    ) -> ::grpc_core::StreamStream<super::common::Point, super::common::Point> {
+    ) -> ::grpc_core::StreamStream<super::common::Point, super::common::Point, C> {
         ::grpc_core::StreamStream::new(self.channel.clone(), relay_service::ECHO)
+            .with_codec(self.codec.clone())
     }
     /// `Empty` in, `Timestamp` out.
-    pub fn now(&self) -> ::grpc_core::UnaryUnary<(), ::prost_types::Timestamp> {
+    pub fn now(&self) -> ::grpc_core::UnaryUnary<(), ::prost_types::Timestamp, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), relay_service::NOW)
+            .with_codec(self.codec.clone())
     }
     /// `Timestamp` in, `Empty` out.
-    pub fn ping(&self) -> ::grpc_core::UnaryUnary<::prost_types::Timestamp, ()> {
+    pub fn ping(&self) -> ::grpc_core::UnaryUnary<::prost_types::Timestamp, (), C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), relay_service::PING)
+            .with_codec(self.codec.clone())
     }
     /// A stream of timestamps.
-    pub fn ticks(&self) -> ::grpc_core::UnaryStream<(), ::prost_types::Timestamp> {
+    pub fn ticks(&self) -> ::grpc_core::UnaryStream<(), ::prost_types::Timestamp, C> {
         ::grpc_core::UnaryStream::new(self.channel.clone(), relay_service::TICKS)
+            .with_codec(self.codec.clone())
     }
     /// Local message with a well-known-type field.
-    pub fn stamp(&self) -> ::grpc_core::UnaryUnary<Stamped, Stamped> {
+    pub fn stamp(&self) -> ::grpc_core::UnaryUnary<Stamped, Stamped, C> {
         ::grpc_core::UnaryUnary::new(self.channel.clone(), relay_service::STAMP)
+            .with_codec(self.codec.clone())
     }
 }
 /// Moves envelopes around.
 ///
 /// Server-side trait for `hard.streaming.Relay`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait RelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// One point in, a stream of envelopes (from a nested package) out.
     fn fan(
@@ -194,6 +223,7 @@ pub trait RelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     }
 }
 /// Registers `servicer` on `server` under `hard.streaming.Relay`.
+#[allow(dead_code)]
 pub fn add_relay_servicer_to_server<S: RelayServicer>(
     servicer: S,
     server: &::grpc_core::Server,
@@ -246,6 +276,7 @@ pub fn add_relay_servicer_to_server<S: RelayServicer>(
 /// Moves envelopes around.
 ///
 /// Async server-side trait for `hard.streaming.Relay`: implement the methods with `async fn`; every method defaults to `UNIMPLEMENTED`.
+#[allow(dead_code)]
 pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// One point in, a stream of envelopes (from a nested package) out.
     fn fan(
@@ -408,6 +439,7 @@ pub trait AsyncRelayServicer: ::core::marker::Send + ::core::marker::Sync + 'sta
 ///
 /// Its handlers run as tasks on the server's runtime, next to any blocking
 /// servicers of the same server (which run on its worker pool).
+#[allow(dead_code)]
 pub fn add_async_relay_servicer_to_server<S: AsyncRelayServicer>(
     servicer: S,
     server: &::grpc_core::Server,

@@ -68,12 +68,19 @@ pub struct ClientCallDetails {
     /// The request compression; `None` for the channel's default.
     pub compression: Option<Compression>,
     kind: MethodKind,
+    /// The content-subtype of the caller's codec.
+    pub(crate) codec: &'static str,
     /// Values interceptors hand to the interceptors inside them.
     extensions: http::Extensions,
 }
 
 impl ClientCallDetails {
-    pub(crate) fn new(method: &str, options: &CallOptions, kind: MethodKind) -> ClientCallDetails {
+    pub(crate) fn new(
+        method: &str,
+        options: &CallOptions,
+        kind: MethodKind,
+        codec: &'static str,
+    ) -> ClientCallDetails {
         ClientCallDetails {
             method: method.to_owned(),
             timeout: options.timeout,
@@ -82,6 +89,7 @@ impl ClientCallDetails {
             wait_for_ready: options.wait_for_ready,
             compression: options.compression,
             kind,
+            codec,
             extensions: http::Extensions::new(),
         }
     }

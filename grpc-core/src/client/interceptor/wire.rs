@@ -35,7 +35,8 @@ pub(crate) async fn run(
         !matches!(outgoing, Outgoing::One(_)),
         matches!(delivery, Delivery::Forward(_)),
     );
-    let details = ClientCallDetails::new(invocation.path, invocation.options, kind);
+    let details =
+        ClientCallDetails::new(invocation.path, invocation.options, kind, invocation.codec);
     let requests = match request_messages(outgoing, invocation.compression()) {
         Ok(requests) => requests,
         Err(status) => return status,
@@ -121,6 +122,7 @@ impl Wire {
                 channel: &wire.channel,
                 path: &details.method,
                 options: &options,
+                codec: details.codec,
             };
             let config = wire.channel.config();
             let outgoing = match outgoing(

@@ -248,6 +248,13 @@ impl ProtocolClient {
                 "bidirectional streaming needs HTTP/2 (this channel speaks HTTP/1.1)",
             ));
         }
+        if invocation.codec != crate::codec::message::PROTO {
+            return Err(Status::unimplemented(format!(
+                "codec {:?} is not supported over gRPC-Web or Connect: use the default codec \
+                 (ClientProtocol::connect_json for JSON)",
+                invocation.codec
+            )));
+        }
         let method = self.descriptors.method(invocation.path);
         let json = match (self.json, &method) {
             (false, _) => None,

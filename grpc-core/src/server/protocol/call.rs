@@ -239,6 +239,12 @@ fn accept<'a>(
     let path = parts.uri.path();
     let mut params = wire.params(&parts.headers).map_err(Refusal::Rpc)?;
     let (entry, permit) = admission(server, phase, path).map_err(Refusal::Rpc)?;
+    // The handler gets protobuf (Connect's JSON transcoded), or Connect's
+    // JSON as it is when the method itself speaks JSON.
+    let json_method = wire.codec() == Codec::Json && entry.accepts(b"json").is_ok();
+    if !json_method {
+        entry.accepts(b"proto").map_err(Refusal::Rpc)?;
+    }
     if wire.is_unary() && entry.kind != MethodKind::UnaryUnary {
         return Err(Refusal::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
@@ -247,7 +253,7 @@ fn accept<'a>(
         // Only methods marked `idempotency_level = NO_SIDE_EFFECTS`.
         return Err(Refusal::Http(StatusCode::METHOD_NOT_ALLOWED));
     }
-    if wire.codec() == Codec::Json {
+    if wire.codec() == Codec::Json && !json_method {
         let Some(method) = method else {
             tracing::debug!(
                 method = %path,
@@ -256,6 +262,8 @@ fn accept<'a>(
             return Err(Refusal::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         };
         wire.set_json(JsonCodec::new(&method));
+    }
+    if wire.codec() == Codec::Json {
         // JSON responses are sent uncompressed.
         params.accepted_encodings = Default::default();
     }

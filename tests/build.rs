@@ -6,12 +6,7 @@
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
-    // Embedded descriptors: the generated add functions register them, so
-    // Connect's JSON works without add_file_descriptor_set (and a set the
-    // tests add, built by protoc below, replaces them).
-    grpc_codegen::configure()
-        .descriptor_set(grpc_codegen::DescriptorSet::Embed)
-        .compile_protos(&["../proto/testing.proto"], &["../proto"])?;
+    grpc_codegen::configure().compile_protos(&["../proto/testing.proto"], &["../proto"])?;
     // The reflection tests' service, with its descriptors embedded.
     grpc_codegen::configure()
         .descriptor_set(grpc_codegen::DescriptorSet::Embed)

@@ -83,23 +83,6 @@ fn bare_server() -> (grpc_core::Server, u16) {
     (server, port)
 }
 
-/// Generated `add_*_servicer_to_server` registers its descriptors: JSON
-/// works with no `add_file_descriptor_set` call.
-#[test]
-fn generated_code_registers_its_descriptors() {
-    let server = TestServer::start();
-    runtime().block_on(async {
-        for version in VERSIONS {
-            let mut client = Client::connect(server.port(), version).await;
-            let (head, body) = client
-                .call(post_json(UNARY, &json!({"message": "auto"})))
-                .await;
-            assert_eq!(head.status, StatusCode::OK, "{version:?}");
-            assert_eq!(parse(&body)["message"], "auto");
-        }
-    });
-}
-
 #[test]
 fn bad_json_is_invalid_argument_and_unknown_descriptors_are_415() {
     let server = json_server(false);

@@ -1,6 +1,7 @@
 //! Generates the benchmark proto twice, in directories of their own:
 //! rustgrpc's messages, stubs and servicer traits (`OUT_DIR/rustgrpc`) and
-//! tonic's client and server (`OUT_DIR/tonic`).
+//! tonic's client and server (`OUT_DIR/tonic`), and connect-rust's
+//! (`connectrpc`) messages and service trait (`OUT_DIR/connectrpc`).
 
 use std::path::PathBuf;
 
@@ -20,10 +21,35 @@ fn main() -> std::io::Result<()> {
     let protoc = protoc_bin_vendored::protoc_bin_path()
         .map_err(|error| std::io::Error::other(format!("no bundled protoc: {error}")))?;
     let mut config = prost_build::Config::new();
-    config.protoc_executable(protoc);
+    config.protoc_executable(&protoc);
     tonic_prost_build::configure()
         .out_dir(&tonic_dir)
         .build_client(true)
         .build_server(true)
-        .compile_with_config(config, &["../proto/bench.proto"], &["../proto"])
+        .compile_with_config(config, &["../proto/bench.proto"], &["../proto"])?;
+
+    connect_rust(&out_dir, &protoc)
+}
+
+/// connect-rust's code, from a descriptor set the bundled protoc writes
+/// (connectrpc-build would otherwise look for `protoc` on `PATH`).
+fn connect_rust(out_dir: &std::path::Path, protoc: &std::path::Path) -> std::io::Result<()> {
+    let dir = out_dir.join("connectrpc");
+    std::fs::create_dir_all(&dir)?;
+    let descriptors = dir.join("bench.fds");
+    let status = std::process::Command::new(protoc)
+        .arg("--include_imports")
+        .arg(format!("--descriptor_set_out={}", descriptors.display()))
+        .args(["-I", "../proto", "../proto/bench.proto"])
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!("protoc failed: {status}")));
+    }
+    connectrpc_build::Config::new()
+        .descriptor_set(&descriptors)
+        .files(&["bench.proto"])
+        .out_dir(&dir)
+        .include_file("mod.rs")
+        .compile()
+        .map_err(|error| std::io::Error::other(format!("connectrpc-build: {error:#}")))
 }

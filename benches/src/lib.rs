@@ -13,6 +13,7 @@ pub mod args;
 pub mod clients;
 pub mod h2load;
 pub mod pb;
+pub mod peers;
 pub mod proc;
 pub mod servers;
 pub mod soak;

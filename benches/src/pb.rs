@@ -12,5 +12,11 @@ pub mod tn {
     include!(concat!(env!("OUT_DIR"), "/tonic/bench.rs"));
 }
 
+/// connect-rust's code (buffa messages, `bench::Bench`, `bench::BenchServer`).
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+pub mod cr {
+    include!(concat!(env!("OUT_DIR"), "/connectrpc/mod.rs"));
+}
+
 /// The unary method's path, for h2load.
 pub const UNARY_PATH: &str = "/bench.Bench/Unary";

@@ -8,6 +8,8 @@
 //!   default multi-thread tokio runtime.
 //! - `tonic`: generated `bench_server::Bench` on a default multi-thread
 //!   tokio runtime, `TCP_NODELAY` on as tonic's builder defaults to.
+//! - `tonic-web`, `connect-rust`: the Connect / gRPC-Web peers
+//!   ([`crate::peers`]).
 //! - `h2-bare`: plain `h2` answering each request by echoing its body with
 //!   `grpc-status: 0` — no gRPC library; the ceiling for anything on h2.
 
@@ -32,15 +34,21 @@ pub enum ServerImpl {
     Tonic,
     /// A bare h2 echo server.
     H2Bare,
+    /// tonic with tonic-web's gRPC-Web layer (HTTP/1.1 accepted).
+    TonicWeb,
+    /// connect-rust (crate `connectrpc`).
+    ConnectRust,
 }
 
 impl ServerImpl {
     /// Every Rust server.
-    pub const ALL: [ServerImpl; 4] = [
+    pub const ALL: [ServerImpl; 6] = [
         ServerImpl::RustgrpcBlocking,
         ServerImpl::RustgrpcAsync,
         ServerImpl::Tonic,
         ServerImpl::H2Bare,
+        ServerImpl::TonicWeb,
+        ServerImpl::ConnectRust,
     ];
 
     /// The command-line name.
@@ -50,6 +58,8 @@ impl ServerImpl {
             ServerImpl::RustgrpcAsync => "rustgrpc-async",
             ServerImpl::Tonic => "tonic",
             ServerImpl::H2Bare => "h2-bare",
+            ServerImpl::TonicWeb => "tonic-web",
+            ServerImpl::ConnectRust => "connect-rust",
         }
     }
 
@@ -69,6 +79,17 @@ pub struct RunningServer {
     server: Option<grpc_core::Server>,
     // Dropped after `server` is stopped: it drives the sockets.
     _runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl RunningServer {
+    /// A server that lives as long as `runtime` (no orderly stop).
+    pub(crate) fn detached(port: u16, runtime: tokio::runtime::Runtime) -> RunningServer {
+        RunningServer {
+            port,
+            server: None,
+            _runtime: Some(runtime),
+        }
+    }
 }
 
 impl Drop for RunningServer {
@@ -122,28 +143,11 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
                 _runtime: Some(runtime),
             })
         }
-        ServerImpl::Tonic => {
-            let runtime = tokio::runtime::Runtime::new()?;
-            let incoming = runtime.block_on(async {
-                tonic::transport::server::TcpIncoming::bind(addr)
-                    .map(|incoming| incoming.with_nodelay(Some(true)))
-            })?;
-            let port = incoming.local_addr()?.port();
-            runtime.spawn(async move {
-                let result = tonic::transport::Server::builder()
-                    .add_service(tn::bench_server::BenchServer::new(TonicBench))
-                    .serve_with_incoming(incoming)
-                    .await;
-                if let Err(error) = result {
-                    eprintln!("tonic server: {error}");
-                }
-            });
-            Ok(RunningServer {
-                port,
-                server: None,
-                _runtime: Some(runtime),
-            })
-        }
+        ServerImpl::Tonic => run_tonic(addr, |incoming| {
+            tonic::transport::Server::builder()
+                .add_service(tn::bench_server::BenchServer::new(TonicBench))
+                .serve_with_incoming(incoming)
+        }),
         ServerImpl::H2Bare => {
             let runtime = tokio::runtime::Runtime::new()?;
             let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
@@ -155,7 +159,31 @@ pub fn start(imp: ServerImpl, port: u16) -> io::Result<RunningServer> {
                 _runtime: Some(runtime),
             })
         }
+        ServerImpl::TonicWeb => crate::peers::start_tonic_web(addr),
+        ServerImpl::ConnectRust => crate::peers::start_connect_rust(addr),
     }
+}
+
+/// Runs a tonic server (`serve` builds it over the listener) on a runtime
+/// of its own, `TCP_NODELAY` on as tonic's builder defaults to.
+pub(crate) fn run_tonic<F, Fut>(addr: SocketAddr, serve: F) -> io::Result<RunningServer>
+where
+    F: FnOnce(tonic::transport::server::TcpIncoming) -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Runtime::new()?;
+    let incoming = runtime.block_on(async {
+        tonic::transport::server::TcpIncoming::bind(addr)
+            .map(|incoming| incoming.with_nodelay(Some(true)))
+    })?;
+    let port = incoming.local_addr()?.port();
+    let serving = serve(incoming);
+    runtime.spawn(async move {
+        if let Err(error) = serving.await {
+            eprintln!("tonic server: {error}");
+        }
+    });
+    Ok(RunningServer::detached(port, runtime))
 }
 
 /// A TLS server's certificate chain and private key (PEM).
@@ -227,7 +255,9 @@ pub fn start_tls(imp: ServerImpl, pem: &TlsPem) -> io::Result<RunningServer> {
                 _runtime: Some(runtime),
             })
         }
-        ServerImpl::H2Bare => Err(io::Error::other("the bare h2 server has no TLS")),
+        ServerImpl::H2Bare | ServerImpl::TonicWeb | ServerImpl::ConnectRust => Err(
+            io::Error::other(format!("no TLS benchmark for {}", imp.name())),
+        ),
     }
 }
 
@@ -298,7 +328,7 @@ impl rg::AsyncBenchServicer for AsyncBench {
 }
 
 /// tonic's servicer.
-struct TonicBench;
+pub(crate) struct TonicBench;
 
 type TonicStream = Pin<Box<dyn Stream<Item = Result<tn::Payload, tonic::Status>> + Send>>;
 

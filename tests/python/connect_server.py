@@ -1,10 +1,11 @@
 """connect-python (the `connectrpc` package) as a server for our client.
 
-    python connect_server.py
+    python connect_server.py [--tls CERT_PEM KEY_PEM]
 
 Serves rustgrpc.testing.TestService (the same EchoRequest conventions as
 the Rust test servicer) as connect-python's ASGI application on hypercorn,
-which speaks HTTP/1.1 and HTTP/2 (h2c, prior knowledge) on one port.
+which speaks HTTP/1.1 and HTTP/2 (h2c, prior knowledge) on one port; with
+--tls, over TLS (ALPN h2 and http/1.1).
 Prints "ports PORT PORT" once listening; runs until stdin closes.
 """
 
@@ -162,6 +163,9 @@ async def main():
     config.bind = [f"fd://{listener.fileno()}"]
     config.accesslog = None
     config.errorlog = "-"
+    if "--tls" in sys.argv:
+        at = sys.argv.index("--tls")
+        config.certfile, config.keyfile = sys.argv[at + 1], sys.argv[at + 2]
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.read(1) or shutdown.set())

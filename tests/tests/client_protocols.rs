@@ -70,6 +70,91 @@ fn grpc_web_over_http1_and_http2() {
 }
 
 #[test]
+fn grpc_web_text_over_http1_and_http2() {
+    for http in [HttpVersion::Http1, HttpVersion::Http2] {
+        let protocol = ClientProtocol::grpc_web_text().http_version(http);
+        assert!(protocol.is_text());
+        assert_eq!(matrix_row(protocol, "grpc-web"), 10, "{http:?}");
+    }
+}
+
+/// grpc-web-text on the wire, checked byte by byte against a hand-made
+/// HTTP/1.1 peer: the request is `application/grpc-web-text` with a base64
+/// body holding the gRPC frame; the base64 response (a message run and a
+/// trailers run, each padded on its own) decodes to the reply and status.
+#[test]
+fn grpc_web_text_wire_format() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use rustgrpc_tests::EchoResponse;
+    use rustgrpc_tests::raw::frame;
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // The head, then a body of Content-Length bytes.
+        let (head, body) = loop {
+            let read = tcp.read(&mut chunk).unwrap();
+            assert!(read > 0, "the client closed before sending its request");
+            request.extend_from_slice(&chunk[..read]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let Some(end) = text.find("\r\n\r\n") else {
+                continue;
+            };
+            let head = text[..end].to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .map(|value| value.trim().parse().unwrap())
+                .expect("a Content-Length");
+            if request.len() >= end + 4 + length {
+                break (head, request[end + 4..end + 4 + length].to_vec());
+            }
+        };
+        let reply = frame(&EchoResponse {
+            message: "from the peer".into(),
+            ..Default::default()
+        });
+        let trailers = b"grpc-status:0\r\n";
+        let mut trailer_frame = vec![0x80];
+        trailer_frame.extend_from_slice(&(trailers.len() as u32).to_be_bytes());
+        trailer_frame.extend_from_slice(trailers);
+        let body_out = format!(
+            "{}{}",
+            STANDARD.encode(&reply),
+            STANDARD.encode(&trailer_frame)
+        );
+        write!(
+            tcp,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/grpc-web-text\r\n\
+             content-length: {}\r\n\r\n{body_out}",
+            body_out.len()
+        )
+        .unwrap();
+        (head, body)
+    });
+    let channel = ChannelBuilder::new(format!("127.0.0.1:{port}"))
+        .protocol(ClientProtocol::grpc_web_text().http_version(HttpVersion::Http1))
+        .build()
+        .unwrap();
+    let reply = TestServiceStub::new(channel)
+        .unary_call()
+        .call(request("to the peer"))
+        .expect("the text response decodes");
+    assert_eq!(reply.message, "from the peer");
+    let (head, body) = peer.join().unwrap();
+    assert!(
+        head.contains("content-type: application/grpc-web-text"),
+        "{head}"
+    );
+    let decoded = STANDARD.decode(&body).expect("a base64 request body");
+    assert_eq!(decoded, frame(&request("to the peer")).to_vec());
+}
+
+#[test]
 fn connect_proto_over_http1_and_http2() {
     for http in [HttpVersion::Http1, HttpVersion::Http2] {
         let protocol = ClientProtocol::connect().http_version(http);
@@ -181,6 +266,61 @@ fn unreachable_server_is_unavailable_on_http1() {
         .call(request("x"))
         .unwrap_err();
     assert_eq!(error.code(), Code::Unavailable, "{error:?}");
+}
+
+/// `wait_for_ready` on HTTP/1.1 waits for a connection within the
+/// deadline, as on HTTP/2; without it the call fails at once.
+#[test]
+fn wait_for_ready_on_http1_waits_for_a_server_that_starts_late() {
+    use grpc_core::CallOptions;
+    use std::time::Duration;
+    // A free port with nothing listening on it yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let channel = ChannelBuilder::new(&address)
+        .protocol(ClientProtocol::connect().http_version(HttpVersion::Http1))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let stub = TestServiceStub::new(channel);
+    let call = |options: CallOptions| {
+        stub.unary_call()
+            .with_options(options)
+            .call(request("late"))
+    };
+    let error = call(CallOptions::new()).unwrap_err();
+    assert_eq!(error.code(), Code::Unavailable, "{error:?}");
+    let error = call(
+        CallOptions::new()
+            .wait_for_ready(true)
+            .timeout(Duration::from_millis(300)),
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+    std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            call(
+                CallOptions::new()
+                    .wait_for_ready(true)
+                    .timeout(Duration::from_secs(30)),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !waiting.is_finished(),
+            "the call did not wait for the server"
+        );
+        let server = TestServer::start_on(grpc_core::Server::builder(), &address).unwrap();
+        let reply = waiting
+            .join()
+            .unwrap()
+            .expect("served once the server is up");
+        assert_eq!(reply.message, "late");
+        drop(server);
+    });
 }
 
 /// Connect and gRPC-Web calls count in channelz as gRPC calls do, on both

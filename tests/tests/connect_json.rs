@@ -1,6 +1,6 @@
 //! Connect's JSON codec (`application/json`, `application/connect+json`)
-//! and unary GET, by reflection over the descriptors given to
-//! `Server::add_file_descriptor_set`.
+//! and unary GET, by reflection over the descriptors generated code
+//! registers or that are given to `Server::add_file_descriptor_set`.
 
 use bytes::Bytes;
 use grpc_core::ServerBuilder;
@@ -69,10 +69,24 @@ fn unary_json_over_http1_and_http2() {
     });
 }
 
+/// A server whose only service is built by hand (`ServiceBuilder`, no
+/// generated code): no descriptors are registered for it.
+fn bare_server() -> (grpc_core::Server, u16) {
+    let mut service = grpc_core::ServiceBuilder::new("bare.Test");
+    service.unary_unary("Echo", |text: String, _: &grpc_core::ServicerContext| {
+        Ok::<_, grpc_core::Status>(text)
+    });
+    let server = ServerBuilder::new().build();
+    server.add_service(service.build());
+    let port = server.add_insecure_port("127.0.0.1:0").unwrap();
+    server.start().unwrap();
+    (server, port)
+}
+
 #[test]
 fn bad_json_is_invalid_argument_and_unknown_descriptors_are_415() {
     let server = json_server(false);
-    let bare = TestServer::start();
+    let (bare, bare_port) = bare_server();
     runtime().block_on(async {
         let mut client = Client::connect(server.port(), Version::Http1).await;
         for body in [
@@ -89,10 +103,11 @@ fn bad_json_is_invalid_argument_and_unknown_descriptors_are_415() {
             assert_eq!(head.status, StatusCode::BAD_REQUEST, "{body}");
             assert_eq!(parse(&reply)["code"], "invalid_argument");
         }
-        let mut client = Client::connect(bare.port(), Version::Http1).await;
-        let (head, _) = client.call(post_json(UNARY, &json!({}))).await;
+        let mut client = Client::connect(bare_port, Version::Http1).await;
+        let (head, _) = client.call(post_json("/bare.Test/Echo", &json!({}))).await;
         assert_eq!(head.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     });
+    bare.stop(None).wait();
 }
 
 #[test]

@@ -1132,3 +1132,153 @@ fn compression_on_a_hostile_connection_still_applies_limits() {
     let outcome = conn.outcome(1, PATIENCE);
     assert_eq!(outcome.grpc_status(), Some(0), "{outcome:?}");
 }
+
+// ---------------------------------------------------------------------------
+// HTTP/1.1 connection flood
+// ---------------------------------------------------------------------------
+
+/// A Connect unary request (protobuf) for `message`, keep-alive.
+fn connect_unary_http1(message: &str) -> Vec<u8> {
+    let body = echo(message).encode_to_vec();
+    let mut request = format!(
+        "POST {UNARY} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/proto\r\n\
+         Connect-Protocol-Version: 1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend(body);
+    request
+}
+
+/// Sends `request` on `tcp` and reads one whole response (by
+/// `Content-Length` or chunked encoding, as HTTP/1.1 keep-alive needs);
+/// the response as text.
+fn http1_exchange(tcp: &mut TcpStream, request: &[u8]) -> std::io::Result<String> {
+    use std::io::Read;
+    tcp.write_all(request)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = tcp.read(&mut chunk)?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        bytes.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let Some(head_end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let head = text[..head_end].to_ascii_lowercase();
+        let body = &bytes[head_end + 4..];
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None => body.ends_with(b"0\r\n\r\n"),
+        };
+        if complete {
+            return Ok(text);
+        }
+    }
+}
+
+/// An HTTP/1.1 connection that completed one Connect call and stays open.
+fn held_http1_connection(port: u16) -> TcpStream {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let response = http1_exchange(&mut tcp, &connect_unary_http1("held")).expect("a response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    tcp
+}
+
+/// Whether the server closed `tcp` (EOF or reset) within `PATIENCE`.
+fn closed_by_server(tcp: &mut TcpStream) -> bool {
+    use std::io::Read;
+    tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    match tcp.read(&mut [0u8; 64]) {
+        Ok(read) => read == 0,
+        Err(error) => !matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn an_http1_connection_flood_is_capped_and_grpc_keeps_serving() {
+    use std::io::Read;
+    let _serial = serial();
+    const CAP: usize = 8;
+    let server = TestServer::start_with(
+        Server::builder()
+            .max_http1_connections(CAP)
+            .http1_idle_timeout(Duration::from_secs(2)),
+    );
+    let baseline = Baseline::take();
+    // CAP keep-alive connections are served and keep their slots.
+    let mut held: Vec<TcpStream> = (0..CAP)
+        .map(|_| held_http1_connection(server.port()))
+        .collect();
+    // Every connection past the cap gets a 503 that says why, then EOF.
+    for _ in 0..200 {
+        let mut tcp = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        tcp.write_all(&connect_unary_http1("extra")).expect("send");
+        let mut response = String::new();
+        tcp.read_to_string(&mut response)
+            .expect("the refusal, then the server closes the connection");
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+        assert!(
+            response.contains("too many HTTP/1.1 connections"),
+            "{response}"
+        );
+    }
+    // Our own Connect client sees the refusal as UNAVAILABLE, saying why.
+    let channel = grpc_core::ChannelBuilder::new(server.target())
+        .protocol(grpc_core::ClientProtocol::connect().http_version(grpc_core::HttpVersion::Http1))
+        .build()
+        .expect("channel");
+    let error = rustgrpc_tests::TestServiceStub::new(channel)
+        .unary_call()
+        .with_options(CallOptions::new().timeout(PATIENCE))
+        .call(echo("refused"))
+        .expect_err("past the cap");
+    assert_eq!(error.code(), grpc_core::Code::Unavailable, "{error:?}");
+    assert!(
+        error.details().contains("too many HTTP/1.1 connections"),
+        "{error:?}"
+    );
+    // gRPC over HTTP/2 is not counted and keeps serving; so do the
+    // HTTP/1.1 connections that hold slots.
+    assert_serving(&server, "during the HTTP/1.1 flood");
+    let again = http1_exchange(&mut held[0], &connect_unary_http1("again")).expect("response");
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    // A client closing its connection frees its slot for the next one.
+    drop(held.pop());
+    let served = (0..100).any(|_| {
+        let mut tcp = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let response = http1_exchange(&mut tcp, &connect_unary_http1("freed"));
+        let ok = response.is_ok_and(|response| response.starts_with("HTTP/1.1 200"));
+        if !ok {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ok
+    });
+    assert!(served, "a freed slot was never given to a new connection");
+    // Idle keep-alive connections are closed by the idle timeout, which
+    // frees their slots: CAP new connections are served again.
+    for tcp in &mut held {
+        assert!(
+            closed_by_server(tcp),
+            "an idle HTTP/1.1 connection was kept open"
+        );
+    }
+    let fresh: Vec<TcpStream> = (0..CAP)
+        .map(|_| held_http1_connection(server.port()))
+        .collect();
+    assert_eq!(fresh.len(), CAP);
+    baseline.check("HTTP/1.1 connection flood");
+}

@@ -374,3 +374,33 @@ fn buf_curl_lists_and_calls_without_the_protos() {
     assert!(health.contains(r#""status": "SERVING""#), "{health}");
     server.stop(None).wait();
 }
+
+/// Generated `add_*_servicer_to_server` of code with embedded descriptors
+/// registers them: Connect's JSON reaches the demo service with no
+/// `add_file_descriptor_set` on the server.
+#[test]
+fn generated_code_registers_its_descriptors_for_connect_json() {
+    use grpc_core::{ChannelBuilder, ClientProtocol, HttpVersion};
+    let server = Server::builder().max_workers(2).build();
+    demo::add_demo_servicer_to_server(Greeter, &server);
+    let port = server.add_insecure_port("127.0.0.1:0").expect("bind");
+    server.start().expect("start");
+    for http in [HttpVersion::Http1, HttpVersion::Http2] {
+        let protocol = ClientProtocol::connect_json()
+            .http_version(http)
+            .add_file_descriptor_set(demo::FILE_DESCRIPTOR_SET);
+        let channel = ChannelBuilder::new(format!("127.0.0.1:{port}"))
+            .protocol(protocol)
+            .build()
+            .expect("channel");
+        let reply = demo::DemoStub::new(channel)
+            .greet()
+            .call(demo::Base {
+                name: Some("json".into()),
+                nothing: None,
+            })
+            .unwrap_or_else(|error| panic!("{http:?}: {error:?}"));
+        assert_eq!(reply.name(), "Hello, json!", "{http:?}");
+    }
+    server.stop(None).wait();
+}

@@ -19,7 +19,7 @@ use quote::quote;
 
 use crate::ir;
 use crate::naming::{self, Scope};
-use crate::options::CodegenOptions;
+use crate::options::{CodegenOptions, DescriptorSet};
 
 /// Stub and servicer method names that would clash with something every
 /// stub or servicer has (the constructor, the codec switch; `Clone::clone`,
@@ -54,6 +54,9 @@ struct Resolved<'a> {
     /// `"async_add"`).
     renames: Vec<(&'static str, String)>,
     methods: Vec<ResolvedMethod<'a>>,
+    /// The module has `FILE_DESCRIPTOR_SET` (`DescriptorSet::Embed`): the
+    /// add functions register it for Connect's JSON.
+    embeds_descriptors: bool,
 }
 
 impl Resolved<'_> {
@@ -98,7 +101,10 @@ pub(crate) fn service_tokens(
         return TokenStream::new();
     }
     let resolved = match resolve(service, scope) {
-        Ok(resolved) => resolved,
+        Ok(resolved) => Resolved {
+            embeds_descriptors: options.selected_descriptor_set() == DescriptorSet::Embed,
+            ..resolved
+        },
         Err(message) => {
             let message = format!("rustgrpc: service `{}`: {message}", service.full_name());
             return quote!(::core::compile_error!(#message););
@@ -230,6 +236,7 @@ fn resolve<'a>(service: &'a ir::Service, scope: &mut Scope) -> Result<Resolved<'
         async_add_fn,
         renames,
         methods,
+        embeds_descriptors: false,
     })
 }
 

@@ -196,6 +196,11 @@ pub(super) fn add_servicer_fn<S: quote::ToTokens, A: quote::ToTokens>(
     } else {
         TokenStream::new()
     };
+    let register_descriptors = if service.embeds_descriptors {
+        quote!(server.register_generated_descriptors(FILE_DESCRIPTOR_SET);)
+    } else {
+        TokenStream::new()
+    };
     let module = &service.paths_module;
     let body = if service.methods.is_empty() {
         quote! {
@@ -222,6 +227,7 @@ pub(super) fn add_servicer_fn<S: quote::ToTokens, A: quote::ToTokens>(
         #allow_deprecated
         pub fn #add_fn<S: #servicer>(servicer: S, server: &::grpc_core::Server) {
             #body
+            #register_descriptors
             server.add_service(service.build());
         }
     }

@@ -416,7 +416,7 @@ impl ChannelBuilder {
         let tls = self.tls_target(&security, &authority)?;
         let user_agent = self.user_agent()?;
         let handle = runtime_handle(self.runtime.clone())?;
-        let protocol = self.protocol.client(tls.is_some())?;
+        let protocol = self.protocol.client()?;
         let config = ChannelConfig {
             max_receive_message_length: self.max_receive_message_length,
             max_send_message_length: self.max_send_message_length,

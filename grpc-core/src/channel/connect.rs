@@ -13,7 +13,7 @@ use tokio::net::{TcpStream, UnixStream};
 use super::ChannelConfig;
 use super::resolver::ResolvedAddress;
 use crate::security::ChannelSecurity;
-use crate::security::client_tls;
+use crate::security::client_tls::{self, Alpn};
 use crate::transport::client_watch::{ClientWatch, WireSeen};
 use crate::transport::io::{AsyncIo, Io};
 
@@ -58,7 +58,7 @@ pub(crate) async fn connect(
     addresses: &[ResolvedAddress],
     config: &ChannelConfig,
 ) -> io::Result<Connected> {
-    let io = open_secured(addresses, config).await?;
+    let io = open_secured(addresses, config, Alpn::H2).await?;
     let (io, seen) = ClientWatch::new(io);
     let (sender, connection) = config
         .http2
@@ -70,17 +70,18 @@ pub(crate) async fn connect(
 }
 
 /// The byte stream (a socket to the first of `addresses` that answers, or
-/// the user connector's), secured.
+/// the user connector's), secured (TLS agreeing on `alpn`).
 pub(crate) async fn open_secured(
     addresses: &[ResolvedAddress],
     config: &ChannelConfig,
+    alpn: Alpn,
 ) -> io::Result<Io> {
     let io = match &config.connector {
         Some(connector) => (connector.0)().await?,
         None => open_socket(addresses).await?,
     };
     Ok(match (&config.security, &config.tls) {
-        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io).await?,
+        (ChannelSecurity::Tls(_), Some(tls)) => client_tls::connect(tls, io, alpn).await?,
         (ChannelSecurity::Local, _) => check_local(io)?,
         _ => io,
     })

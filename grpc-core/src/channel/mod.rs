@@ -1,6 +1,7 @@
 //! [`Channel`]: a lazily connected, reconnecting HTTP/2 connection to one
 //! target, shared by every stub and call made on it.
 
+pub(crate) mod backoff;
 pub(crate) mod balancer;
 mod builder;
 mod connect;
@@ -333,7 +334,8 @@ impl Channel {
                 .map_err(|status| std::io::Error::other(status.details().to_owned()))?
                 .addresses
         };
-        connect::open_secured(&addresses, &self.inner.config).await
+        let alpn = crate::security::client_tls::Alpn::Http1;
+        connect::open_secured(&addresses, &self.inner.config, alpn).await
     }
 }
 

@@ -225,13 +225,11 @@ impl Subchannel {
             .backoff
             .lock()
             .map(|mut backoff| {
-                let current = *backoff;
-                *backoff = current.mul_f64(1.6).min(config.max_backoff);
-                current
+                let (wait, next) = super::backoff::step(*backoff, config.max_backoff);
+                *backoff = next;
+                wait
             })
             .unwrap_or(config.initial_backoff);
-        // ±20% jitter, as in gRPC's connection-backoff spec.
-        let backoff = backoff.mul_f64(0.8 + 0.4 * super::random::unit());
         tracing::debug!(target = %parent.target, %error, ?backoff, "connect failed");
         let status = Status::unavailable(format!(
             "failed to connect to all addresses; last error: {}: {error}",

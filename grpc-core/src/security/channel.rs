@@ -27,7 +27,10 @@ pub(crate) enum ChannelSecurity {
 
 /// A client TLS configuration and whether it presents a certificate.
 pub(crate) struct TlsClient {
+    /// ALPN `h2`.
     pub(crate) config: Arc<ClientConfig>,
+    /// The same with ALPN `http/1.1` (Connect and gRPC-Web over HTTP/1.1).
+    pub(crate) http1_config: Arc<ClientConfig>,
     pub(crate) has_certificate: bool,
 }
 
@@ -74,7 +77,8 @@ impl fmt::Debug for ChannelCredentials {
 /// - `private_key` and `certificate_chain`: a client certificate for mutual
 ///   TLS (both or neither). RSA, ECDSA and Ed25519 keys are accepted.
 ///
-/// Connections offer and require ALPN `h2` and use TLS 1.3 or 1.2 only.
+/// Connections offer and require ALPN `h2` (`http/1.1` for Connect and
+/// gRPC-Web calls over HTTP/1.1) and use TLS 1.3 or 1.2 only.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), grpc_core::Error> {
@@ -121,9 +125,12 @@ pub fn ssl_channel_credentials(
     config.client_auth_cert_resolver = Arc::new(NoticeCertificateRequest {
         inner: Arc::clone(&config.client_auth_cert_resolver),
     });
+    let mut http1_config = config.clone();
+    http1_config.alpn_protocols = vec![provider::ALPN_HTTP1.to_vec()];
     Ok(ChannelCredentials {
         security: ChannelSecurity::Tls(Arc::new(TlsClient {
             config: Arc::new(config),
+            http1_config: Arc::new(http1_config),
             has_certificate,
         })),
         call: None,

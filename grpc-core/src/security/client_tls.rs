@@ -13,7 +13,7 @@ use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::channel::TlsClient;
-use super::provider::ALPN_H2;
+use super::provider::{ALPN_H2, ALPN_HTTP1};
 use crate::transport::io::Io;
 
 /// Where a channel's TLS connections go: the configuration and the name
@@ -32,32 +32,50 @@ impl std::fmt::Debug for TlsTarget {
     }
 }
 
+/// The application protocol a TLS connection offers and requires (ALPN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// `h2`: gRPC, and Connect / gRPC-Web over HTTP/2.
+    H2,
+    /// `http/1.1`: Connect and gRPC-Web over HTTP/1.1.
+    Http1,
+}
+
+impl Alpn {
+    /// How errors name it.
+    fn label(self) -> &'static str {
+        match self {
+            Alpn::H2 => "\"h2\" (HTTP/2)",
+            Alpn::Http1 => "\"http/1.1\"",
+        }
+    }
+}
+
 /// Runs the TLS handshake over `io` and checks that the server agreed to
-/// HTTP/2. On TLS 1.3 it also waits for the server's first bytes (its
-/// HTTP/2 SETTINGS): a server that rejects the client's certificate (or
-/// its absence) says so only after the handshake, and the user should see
-/// that cause rather than a lost connection.
-pub(crate) async fn connect(target: &TlsTarget, io: Io) -> io::Result<Io> {
+/// `alpn`. For HTTP/2 on TLS 1.3 it also waits for the server's first
+/// bytes (its HTTP/2 SETTINGS): a server that rejects the client's
+/// certificate (or its absence) says so only after the handshake, and the
+/// user should see that cause rather than a lost connection. (An HTTP/1.1
+/// server says nothing first; such a rejection shows on the first request.)
+pub(crate) async fn connect(target: &TlsTarget, io: Io, alpn: Alpn) -> io::Result<Io> {
     CERTIFICATE_REQUESTED
-        .scope(Cell::new(false), handshake(target, io))
+        .scope(Cell::new(false), handshake(target, io, alpn))
         .await
 }
 
-async fn handshake(target: &TlsTarget, io: Io) -> io::Result<Io> {
-    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&target.client.config));
+async fn handshake(target: &TlsTarget, io: Io, alpn: Alpn) -> io::Result<Io> {
+    let config = match alpn {
+        Alpn::H2 => &target.client.config,
+        Alpn::Http1 => &target.client.http1_config,
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
     let mut stream = connector
         .connect(target.server_name.clone(), io)
         .await
-        .map_err(|error| explain(error, target))?;
+        .map_err(|error| explain(error, target, alpn))?;
     let (_, session) = stream.get_ref();
-    if session.alpn_protocol() != Some(ALPN_H2) {
-        return Err(io::Error::new(
-            io::ErrorKind::ConnectionRefused,
-            "TLS handshake failed: ALPN refused: the server did not select \"h2\" (HTTP/2), \
-             so it does not serve gRPC over TLS",
-        ));
-    }
-    if session.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+    check_alpn(session.alpn_protocol(), alpn)?;
+    if alpn == Alpn::Http1 || session.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
         return Ok(Io::other(stream));
     }
     let mut first = vec![0; 4096];
@@ -75,13 +93,31 @@ async fn handshake(target: &TlsTarget, io: Io) -> io::Result<Io> {
         Err(error) if is_close(&error) => {
             return Err(closed_after_handshake(error.kind(), asked, target));
         }
-        Err(error) => return Err(explain(error, target)),
+        Err(error) => return Err(explain(error, target, alpn)),
     };
     first.truncate(read);
     Ok(Io::other(Prefetched {
         prefix: Bytes::from(first),
         inner: stream,
     }))
+}
+
+/// The server must have selected the protocol the client offered.
+fn check_alpn(selected: Option<&[u8]>, alpn: Alpn) -> io::Result<()> {
+    let refused = match alpn {
+        Alpn::H2 if selected != Some(ALPN_H2) => {
+            "the server did not select \"h2\" (HTTP/2), so it does not serve gRPC over TLS"
+        }
+        // A server without ALPN at all speaks HTTP/1.1 by default.
+        Alpn::Http1 if selected.is_some_and(|selected| selected != ALPN_HTTP1) => {
+            "the server did not select \"http/1.1\""
+        }
+        _ => return Ok(()),
+    };
+    Err(io::Error::new(
+        io::ErrorKind::ConnectionRefused,
+        format!("TLS handshake failed: ALPN refused: {refused}"),
+    ))
 }
 
 /// Whether a read error is the peer closing the connection (no alert).
@@ -144,24 +180,24 @@ impl rustls::client::ResolvesClientCert for NoticeCertificateRequest {
 }
 
 /// Turns a handshake error into one whose message names the cause.
-fn explain(error: io::Error, target: &TlsTarget) -> io::Error {
+fn explain(error: io::Error, target: &TlsTarget, alpn: Alpn) -> io::Error {
     let kind = error.kind();
     let cause = match error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        Some(tls) => describe(tls, target),
+        Some(tls) => describe(tls, target, alpn),
         None => format!("connection failed during the handshake: {error}"),
     };
     io::Error::new(kind, format!("TLS handshake failed: {cause}"))
 }
 
-fn describe(error: &rustls::Error, target: &TlsTarget) -> String {
+fn describe(error: &rustls::Error, target: &TlsTarget, alpn: Alpn) -> String {
     match error {
         rustls::Error::InvalidCertificate(cert) => describe_certificate(cert, target),
-        rustls::Error::AlertReceived(alert) => describe_alert(*alert, target),
+        rustls::Error::AlertReceived(alert) => describe_alert(*alert, target, alpn),
         rustls::Error::NoApplicationProtocol => {
-            "ALPN refused: the server did not agree to \"h2\" (HTTP/2)".to_owned()
+            format!("ALPN refused: the server did not agree to {}", alpn.label())
         }
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
             format!("the server did not answer with TLS (a plaintext port?): {error}")
@@ -198,7 +234,7 @@ fn describe_certificate(error: &CertificateError, target: &TlsTarget) -> String 
     }
 }
 
-fn describe_alert(alert: AlertDescription, target: &TlsTarget) -> String {
+fn describe_alert(alert: AlertDescription, target: &TlsTarget, alpn: Alpn) -> String {
     let has_certificate = target.client.has_certificate;
     match alert {
         AlertDescription::CertificateRequired => "no client certificate: the server requires a \
@@ -223,9 +259,10 @@ fn describe_alert(alert: AlertDescription, target: &TlsTarget) -> String {
         | AlertDescription::DecryptError => {
             format!("the server rejected the client certificate ({alert:?} alert)")
         }
-        AlertDescription::NoApplicationProtocol => "ALPN refused: the server does not accept \
-             \"h2\" (HTTP/2) over TLS (no_application_protocol alert)"
-            .to_owned(),
+        AlertDescription::NoApplicationProtocol => format!(
+            "ALPN refused: the server does not accept {} over TLS (no_application_protocol alert)",
+            alpn.label()
+        ),
         AlertDescription::ProtocolVersion => {
             "the server supports neither TLS 1.3 nor TLS 1.2 (protocol_version alert)".to_owned()
         }

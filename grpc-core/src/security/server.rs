@@ -219,7 +219,8 @@ impl ServerCertificateConfiguration {
             .with_cert_resolver(Arc::new(SniResolver {
                 keys: self.keys.clone(),
             }));
-        config.alpn_protocols = vec![provider::ALPN_H2.to_vec()];
+        // h2 first: a client offering both gets HTTP/2.
+        config.alpn_protocols = vec![provider::ALPN_H2.to_vec(), provider::ALPN_HTTP1.to_vec()];
         Ok(Arc::new(config))
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct ServerConfig {
     pub(crate) connection_limits: ConnectionLimits,
     /// Call tracers (`ServerBuilder::tracer`).
     pub(crate) tracers: crate::stats::server::ServerTracers,
+    /// HTTP/1.1 connection cap and idle timeout.
+    pub(crate) http1: super::protocol::Http1Limits,
 }
 
 /// Blocking handlers that may wait for their next request without holding
@@ -85,6 +87,7 @@ impl ServerBuilder {
                 interceptors: Interceptors::default(),
                 connection_limits: ConnectionLimits::default(),
                 tracers: Default::default(),
+                http1: super::protocol::Http1Limits::default(),
             },
             runtime: None,
         }
@@ -198,6 +201,25 @@ impl ServerBuilder {
     /// only this long.
     pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// HTTP/1.1 connections (Connect, gRPC-Web) served at once (default
+    /// 1024). A connection past the cap gets `503 Service Unavailable`
+    /// (`Connection: close`; Connect and gRPC-Web clients see
+    /// `UNAVAILABLE`) for its request and is closed, so a flood of HTTP/1.1
+    /// connections cannot exhaust the server; HTTP/2 connections (gRPC
+    /// and the rest) are not counted.
+    pub fn max_http1_connections(mut self, connections: usize) -> Self {
+        self.config.http1.max_connections = connections;
+        self
+    }
+
+    /// How long an HTTP/1.1 connection may take to send a request head,
+    /// the first or the next one (keep-alive idle time), before the server
+    /// closes it (default 20 s).
+    pub fn http1_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.http1.idle_timeout = timeout;
         self
     }
 

@@ -73,6 +73,8 @@ pub(crate) struct ServerShared {
     channelz: crate::channelz::ServerStats,
     /// Message descriptors for Connect's JSON codec and GET requests.
     descriptors: super::protocol::Descriptors,
+    /// HTTP/1.1 connections served at once (`max_http1_connections`).
+    http1_slots: super::protocol::Http1Slots,
 }
 
 /// A callback registered with [`Server::add_stop_callback`].
@@ -109,6 +111,10 @@ impl ServerShared {
 
     pub(crate) fn descriptors(&self) -> &super::protocol::Descriptors {
         &self.descriptors
+    }
+
+    pub(crate) fn http1_slots(&self) -> &super::protocol::Http1Slots {
+        &self.http1_slots
     }
 
     pub(crate) fn pool(&self) -> &WorkerPool {
@@ -217,6 +223,7 @@ impl Server {
     pub(crate) fn from_config(config: ServerConfig, handle: Handle) -> Server {
         let (phase, _) = watch::channel(Phase::NotStarted);
         let pool = WorkerPool::new(config.max_workers, config.max_waiting_handlers);
+        let http1_slots = super::protocol::Http1Slots::new(&config.http1);
         Server {
             shared: Arc::new(ServerShared {
                 config,
@@ -234,6 +241,7 @@ impl Server {
                 stop_requested: AtomicBool::new(false),
                 channelz: crate::channelz::ServerStats::new(),
                 descriptors: super::protocol::Descriptors::default(),
+                http1_slots,
             }),
         }
     }
@@ -364,9 +372,33 @@ impl Server {
     /// also accept Connect's JSON codec (`application/json`,
     /// `application/connect+json`), with the proto3 JSON mapping, and GET
     /// requests for methods marked `idempotency_level = NO_SIDE_EFFECTS`.
-    /// Fails when the bytes are not a valid, self-contained set.
+    /// Fails when the bytes are not a valid, self-contained set, or when
+    /// a set added before has a file of the same name with other contents.
+    ///
+    /// Generated `add_*_servicer_to_server` functions of code built with
+    /// `DescriptorSet::Embed` register their package's descriptors
+    /// themselves ([`register_generated_descriptors`]); a set added here
+    /// replaces those files of the same name (e.g. one built by your own
+    /// protoc, or with methods marked `NO_SIDE_EFFECTS`).
+    ///
+    /// [`register_generated_descriptors`]: Self::register_generated_descriptors
     pub fn add_file_descriptor_set(&self, encoded: &[u8]) -> Result<(), Error> {
         self.shared.descriptors.add(encoded)
+    }
+
+    /// Registers the descriptors generated code embeds (its
+    /// `FILE_DESCRIPTOR_SET`), so Connect's JSON and GET work for its
+    /// services with no [`add_file_descriptor_set`] call; generated
+    /// `add_*_servicer_to_server` functions call it. A file already known
+    /// (from the user, or registered before) is kept; a set that does not
+    /// fit is ignored (logged), never an error of the servicer's
+    /// registration.
+    ///
+    /// [`add_file_descriptor_set`]: Self::add_file_descriptor_set
+    pub fn register_generated_descriptors(&self, encoded: &'static [u8]) {
+        if let Err(error) = self.shared.descriptors.add_generated(encoded) {
+            tracing::debug!(%error, "generated descriptors not registered");
+        }
     }
 
     /// Binds `address` (`[::]:50051`, `127.0.0.1:0`, `localhost:0`,

@@ -11,27 +11,37 @@ use bytes::Bytes;
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 
-use crate::error::{Error, Kind};
+use super::descriptor_files::{DescriptorFiles, Origin};
+use crate::error::Error;
 use crate::status::Status;
 
-/// The message descriptors a server knows, for JSON and GET requests.
+/// The message descriptors a server (or client) knows, for JSON and GET
+/// requests: the user's sets and those generated code registers, merged
+/// by [`DescriptorFiles`]' rules.
 #[derive(Debug, Default)]
 pub(crate) struct Descriptors {
-    pool: RwLock<Option<DescriptorPool>>,
+    state: RwLock<(DescriptorFiles, Option<DescriptorPool>)>,
 }
 
 impl Descriptors {
-    /// Adds an encoded `google.protobuf.FileDescriptorSet`.
+    /// Adds an encoded `google.protobuf.FileDescriptorSet` from the user.
     pub(crate) fn add(&self, encoded: &[u8]) -> Result<(), Error> {
+        self.add_from(encoded, Origin::User)
+    }
+
+    /// Adds the descriptors generated code embeds; they never replace a
+    /// file already known, and the user's replace them.
+    pub(crate) fn add_generated(&self, encoded: &[u8]) -> Result<(), Error> {
+        self.add_from(encoded, Origin::Generated)
+    }
+
+    fn add_from(&self, encoded: &[u8], origin: Origin) -> Result<(), Error> {
         let mut guard = self
-            .pool
+            .state
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
-        let mut pool = guard.clone().unwrap_or_default();
-        pool.decode_file_descriptor_set(encoded).map_err(|error| {
-            Error::new(Kind::InvalidArgument, "invalid file descriptor set").with_source(error)
-        })?;
-        *guard = Some(pool);
+        let (files, pool) = guard.0.merged(encoded, origin)?;
+        *guard = (files, Some(pool));
         Ok(())
     }
 
@@ -39,10 +49,10 @@ impl Descriptors {
     pub(crate) fn method(&self, path: &str) -> Option<MethodDescriptor> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         let guard = self
-            .pool
+            .state
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        let service = guard.as_ref()?.get_service_by_name(service)?;
+        let service = guard.1.as_ref()?.get_service_by_name(service)?;
         service
             .methods()
             .find(|candidate| candidate.name() == method)

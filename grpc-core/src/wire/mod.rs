@@ -2,6 +2,7 @@
 //! `grpc-message`, status from HTTP codes and RST_STREAM reasons.
 
 pub(crate) mod connect;
+pub(crate) mod descriptor_files;
 pub(crate) mod json;
 pub(crate) mod message;
 pub(crate) mod status_map;

@@ -2,6 +2,7 @@
 //! loopback sockets, on both faces; every failure mode checks the code
 //! and that the details name the cause.
 
+mod http1;
 mod pki;
 mod python;
 
@@ -59,6 +60,7 @@ fn describe(ctx: &ServicerContext) -> String {
         format!("reused={}", first("ssl_session_reused")),
         format!("authorization={}", md.get("authorization").unwrap_or("")),
         format!("x-plugin={}", md.get("x-plugin").unwrap_or("")),
+        format!("protocol={:?}", ctx.protocol()),
     ]
     .join("\n")
 }
@@ -111,7 +113,7 @@ pub(crate) fn whoami(channel: &Channel) -> Result<HashMap<String, String>, RpcEr
     whoami_with(channel, CallOptions::new())
 }
 
-fn whoami_with(
+pub(crate) fn whoami_with(
     channel: &Channel,
     options: CallOptions,
 ) -> Result<HashMap<String, String>, RpcError> {
@@ -393,7 +395,7 @@ fn plaintext_server_is_named() {
 }
 
 /// A bare TLS server (no gRPC) with the given ALPN protocols.
-fn bare_tls_server(pair: &Pair, alpn: &[&[u8]]) -> (tokio::runtime::Runtime, u16) {
+pub(crate) fn bare_tls_server(pair: &Pair, alpn: &[&[u8]]) -> (tokio::runtime::Runtime, u16) {
     use rustls::pki_types::pem::PemObject;
     let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pair.chain.as_bytes())
         .map(Result::unwrap)

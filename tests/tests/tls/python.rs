@@ -268,3 +268,53 @@ fn our_client_against_grpcio_requiring_client_certificates() {
         error.details()
     );
 }
+
+/// connect-python's server (hypercorn) over TLS, ALPN h2 and http/1.1:
+/// our Connect and gRPC-Web calls over HTTP/1.1 and HTTP/2 reach it.
+#[test]
+fn our_http1_and_http2_calls_against_connect_python_over_tls() {
+    use grpc_core::{ChannelBuilder, ClientProtocol, HttpVersion};
+    use rustgrpc_tests::TestServiceStub;
+    let ca = Ca::new("test ca");
+    let files = Files::new();
+    let pair = ca.leaf("server", &["localhost"]);
+    let mut child = Command::new(python())
+        .arg(repo_root().join("tests/python/connect_server.py"))
+        .arg("--tls")
+        .arg(files.write("server.pem", &pair.chain))
+        .arg(files.write("server.key", &pair.key))
+        .env("INTEROP_PROTO_GEN", target_dir().join("py-interop-gen"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start connect_server.py");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the server's ports line");
+    let port: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let credentials = client_creds(&ca, None);
+    let protocols = [ClientProtocol::connect(), ClientProtocol::grpc_web()];
+    for http in [HttpVersion::Http1, HttpVersion::Http2] {
+        for protocol in protocols.clone() {
+            let channel = ChannelBuilder::new(format!("localhost:{port}"))
+                .secure(&credentials)
+                .protocol(protocol.http_version(http))
+                .build()
+                .unwrap();
+            let reply = TestServiceStub::new(channel)
+                .unary_call()
+                .with_options(grpc_core::CallOptions::new().timeout(Duration::from_secs(20)))
+                .call(rustgrpc_tests::echo("over tls"))
+                .unwrap_or_else(|error| panic!("{http:?}: {error:?}"));
+            assert_eq!(reply.message, "over tls", "{http:?}");
+        }
+    }
+    drop(child.stdin.take());
+    let _ = child.wait();
+}

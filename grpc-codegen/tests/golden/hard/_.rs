@@ -80,6 +80,7 @@ pub fn add_lonely_servicer_to_server<S: LonelyServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(lonely_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Hello", move |request, context| s.hello(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// A service without a package: its full name is `Lonely`.
@@ -123,6 +124,7 @@ pub fn add_async_lonely_servicer_to_server<S: AsyncLonelyServicer>(
                 async move { s.hello(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

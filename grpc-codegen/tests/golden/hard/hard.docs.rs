@@ -260,6 +260,7 @@ pub fn add_documented_servicer_to_server<S: DocumentedServicer>(
             "NoComment",
             move |request, context| s.no_comment(request, context),
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Documentation torture test.
@@ -423,6 +424,7 @@ pub fn add_async_documented_servicer_to_server<S: AsyncDocumentedServicer>(
                 async move { s.no_comment(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.docs.Mixed`.
@@ -519,6 +521,7 @@ pub fn add_mixed_servicer_to_server<S: MixedServicer>(
     service.unary_unary("Legacy", move |request, context| s.legacy(request, context));
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Current", move |request, context| s.current(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Not deprecated itself; one method is.
@@ -588,6 +591,7 @@ pub fn add_async_mixed_servicer_to_server<S: AsyncMixedServicer>(
                 async move { s.current(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

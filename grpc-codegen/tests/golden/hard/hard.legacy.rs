@@ -135,6 +135,7 @@ pub fn add_archive_servicer_to_server<S: ArchiveServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(archive_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Store", move |request, context| s.store(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// A proto2 service.
@@ -178,6 +179,7 @@ pub fn add_async_archive_servicer_to_server<S: AsyncArchiveServicer>(
                 async move { s.store(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

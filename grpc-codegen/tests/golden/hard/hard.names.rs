@@ -252,6 +252,7 @@ pub fn add_thing_servicer_to_server<S: ThingServicer>(
     service.unary_unary("Clone", move |request, context| s.clone_(request, context));
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Name", move |request, context| s.name(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Methods whose Rust names collide, or are reserved.
@@ -435,6 +436,7 @@ pub fn add_async_thing_servicer_to_server<S: AsyncThingServicer2>(
                 async move { s.name(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.thing`.
@@ -524,6 +526,7 @@ pub fn add_thing_servicer_to_server_2<S: ThingServicer2>(
     let mut service = ::grpc_core::ServiceBuilder::new(thing_service_3::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Ping", move |request, context| s.ping(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// A second service that is `Thing` in Rust spelling.
@@ -576,6 +579,7 @@ pub fn add_async_thing_servicer_to_server_2<S: AsyncThingServicer3>(
                 async move { s.ping(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Server`.
@@ -649,6 +653,7 @@ pub fn add_server_servicer_to_server<S: ServerServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(server_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Serve", move |request, context| s.serve(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Named like `grpc_core::Server`.
@@ -692,6 +697,7 @@ pub fn add_async_server_servicer_to_server<S: AsyncServerServicer>(
                 async move { s.serve(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Stub`.
@@ -765,6 +771,7 @@ pub fn add_stub_servicer_to_server<S: StubServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(stub_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Call", move |request, context| s.call(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Named like a generated stub suffix.
@@ -808,6 +815,7 @@ pub fn add_async_stub_servicer_to_server<S: AsyncStubServicer>(
                 async move { s.call(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Empty`.
@@ -862,6 +870,7 @@ pub fn add_empty_servicer_to_server<S: EmptyServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// An empty service.
@@ -880,6 +889,7 @@ pub fn add_async_empty_servicer_to_server<S: AsyncEmptyServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(empty_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.names.Servicer`.
@@ -934,6 +944,7 @@ pub fn add_servicer_servicer_to_server<S: ServicerServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(servicer_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// An empty service named like a generated servicer suffix.
@@ -952,6 +963,7 @@ pub fn add_async_servicer_servicer_to_server<S: AsyncServicerServicer>(
 ) {
     let _ = servicer;
     let service = ::grpc_core::ServiceBuilder::new(servicer_service::NAME);
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

@@ -342,6 +342,7 @@ pub fn add_async_servicer_to_server<S: AsyncServicer>(
         );
     let s = ::std::sync::Arc::clone(&servicer);
     service.stream_unary("Loop", move |requests, context| s.r#loop(requests, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// A service named like a keyword.
@@ -656,6 +657,7 @@ pub fn add_async_async_servicer_to_server<S: AsyncAsyncServicer>(
                 async move { s.r#loop(requests, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Method paths and the service name of `hard.type.self.self`.
@@ -729,6 +731,7 @@ pub fn add_self_servicer_to_server<S: SelfServicer>(
     let mut service = ::grpc_core::ServiceBuilder::new(self_service::NAME);
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Impl", move |request, context| s.r#impl(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// A service named `self` (its Rust items are `SelfStub`, `self_service`, ...).
@@ -772,6 +775,7 @@ pub fn add_async_self_servicer_to_server<S: AsyncSelfServicer>(
                 async move { s.r#impl(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

@@ -270,6 +270,7 @@ pub fn add_relay_servicer_to_server<S: RelayServicer>(
         );
     let s = ::std::sync::Arc::clone(&servicer);
     service.unary_unary("Stamp", move |request, context| s.stamp(request, context));
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// Moves envelopes around.
@@ -523,6 +524,7 @@ pub fn add_async_relay_servicer_to_server<S: AsyncRelayServicer>(
                 async move { s.stamp(request, &context).await }
             },
         );
+    server.register_generated_descriptors(FILE_DESCRIPTOR_SET);
     server.add_service(service.build());
 }
 /// The encoded `google.protobuf.FileDescriptorSet` of this package's

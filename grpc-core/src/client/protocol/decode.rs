@@ -57,7 +57,7 @@ pub(crate) async fn read(
     max: usize,
 ) -> Outcome {
     let (parts, body) = response.into_parts();
-    let reader = RequestReader::response(body, max, body_failed);
+    let reader = RequestReader::response(body, max, plan.text, body_failed);
     let mut response = Reading {
         plan,
         reader,

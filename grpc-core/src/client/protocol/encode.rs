@@ -14,6 +14,7 @@ use crate::client::rpc::{Invocation, write_call_metadata};
 use crate::codec::Compression;
 use crate::codec::compress::ACCEPT_ENCODING;
 use crate::codec::framing::HEADER_LEN;
+use crate::server::protocol::base64_stream;
 use crate::status::Status;
 use crate::wire::{self, connect, timeout};
 
@@ -31,8 +32,23 @@ pub(crate) enum Shape {
 }
 
 impl Plan {
-    /// One request frame as the protocol's envelope (JSON transcoded).
+    /// One request frame as the protocol's envelope (JSON transcoded;
+    /// base64, padded, for grpc-web-text).
     pub(crate) fn envelope(
+        &self,
+        frame: Bytes,
+        compression: Compression,
+        max: usize,
+    ) -> Result<Bytes, Status> {
+        let envelope = self.binary_envelope(frame, compression, max)?;
+        Ok(if self.text {
+            base64_stream::encode(&envelope)
+        } else {
+            envelope
+        })
+    }
+
+    fn binary_envelope(
         &self,
         frame: Bytes,
         compression: Compression,
@@ -193,7 +209,11 @@ fn protocol_headers(
             if let Some(remaining) = remaining {
                 put(wire::GRPC_TIMEOUT, &timeout::format(remaining));
             }
-            Some("application/grpc-web+proto")
+            Some(if plan.text {
+                "application/grpc-web-text"
+            } else {
+                "application/grpc-web+proto"
+            })
         }
         Shape::ConnectUnary | Shape::ConnectGet => {
             put("accept-encoding", ACCEPT_ENCODING);

@@ -17,7 +17,7 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 
-use crate::channel::Channel;
+use crate::channel::{Channel, backoff};
 use crate::server::protocol::body::{RequestBody, h2_body};
 use crate::status::Status;
 use crate::transport::flow::send_with_capacity;
@@ -153,10 +153,11 @@ impl Http1Pool {
     pub(crate) async fn open(
         &self,
         channel: &Channel,
+        wait_for_ready: bool,
         request: Request<()>,
         body: Body,
     ) -> Result<Pending, Status> {
-        let mut connection = self.connection(channel).await?;
+        let mut connection = self.connection(channel, wait_for_ready).await?;
         let (sink, out): (Sink, OutBody) = match body {
             Body::Empty => (Sink::Done, Full::new(Bytes::new()).boxed_unsync()),
             Body::Whole(bytes) => (Sink::Done, Full::new(bytes).boxed_unsync()),
@@ -179,8 +180,16 @@ impl Http1Pool {
         })
     }
 
-    /// An idle connection that is still usable, or a new one.
-    async fn connection(&self, channel: &Channel) -> Result<http1::SendRequest<OutBody>, Status> {
+    /// An idle connection that is still usable, or a new one. With
+    /// `wait_for_ready`, failed attempts are retried with the channel's
+    /// reconnect backoff until one succeeds (the call's deadline or
+    /// cancellation ends the wait), as HTTP/2 calls wait for a ready
+    /// connection.
+    async fn connection(
+        &self,
+        channel: &Channel,
+        wait_for_ready: bool,
+    ) -> Result<http1::SendRequest<OutBody>, Status> {
         loop {
             let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
             let Some(mut connection) = idle else { break };
@@ -188,25 +197,23 @@ impl Http1Pool {
                 return Ok(connection);
             }
         }
-        let io = channel.open_io().await.map_err(|error| {
-            Status::unavailable(format!(
-                "failed to connect to {}: {error}",
-                channel.target()
-            ))
-        })?;
-        let (sender, connection) = http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|error| Status::unavailable(format!("HTTP/1.1 handshake failed: {error}")))?;
-        let closed = channel.closed_token().clone();
-        channel.handle().spawn(async move {
+        let mut delay = channel.config().initial_backoff;
+        loop {
+            let status = match new_connection(channel).await {
+                Ok(connection) => return Ok(connection),
+                Err(status) if !wait_for_ready => return Err(status),
+                Err(status) => status,
+            };
+            let (wait, next) = backoff::step(delay, channel.config().max_backoff);
+            delay = next;
+            tracing::debug!(target = %channel.target(), %status, ?wait, "HTTP/1.1 connect failed; waiting for ready");
             tokio::select! {
-                result = connection => if let Err(error) = result {
-                    tracing::debug!(%error, "HTTP/1.1 connection ended");
-                },
-                _ = closed.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = channel.closed_token().cancelled() => {
+                    return Err(Status::unavailable("Channel is closed"));
+                }
             }
-        });
-        Ok(sender)
+        }
     }
 
     /// Keeps a connection whose exchange ended cleanly for the next call.
@@ -220,6 +227,29 @@ impl Http1Pool {
             idle.push(connection);
         }
     }
+}
+
+/// A new HTTP/1.1 connection to the channel's target, driven by a task.
+async fn new_connection(channel: &Channel) -> Result<http1::SendRequest<OutBody>, Status> {
+    let io = channel.open_io().await.map_err(|error| {
+        Status::unavailable(format!(
+            "failed to connect to {}: {error}",
+            channel.target()
+        ))
+    })?;
+    let (sender, connection) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|error| Status::unavailable(format!("HTTP/1.1 handshake failed: {error}")))?;
+    let closed = channel.closed_token().clone();
+    channel.handle().spawn(async move {
+        tokio::select! {
+            result = connection => if let Err(error) = result {
+                tracing::debug!(%error, "HTTP/1.1 connection ended");
+            },
+            _ = closed.cancelled() => {}
+        }
+    });
+    Ok(sender)
 }
 
 /// A request body fed by a queue.

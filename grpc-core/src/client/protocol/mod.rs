@@ -50,6 +50,7 @@ pub struct ClientProtocol {
     protocol: Protocol,
     http: HttpVersion,
     json: bool,
+    text: bool,
     unary_get: bool,
     descriptors: Vec<Bytes>,
 }
@@ -60,6 +61,7 @@ impl ClientProtocol {
             protocol,
             http: HttpVersion::Http2,
             json: false,
+            text: false,
             unary_get: false,
             descriptors: Vec::new(),
         }
@@ -73,6 +75,16 @@ impl ClientProtocol {
     /// gRPC-Web (`application/grpc-web+proto`).
     pub fn grpc_web() -> ClientProtocol {
         ClientProtocol::new(Protocol::GrpcWeb)
+    }
+
+    /// gRPC-Web in its text form (`application/grpc-web-text`): request
+    /// and response bodies base64, as browsers without binary streaming
+    /// support send them.
+    pub fn grpc_web_text() -> ClientProtocol {
+        ClientProtocol {
+            text: true,
+            ..ClientProtocol::grpc_web()
+        }
     }
 
     /// Connect with protobuf messages (`application/proto`,
@@ -120,18 +132,18 @@ impl ClientProtocol {
         self.http
     }
 
+    /// True for gRPC-Web's text form ([`grpc_web_text`](Self::grpc_web_text)).
+    pub fn is_text(&self) -> bool {
+        self.text
+    }
+
     /// The channel's exchange for these settings; `None` for gRPC over
     /// HTTP/2 (the call core's own). Invalid combinations are errors.
-    pub(crate) fn client(self, tls: bool) -> Result<Option<Arc<ProtocolClient>>, Error> {
+    pub(crate) fn client(self) -> Result<Option<Arc<ProtocolClient>>, Error> {
         let invalid = |message: &str| Err(Error::new(Kind::InvalidArgument, message));
         match (self.protocol, self.http) {
             (Protocol::Grpc, HttpVersion::Http2) => return Ok(None),
             (Protocol::Grpc, _) => return invalid("gRPC needs HTTP/2 (use gRPC-Web or Connect)"),
-            (_, HttpVersion::Http1) if tls => {
-                return invalid(
-                    "HTTP/1.1 over TLS is not supported by the client yet (its TLS offers ALPN h2 only)",
-                );
-            }
             _ => {}
         }
         if self.unary_get && self.protocol != Protocol::Connect {
@@ -145,6 +157,7 @@ impl ClientProtocol {
             protocol: self.protocol,
             http: self.http,
             json: self.json,
+            text: self.text,
             unary_get: self.unary_get,
             descriptors,
             pool: Http1Pool::default(),
@@ -158,6 +171,8 @@ pub(crate) struct ProtocolClient {
     protocol: Protocol,
     http: HttpVersion,
     json: bool,
+    /// gRPC-Web's text form (base64 bodies).
+    text: bool,
     unary_get: bool,
     descriptors: Descriptors,
     pool: Http1Pool,
@@ -168,6 +183,8 @@ pub(crate) struct Plan {
     pub(crate) shape: Shape,
     pub(crate) json: Option<JsonCodec>,
     pub(crate) http: HttpVersion,
+    /// Bodies in base64 (`application/grpc-web-text`).
+    pub(crate) text: bool,
 }
 
 impl ProtocolClient {
@@ -270,6 +287,7 @@ impl ProtocolClient {
             shape,
             json,
             http: self.http,
+            text: self.text,
         })
     }
 
@@ -286,12 +304,14 @@ impl ProtocolClient {
         if let Some(auth) = &auth {
             auth.write_headers(request.headers_mut());
         }
+        let wait = invocation.options.wait_for_ready;
         match self.http {
-            HttpVersion::Http1 => self.pool.open(invocation.channel, request, body).await,
-            HttpVersion::Http2 => {
-                let wait = invocation.options.wait_for_ready;
-                http::open_h2(invocation.channel, wait, request, body).await
+            HttpVersion::Http1 => {
+                self.pool
+                    .open(invocation.channel, wait, request, body)
+                    .await
             }
+            HttpVersion::Http2 => http::open_h2(invocation.channel, wait, request, body).await,
         }
     }
 }

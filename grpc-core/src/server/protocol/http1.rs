@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::body::{self, BoxError, ChannelBody, Part};
-use super::call;
+use super::{call, http1_limits};
 use crate::server::lifecycle::{Phase, ServerShared};
 use crate::server::rpc::wait_for_phase;
 
@@ -32,6 +32,11 @@ pub(crate) async fn serve_http1<T>(
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = server.config().http1;
+    let Some(_slot) = server.http1_slots().take() else {
+        tracing::debug!(%peer, "HTTP/1.1 connection refused: {} served already", limits.max_connections);
+        return http1_limits::refuse(io, limits.idle_timeout, limits.max_connections).await;
+    };
     let service_server = Arc::clone(&server);
     let service = service_fn(move |request: Request<Incoming>| {
         handle(
@@ -43,9 +48,9 @@ pub(crate) async fn serve_http1<T>(
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        // A client that never finishes its request head holds the socket
-        // no longer than a handshake may take.
-        .header_read_timeout(server.config().handshake_timeout)
+        // A client that never finishes its request head, or sits idle
+        // between requests, holds the socket no longer than this.
+        .header_read_timeout(limits.idle_timeout)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let mut phase = server.phase();

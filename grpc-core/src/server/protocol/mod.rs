@@ -8,7 +8,7 @@
 //! [`RpcInfo`]: super::context::RpcInfo
 //! [`ServicerContext`]: super::ServicerContext
 
-mod base64_stream;
+pub(crate) mod base64_stream;
 pub(crate) mod body;
 mod call;
 mod connect;
@@ -17,6 +17,7 @@ mod detect;
 mod get;
 mod grpc_web;
 mod http1;
+mod http1_limits;
 pub(crate) mod reader;
 mod wire;
 
@@ -24,6 +25,7 @@ pub(crate) use crate::wire::json::Descriptors;
 pub use cors::Cors;
 pub(crate) use detect::{Detected, detect};
 pub(crate) use http1::serve_http1;
+pub(crate) use http1_limits::{Http1Limits, Http1Slots};
 
 use std::sync::Arc;
 

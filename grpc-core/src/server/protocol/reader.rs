@@ -93,14 +93,16 @@ impl RequestReader {
         }
     }
 
-    /// Reads a response body on the client: a failing body is `failed`'s
-    /// status (the connection broke) instead of the server's `CANCELLED`.
+    /// Reads a response body on the client (base64 when `text`, as
+    /// grpc-web-text): a failing body is `failed`'s status (the connection
+    /// broke) instead of the server's `CANCELLED`.
     pub(crate) fn response(
         body: RequestBody,
         max_message_len: usize,
+        text: bool,
         failed: fn(BoxError) -> Status,
     ) -> RequestReader {
-        let mut reader = RequestReader::new(body, max_message_len, false);
+        let mut reader = RequestReader::new(body, max_message_len, text);
         reader.messages.source_mut().failed = failed;
         reader
     }

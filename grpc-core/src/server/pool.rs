@@ -197,11 +197,7 @@ impl WorkerPool {
         if state.running > 0 {
             // A worker comes back for it after its job; if that job runs
             // long, the stall watch wakes another.
-            if state.watch == Watch::Asleep {
-                state.watch = Watch::Watching;
-                drop(state);
-                self.shared.watch_wake.notify_one();
-            }
+            self.arm_watch(&mut state);
             return;
         }
         self.wake_worker(state);
@@ -216,6 +212,15 @@ impl WorkerPool {
             pool: self.clone(),
         });
         self.push(Job::Poll(task));
+    }
+
+    /// Wakes the stall watch if it sleeps: jobs are queued behind running
+    /// ones.
+    fn arm_watch(&self, state: &mut PoolState) {
+        if state.watch == Watch::Asleep {
+            state.watch = Watch::Watching;
+            self.shared.watch_wake.notify_one();
+        }
     }
 
     /// Makes sure a worker will look at the queue when a job can start
@@ -359,7 +364,14 @@ impl WorkerPool {
             if state.can_start_job(self.shared.max_workers) {
                 state.running += 1;
                 state.taken_total += 1;
-                return state.jobs.pop_front();
+                let job = state.jobs.pop_front();
+                if !state.jobs.is_empty() {
+                    // The jobs behind this one were queued for this
+                    // worker; if this job runs long, the watch must see
+                    // them wait.
+                    self.arm_watch(&mut state);
+                }
+                return job;
             }
             if state.shutdown && state.jobs.is_empty() {
                 state.threads -= 1;

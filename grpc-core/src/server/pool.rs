@@ -578,6 +578,50 @@ mod tests {
         pool.shutdown();
     }
 
+    /// Waits (bounded) until `ready` holds for the pool's state.
+    fn wait_for_state(pool: &WorkerPool, ready: impl Fn(&PoolState) -> bool) {
+        let start = std::time::Instant::now();
+        while !ready(&pool.lock()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "pool never settled"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_burst_taken_by_one_worker_is_watched_while_its_first_job_blocks() {
+        // A worker that drained a job and went idle, and a watch asleep on
+        // an empty queue: then a burst of two arrives for that one worker
+        // (no second wake-up). The first job blocks until the second has
+        // run, so the second must get another worker through the watch.
+        let pool = WorkerPool::new(4, 0);
+        let (warm_tx, warm_rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || warm_tx.send(()).unwrap()));
+        warm_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        wait_for_state(&pool, |state| {
+            state.idle == 1 && state.running == 0 && state.watch == Watch::Asleep
+        });
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let first_done = done_tx.clone();
+        pool.submit(Box::new(move || {
+            let _ = release_rx.recv_timeout(Duration::from_secs(10));
+            first_done.send("first").unwrap();
+        }));
+        pool.submit(Box::new(move || {
+            done_tx.send("second").unwrap();
+            release_tx.send(()).unwrap();
+        }));
+        let order = [
+            done_rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+            done_rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        ];
+        assert_eq!(order, ["second", "first"]);
+        pool.shutdown();
+    }
+
     #[test]
     fn a_parked_handler_frees_its_slot_for_other_jobs() {
         // One worker slot; the first job parks on a "network" wait that

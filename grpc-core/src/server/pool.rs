@@ -13,6 +13,16 @@
 //!   temporary thread takes the slot, up to a hard cap of parked threads.
 //!   Past the cap a parked handler keeps its slot (the old behaviour).
 //!
+//! Waking a thread costs two context switches (on a busy core the woken
+//! worker also preempts the I/O thread that queued the job), so a job wakes
+//! a worker only when no worker will take it soon: none is looking for
+//! work (spinning, or woken and not yet running) and none is running a job
+//! it will come back from. A burst of jobs is drained by the worker that is
+//! awake. What keeps a long-running handler from stalling the jobs queued
+//! behind it is the **stall watch**: a thread that, while jobs are queued,
+//! looks every [`STALL_CHECK`] and wakes another worker when a job queued
+//! before its last look is still waiting (at most one wake-up per look).
+//!
 //! [`spawn`]: WorkerPool::spawn
 
 use std::cell::RefCell;
@@ -53,6 +63,17 @@ const SPINS_BEFORE_PARK: u32 = 16;
 /// A future run on the pool.
 pub(crate) type PoolFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// How often the stall watch looks at the queue while jobs wait: a job
+/// that waited longer than this (at most twice this) behind running
+/// handlers gets a worker of its own.
+const STALL_CHECK: Duration = Duration::from_millis(1);
+
+/// How often the stall watch looks at the queue while it sleeps: the
+/// pool's rules wake it whenever a job is queued behind running handlers,
+/// and this bounds what any wake-up missed by them could cost (a job waits
+/// at most this long plus one [`STALL_CHECK`], never forever).
+const ASLEEP_LOOK: Duration = Duration::from_millis(100);
+
 /// Threads beyond `max_workers` linger this long without work, then exit.
 const SPARE_THREAD_IDLE: Duration = Duration::from_secs(30);
 
@@ -68,6 +89,8 @@ struct PoolShared {
     available: Condvar,
     /// Parked handlers whose wait is over wait here for a free slot.
     slot_free: Condvar,
+    /// The stall watch sleeps here while no job is queued.
+    watch_wake: Condvar,
     max_workers: usize,
     max_parked: usize,
 }
@@ -78,6 +101,8 @@ struct PoolState {
     idle: usize,
     /// Workers awake and looking for a job (at most one).
     spinning: usize,
+    /// Idle workers notified and not yet awake.
+    notified: usize,
     /// Slots in use: threads running user code (at most `max_workers`).
     running: usize,
     /// Handlers waiting on the network without a slot.
@@ -86,11 +111,32 @@ struct PoolState {
     /// new jobs.
     resuming: usize,
     shutdown: bool,
+    /// Jobs queued since the start, and jobs taken: what the stall watch
+    /// compares between two looks.
+    queued_total: u64,
+    taken_total: u64,
+    watch: Watch,
+}
+
+/// Where the stall watch stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Not started (no worker thread yet).
+    Absent,
+    /// Asleep until a job is queued behind a running handler.
+    Asleep,
+    /// Looking every [`STALL_CHECK`].
+    Watching,
 }
 
 impl PoolState {
     fn can_start_job(&self, max_workers: usize) -> bool {
         !self.jobs.is_empty() && self.running < max_workers && self.resuming == 0
+    }
+
+    /// Workers that will look at the queue without a wake-up.
+    fn seeking(&self) -> usize {
+        self.spinning + self.notified
     }
 }
 
@@ -110,13 +156,18 @@ impl WorkerPool {
                     threads: 0,
                     idle: 0,
                     spinning: 0,
+                    notified: 0,
                     running: 0,
                     parked: 0,
                     resuming: 0,
                     shutdown: false,
+                    queued_total: 0,
+                    taken_total: 0,
+                    watch: Watch::Absent,
                 }),
                 available: Condvar::new(),
                 slot_free: Condvar::new(),
+                watch_wake: Condvar::new(),
                 max_workers: max_workers.max(1),
                 max_parked,
             }),
@@ -144,6 +195,17 @@ impl WorkerPool {
     fn push(&self, job: Job) {
         let mut state = self.lock();
         state.jobs.push_back(job);
+        state.queued_total += 1;
+        if state.seeking() > 0 {
+            // A worker between jobs takes it.
+            return;
+        }
+        if state.running > 0 {
+            // A worker comes back for it after its job; if that job runs
+            // long, the stall watch wakes another.
+            self.arm_watch(&mut state);
+            return;
+        }
         self.wake_worker(state);
     }
 
@@ -158,31 +220,114 @@ impl WorkerPool {
         self.push(Job::Poll(task));
     }
 
-    /// Makes sure a worker will take the jobs that can start now: an idle
-    /// one is woken, or a thread is started.
-    fn wake_worker(&self, mut state: MutexGuard<'_, PoolState>) {
-        if !state.can_start_job(self.shared.max_workers) || state.jobs.len() <= state.spinning {
-            // Nothing can start, or a spinning worker takes it.
+    /// Wakes the stall watch if it sleeps: jobs are queued behind running
+    /// ones.
+    fn arm_watch(&self, state: &mut PoolState) {
+        if state.watch == Watch::Asleep {
+            state.watch = Watch::Watching;
+            self.shared.watch_wake.notify_one();
+        }
+    }
+
+    /// Makes sure a worker will look at the queue when a job can start
+    /// and no worker is looking: an idle one is woken, or a thread started.
+    fn wake_worker(&self, state: MutexGuard<'_, PoolState>) {
+        if !state.can_start_job(self.shared.max_workers) || state.seeking() > 0 {
             return;
         }
-        // An idle worker that was notified counts as idle until it wakes,
-        // so compare with the queue: every queued job needs a worker of its
-        // own, or two quick submits share one wakeup.
-        if state.jobs.len() <= state.idle + state.spinning || state.threads >= self.max_threads() {
+        self.wake_one(state);
+    }
+
+    /// Wakes an idle worker, or starts a thread (and the stall watch with
+    /// the first one).
+    fn wake_one(&self, mut state: MutexGuard<'_, PoolState>) {
+        if state.idle > state.notified || state.threads >= self.max_threads() {
+            state.notified += usize::from(state.idle > state.notified);
             drop(state);
             self.shared.available.notify_one();
             return;
         }
         state.threads += 1;
+        let start_watch = state.watch == Watch::Absent;
+        if start_watch {
+            state.watch = Watch::Watching;
+        }
         drop(state);
+        self.start_thread(
+            "grpc-worker",
+            |pool| pool.work(),
+            || self.lock().threads -= 1,
+        );
+        if start_watch {
+            self.start_thread(
+                "grpc-pool-watch",
+                |pool| pool.watch(),
+                || {
+                    self.lock().watch = Watch::Absent;
+                },
+            );
+        }
+    }
+
+    fn start_thread(&self, name: &str, body: fn(WorkerPool), failed: impl FnOnce()) {
         let pool = self.clone();
         let started = std::thread::Builder::new()
-            .name("grpc-worker".into())
-            .spawn(move || pool.work());
+            .name(name.into())
+            .spawn(move || body(pool));
         if let Err(error) = started {
-            tracing::error!(%error, "cannot start a worker thread");
-            self.lock().threads -= 1;
+            tracing::error!(%error, "cannot start a {name} thread");
+            failed();
         }
+    }
+
+    /// The stall watch: while jobs are queued, looks every [`STALL_CHECK`]
+    /// and wakes a worker when a job queued before the previous look is
+    /// still waiting; asleep while the queue is empty.
+    fn watch(self) {
+        let mut state = self.lock();
+        let mut queued_at_last_look = state.queued_total;
+        while !state.shutdown {
+            if state.jobs.is_empty() {
+                state.watch = Watch::Asleep;
+                while state.watch == Watch::Asleep && !state.shutdown {
+                    state = self
+                        .shared
+                        .watch_wake
+                        .wait_timeout(state, ASLEEP_LOOK)
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .0;
+                    if !state.jobs.is_empty() {
+                        // Queued with no one arming the watch: look at
+                        // them as if they had waited a whole check.
+                        state.watch = Watch::Watching;
+                    }
+                }
+                queued_at_last_look = state.queued_total;
+                continue;
+            }
+            state = self
+                .shared
+                .watch_wake
+                .wait_timeout(state, STALL_CHECK)
+                .unwrap_or_else(|poison| poison.into_inner())
+                .0;
+            let stalled = state.taken_total < queued_at_last_look;
+            queued_at_last_look = state.queued_total;
+            if stalled && state.can_start_job(self.shared.max_workers) {
+                self.wake_one(state);
+                state = self.lock();
+            }
+        }
+    }
+
+    fn wait<'a>(
+        &self,
+        condvar: &Condvar,
+        state: MutexGuard<'a, PoolState>,
+    ) -> MutexGuard<'a, PoolState> {
+        condvar
+            .wait(state)
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Gives a slot back: a resuming handler gets it first, else a job.
@@ -205,34 +350,44 @@ impl WorkerPool {
     pub(crate) fn shutdown(&self) {
         self.lock().shutdown = true;
         self.shared.available.notify_all();
+        self.shared.watch_wake.notify_all();
     }
 
     fn work(self) {
-        while let Some(job) = self.next_job() {
+        let mut state = self.lock();
+        while let Some(job) = self.next_job(state) {
             SLOT.with(|slot| *slot.borrow_mut() = Some(self.clone()));
             job.run();
             SLOT.with(|slot| *slot.borrow_mut() = None);
-            // This thread takes the next job itself; only a resuming
-            // handler needs telling that the slot is free.
-            let mut state = self.lock();
+            // This thread takes the next job itself, under the same lock
+            // (so no job queued meanwhile wakes another worker); only a
+            // resuming handler needs telling that the slot is free.
+            state = self.lock();
             state.running -= 1;
-            let resuming = state.resuming > 0;
-            drop(state);
-            if resuming {
+            if state.resuming > 0 {
+                drop(state);
                 self.shared.slot_free.notify_one();
+                state = self.lock();
             }
         }
     }
 
     /// Waits for a job this thread may start (taking a slot), or `None`
-    /// when the thread should exit.
-    fn next_job(&self) -> Option<Job> {
-        let mut state = self.lock();
+    /// when the thread should exit; the lock is released either way.
+    fn next_job<'a>(&'a self, mut state: MutexGuard<'a, PoolState>) -> Option<Job> {
         let mut spins = 0;
         loop {
             if state.can_start_job(self.shared.max_workers) {
                 state.running += 1;
-                return state.jobs.pop_front();
+                state.taken_total += 1;
+                let job = state.jobs.pop_front();
+                if !state.jobs.is_empty() {
+                    // The jobs behind this one were queued for this
+                    // worker; if this job runs long, the watch must see
+                    // them wait.
+                    self.arm_watch(&mut state);
+                }
+                return job;
             }
             if state.shutdown && state.jobs.is_empty() {
                 state.threads -= 1;
@@ -255,6 +410,8 @@ impl WorkerPool {
                 .unwrap_or_else(|poison| poison.into_inner());
             state = next;
             state.idle -= 1;
+            // Counted as looking from its notification until now.
+            state.notified = state.notified.saturating_sub(1);
             if waited.timed_out()
                 && state.threads > self.shared.max_workers
                 && !state.can_start_job(self.shared.max_workers)
@@ -280,11 +437,7 @@ impl WorkerPool {
         state.parked -= 1;
         state.resuming += 1;
         while state.running >= self.shared.max_workers {
-            state = self
-                .shared
-                .slot_free
-                .wait(state)
-                .unwrap_or_else(|poison| poison.into_inner());
+            state = self.wait(&self.shared.slot_free, state);
         }
         state.resuming -= 1;
         state.running += 1;
@@ -376,43 +529,133 @@ mod tests {
         pool.shutdown();
     }
 
-    #[test]
-    fn a_notified_idle_worker_takes_one_job_only() {
-        // A worker counts as idle until it wakes up and relocks, so right
-        // after a submit notified it, it is "idle" yet already promised a job.
-        let pool = WorkerPool::new(4, 0);
-        pool.lock().idle = 1; // such a worker
-        pool.submit(Box::new(|| {}));
-        assert_eq!(
-            pool.lock().threads,
-            0,
-            "the idle worker takes the first job"
-        );
-        pool.submit(Box::new(|| {}));
-        assert_eq!(
-            pool.lock().threads,
-            1,
-            "the second job needs its own worker"
-        );
+    /// Lets a pool whose counters a test set by hand run its jobs.
+    fn run_queued_for_real(pool: &WorkerPool) {
+        {
+            let mut state = pool.lock();
+            (state.idle, state.notified, state.spinning) = (0, 0, 0);
+        }
+        pool.wake_worker(pool.lock());
         while pool.queued() > 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
-        pool.lock().idle -= 1;
         pool.shutdown();
     }
 
     #[test]
-    fn a_spinning_worker_takes_a_job_without_a_wake_up() {
+    fn a_notified_idle_worker_drains_a_burst() {
+        // A worker counts as idle until it wakes up and relocks; once
+        // notified, it takes every job queued before it runs.
+        let pool = WorkerPool::new(4, 0);
+        pool.lock().idle = 1; // such a worker
+        pool.submit(Box::new(|| {}));
+        assert_eq!(pool.lock().notified, 1, "the idle worker is woken");
+        pool.submit(Box::new(|| {}));
+        assert_eq!(pool.lock().threads, 0, "no second wake-up for a burst");
+        assert_eq!(pool.lock().notified, 1);
+        run_queued_for_real(&pool);
+    }
+
+    #[test]
+    fn a_spinning_worker_takes_a_burst_without_a_wake_up() {
         let pool = WorkerPool::new(4, 0);
         pool.lock().spinning = 1; // a worker between two jobs, looking
         pool.submit(Box::new(|| {}));
-        assert_eq!(pool.lock().threads, 0, "the spinning worker takes it");
         pool.submit(Box::new(|| {}));
-        assert_eq!(pool.lock().threads, 1, "a second job needs a second worker");
-        pool.lock().spinning = 0;
-        while pool.queued() > 0 {
+        assert_eq!(pool.lock().threads, 0, "the spinning worker takes both");
+        run_queued_for_real(&pool);
+    }
+
+    #[test]
+    fn a_job_queued_behind_a_handler_that_blocks_gets_a_worker() {
+        // The first job blocks until the second has run. The second is
+        // queued while the first runs (no wake-up: a running worker comes
+        // back for it), so only the stall watch can give it a worker.
+        let pool = WorkerPool::new(2, 0);
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let first_done = done_tx.clone();
+        pool.submit(Box::new(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            first_done.send("first").unwrap();
+        }));
+        started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        pool.submit(Box::new(move || {
+            done_tx.send("second").unwrap();
+            release_tx.send(()).unwrap();
+        }));
+        let order = [
+            done_rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            done_rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        ];
+        assert_eq!(order, ["second", "first"]);
+        pool.shutdown();
+    }
+
+    /// Waits (bounded) until `ready` holds for the pool's state.
+    fn wait_for_state(pool: &WorkerPool, ready: impl Fn(&PoolState) -> bool) {
+        let start = std::time::Instant::now();
+        while !ready(&pool.lock()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "pool never settled"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn a_burst_taken_by_one_worker_is_watched_while_its_first_job_blocks() {
+        // A worker that drained a job and went idle, and a watch asleep on
+        // an empty queue: then a burst of two arrives for that one worker
+        // (no second wake-up). The first job blocks until the second has
+        // run, so the second must get another worker through the watch.
+        let pool = WorkerPool::new(4, 0);
+        let (warm_tx, warm_rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || warm_tx.send(()).unwrap()));
+        warm_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        wait_for_state(&pool, |state| {
+            state.idle == 1 && state.running == 0 && state.watch == Watch::Asleep
+        });
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let first_done = done_tx.clone();
+        pool.submit(Box::new(move || {
+            let _ = release_rx.recv_timeout(Duration::from_secs(10));
+            first_done.send("first").unwrap();
+        }));
+        pool.submit(Box::new(move || {
+            done_tx.send("second").unwrap();
+            release_tx.send(()).unwrap();
+        }));
+        let order = [
+            done_rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+            done_rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        ];
+        assert_eq!(order, ["second", "first"]);
+        pool.shutdown();
+    }
+
+    #[test]
+    fn a_job_no_rule_woke_anyone_for_is_found_by_the_sleeping_watch() {
+        // A miscounted "worker on its way" (as a lost wake-up would leave)
+        // makes a submit wake no one; the watch's periodic look while it
+        // sleeps still gets the job a worker.
+        let pool = WorkerPool::new(4, 0);
+        let (warm_tx, warm_rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || warm_tx.send(()).unwrap()));
+        warm_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        wait_for_state(&pool, |state| {
+            state.idle == 1 && state.running == 0 && state.watch == Watch::Asleep
+        });
+        pool.lock().notified = 1; // a wake-up counted but never delivered
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || done_tx.send(()).unwrap()));
+        done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the job ran");
         pool.shutdown();
     }
 

@@ -26,11 +26,10 @@ pub(crate) fn shared_handle() -> Result<Handle, Error> {
             .ok()
             .and_then(|value| value.parse::<usize>().ok())
             .filter(|threads| *threads > 0)
-            .unwrap_or_else(|| {
-                thread::available_parallelism()
-                    .map_or(2, |n| n.get())
-                    .max(2)
-            });
+            // One per CPU this process may use (its affinity mask and
+            // cgroup quota), as tokio's own default: a second I/O thread on
+            // one CPU only adds context switches.
+            .unwrap_or_else(|| thread::available_parallelism().map_or(2, |n| n.get()));
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("grpc-io")

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tracing::Instrument;
 
 use super::call::{Call, CallShared};
 use super::future::CallFuture;
@@ -325,13 +326,23 @@ where
 
     /// Like [`call`](Self::call), also returning the [`Call`] (status,
     /// metadata).
+    ///
+    /// The calling thread encodes the request and waits; the exchange runs
+    /// as a task on the channel's I/O runtime, so callers on many threads
+    /// never contend for the connection's locks or the runtime's timers.
     pub fn with_call(&self, request: Req) -> Result<(Resp, Call), RpcError> {
         let call = self.method.new_call();
         let outgoing = self.method.encode(&self.codec, &request).map(Outgoing::One);
-        let result = block_on(
-            self.method.channel.handle(),
-            self.method.unary_response(&self.codec, &call, outgoing),
-        )?;
+        let (method, codec, shared) = (self.method.clone(), self.codec.clone(), Arc::clone(&call));
+        let handle = self.method.channel.handle();
+        // In the caller's span, as if it ran here.
+        let exchange = handle.spawn(
+            async move { method.unary_response(&codec, &shared, outgoing).await }
+                .instrument(tracing::Span::current()),
+        );
+        let result = block_on(handle, exchange)?.map_err(|error| {
+            RpcError::from(Status::internal(format!("the call's task failed: {error}")))
+        })?;
         result.map(|response| (response, Call::new(call)))
     }
 

@@ -57,7 +57,12 @@ pub(crate) async fn serve(
         .is_some_and(|value| wire::is_grpc_content_type(value.as_bytes()));
     if !content_type_ok {
         // Connect, gRPC-Web, a CORS preflight, or something to refuse.
-        return protocol::serve_h2(request, respond, peer, server, phase, socket).await;
+        // Boxed: the other protocols' state machine is some 5 KiB, which
+        // every gRPC call's future would otherwise carry (and copy).
+        return Box::pin(protocol::serve_h2(
+            request, respond, peer, server, phase, socket,
+        ))
+        .await;
     }
     let call = socket.call_started(); // channelz: counts as failed unless finished below
     let (parts, body) = request.into_parts();

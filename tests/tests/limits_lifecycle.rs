@@ -571,3 +571,41 @@ fn deadline_passes_while_queued_for_a_worker() {
     assert_eq!(reply.message, "after");
     assert_eq!(events.count("queued", EventKind::Started), 0);
 }
+
+#[test]
+fn a_connection_whose_handshake_ends_after_stop_does_not_hold_the_stop() {
+    // The round-robin example hung in `stop(None).wait()` now and then: a
+    // client reconnecting right after the GOAWAY was accepted, and its
+    // connection, past its handshake only once the server was stopping,
+    // never saw the stop. Here that order is forced: the connection is
+    // handed to the server, the server stops, then the client completes
+    // the HTTP/2 handshake.
+    let server = Server::builder().build();
+    server.start().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (client_io, server_io) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    });
+    let credentials = grpc_core::insecure_server_credentials();
+    server
+        .serve_connection(server_io, "ipv4:127.0.0.1:1", &credentials)
+        .unwrap();
+    let stopped = server.stop(None);
+    let _client = runtime.block_on(async {
+        let (send, connection) = h2::client::handshake(client_io).await.unwrap();
+        tokio::spawn(connection);
+        send
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        stopped.wait();
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server stopped (its late connection was closed)");
+}

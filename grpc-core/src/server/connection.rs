@@ -387,6 +387,16 @@ impl<I: AsyncIo> Serving<'_, I> {
     ) -> Ending {
         tokio::pin!(keepalive);
         let mut phase: watch::Receiver<Phase> = self.server.phase();
+        // A connection whose handshake ended after the server began to stop
+        // has missed that change (`changed` reports later ones only): it
+        // drains or ends now, or the stop would wait for it forever.
+        let now = *phase.borrow_and_update();
+        if now >= Phase::Draining {
+            self.drain();
+        }
+        if now >= Phase::Cancelling {
+            return Ending::Cancelling;
+        }
         let limits = self.server.config().connection_limits;
         let retire = limits.retire(self.streams, tokio::time::Instant::now());
         tokio::pin!(retire);

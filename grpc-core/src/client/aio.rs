@@ -85,7 +85,7 @@ impl Method {
         let (tx, rx) = oneshot::channel();
         let (method, codec) = (self.clone(), codec.clone());
         let driver = Arc::clone(&shared);
-        handle.spawn(async move {
+        super::multicallable::spawn_boxed(&handle, async move {
             let _ = tx.send(method.unary_response(&codec, &driver, Ok(outgoing)).await);
         });
         let lost = Arc::clone(&shared);

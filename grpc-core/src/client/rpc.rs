@@ -164,19 +164,9 @@ pub(crate) async fn run(
 ) -> Status {
     if let Some(interceptors) = &invocation.channel.interceptors {
         let interceptors = interceptors.clone();
-        return Box::pin(super::interceptor::run(
-            &interceptors,
-            invocation,
-            call,
-            outgoing,
-            delivery,
-        ))
-        .await;
+        return super::interceptor::run(&interceptors, invocation, call, outgoing, delivery).await;
     }
-    // Boxed: the exchange's state machine is some 4 KiB, and the futures
-    // that hold it (a call's task, a caller's future) are moved whole on
-    // their way into a runtime; boxed, those are moves of a pointer.
-    Box::pin(run_direct(invocation, call, outgoing, delivery)).await
+    run_direct(invocation, call, outgoing, delivery).await
 }
 
 /// [`run`] past the channel's interceptors: the call on the wire.

@@ -466,11 +466,11 @@ impl<I: AsyncIo> Serving<'_, I> {
         let peer = Arc::clone(self.peer);
         let phase = server.phase();
         let socket = self.socket.clone(); // channelz
-        // The RPC's state machine is large (some 6 KiB) and a task's
-        // future is moved several times on its way into the runtime and
-        // rewritten when it ends: boxed, those are moves of a pointer.
+        // `serve` keeps its future small (the other protocols' large state
+        // machine is boxed inside it): a task's future is moved whole
+        // several times on its way into the runtime.
         tokio::spawn(async move {
-            Box::pin(rpc::serve(request, respond, peer, server, phase, socket)).await;
+            rpc::serve(request, respond, peer, server, phase, socket).await;
             drop(guard);
         });
     }

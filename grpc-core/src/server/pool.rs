@@ -21,7 +21,9 @@
 //! awake. What keeps a long-running handler from stalling the jobs queued
 //! behind it is the **stall watch**: a thread that, while jobs are queued,
 //! looks every [`STALL_CHECK`] and wakes another worker when a job queued
-//! before its last look is still waiting (at most one wake-up per look).
+//! before its last look is still waiting (at most one wake-up per look) and
+//! either no running handler took a job since (they are stuck) or fewer
+//! handlers run than there are CPUs (a busy core needs no second thread).
 //!
 //! [`spawn`]: WorkerPool::spawn
 
@@ -93,6 +95,9 @@ struct PoolShared {
     watch_wake: Condvar,
     max_workers: usize,
     max_parked: usize,
+    /// CPUs this process may use: while the running handlers make
+    /// progress, the watch adds workers only up to this many.
+    cpus: usize,
 }
 
 struct PoolState {
@@ -170,6 +175,7 @@ impl WorkerPool {
                 watch_wake: Condvar::new(),
                 max_workers: max_workers.max(1),
                 max_parked,
+                cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             }),
         }
     }
@@ -286,6 +292,7 @@ impl WorkerPool {
     fn watch(self) {
         let mut state = self.lock();
         let mut queued_at_last_look = state.queued_total;
+        let mut taken_at_last_look = state.taken_total;
         while !state.shutdown {
             if state.jobs.is_empty() {
                 state.watch = Watch::Asleep;
@@ -303,6 +310,7 @@ impl WorkerPool {
                     }
                 }
                 queued_at_last_look = state.queued_total;
+                taken_at_last_look = state.taken_total;
                 continue;
             }
             state = self
@@ -311,9 +319,17 @@ impl WorkerPool {
                 .wait_timeout(state, STALL_CHECK)
                 .unwrap_or_else(|poison| poison.into_inner())
                 .0;
+            // A job has waited a whole look. Another worker helps if the
+            // running ones are stuck (none took a job since the last look:
+            // handlers blocked on something), or if they progress but
+            // leave CPUs idle; with every CPU busy, one more thread only
+            // adds context switches.
             let stalled = state.taken_total < queued_at_last_look;
+            let progressing = state.taken_total > taken_at_last_look;
             queued_at_last_look = state.queued_total;
-            if stalled && state.can_start_job(self.shared.max_workers) {
+            taken_at_last_look = state.taken_total;
+            let helps = !progressing || state.running < self.shared.cpus;
+            if stalled && helps && state.can_start_job(self.shared.max_workers) {
                 self.wake_one(state);
                 state = self.lock();
             }

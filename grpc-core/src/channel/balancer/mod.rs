@@ -81,7 +81,8 @@ pub(crate) enum Pick {
 #[derive(Default)]
 pub(crate) struct Balancer {
     policy: LbPolicy,
-    subchannels: Vec<Arc<Subchannel>>,
+    /// Shared with the snapshots: a call's pick copies no list.
+    subchannels: Arc<[Arc<Subchannel>]>,
     /// Whether the resolver answered at least once.
     pub(crate) resolved: bool,
     /// The resolver's last error, while it has no addresses.
@@ -91,7 +92,7 @@ pub(crate) struct Balancer {
 /// A copy of the balancer's current subchannels, to act on without a lock.
 pub(crate) struct Snapshot {
     policy: LbPolicy,
-    subchannels: Vec<Arc<Subchannel>>,
+    subchannels: Arc<[Arc<Subchannel>]>,
     resolved: bool,
     resolution_error: Option<Status>,
 }
@@ -105,7 +106,7 @@ impl Balancer {
         addresses: Vec<ResolvedAddress>,
         parent: &Arc<ChannelInner>,
     ) -> Vec<Arc<Subchannel>> {
-        let mut old = std::mem::take(&mut self.subchannels);
+        let mut old = std::mem::take(&mut self.subchannels).to_vec();
         if policy != self.policy {
             old.drain(..).for_each(|subchannel| subchannel.remove());
         }
@@ -116,7 +117,7 @@ impl Balancer {
             } => pick_first::update(old, addresses, *shuffle_address_list, parent),
         };
         self.policy = policy;
-        self.subchannels = subchannels;
+        self.subchannels = subchannels.into();
         self.resolved = true;
         self.resolution_error = None;
         start
@@ -125,7 +126,7 @@ impl Balancer {
     pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             policy: self.policy.clone(),
-            subchannels: self.subchannels.clone(),
+            subchannels: Arc::clone(&self.subchannels),
             resolved: self.resolved,
             resolution_error: self.resolution_error.clone(),
         }
@@ -133,8 +134,8 @@ impl Balancer {
 
     /// Drops every subchannel (the channel closed).
     pub(crate) fn shutdown(&mut self) {
-        self.subchannels
-            .drain(..)
+        std::mem::take(&mut self.subchannels)
+            .iter()
             .for_each(|subchannel| subchannel.remove());
     }
 }
@@ -206,6 +207,11 @@ fn ready(subchannel: &Arc<Subchannel>) -> Option<Pick> {
         }),
         _ => None,
     }
+}
+
+/// Whether a subchannel has a connection for new calls.
+fn is_ready(subchannel: &Subchannel) -> bool {
+    matches!(&*subchannel.state.borrow(), ConnState::Ready { .. })
 }
 
 /// The error of a subchannel in transient failure.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Pick, failure, ready};
+use super::{Pick, failure, is_ready, ready};
 use crate::channel::ChannelConnectivity;
 use crate::channel::ChannelInner;
 use crate::channel::resolver::ResolvedAddress;
@@ -35,10 +35,19 @@ pub(super) fn update(
 }
 
 pub(super) fn pick(subchannels: &[Arc<Subchannel>], counter: &AtomicUsize) -> Pick {
-    let mut ready_ones: Vec<Pick> = subchannels.iter().filter_map(ready).collect();
-    if !ready_ones.is_empty() {
-        let index = counter.fetch_add(1, Ordering::Relaxed) % ready_ones.len();
-        return ready_ones.swap_remove(index);
+    // The next of the ready ones, without a list or a sender clone per
+    // ready subchannel; one that stopped being ready since it was counted
+    // gives way to any ready one.
+    let ready_count = subchannels.iter().filter(|s| is_ready(s)).count();
+    if ready_count > 0 {
+        let index = counter.fetch_add(1, Ordering::Relaxed) % ready_count;
+        let chosen = subchannels.iter().filter(|s| is_ready(s)).nth(index);
+        if let Some(pick) = chosen
+            .and_then(ready)
+            .or_else(|| subchannels.iter().find_map(ready))
+        {
+            return pick;
+        }
     }
     let mut pending = false;
     for subchannel in subchannels {

@@ -108,6 +108,8 @@ struct PoolState {
     spinning: usize,
     /// Idle workers notified and not yet awake.
     notified: usize,
+    /// Threads started and not yet looking at the queue.
+    starting: usize,
     /// Slots in use: threads running user code (at most `max_workers`).
     running: usize,
     /// Handlers waiting on the network without a slot.
@@ -141,7 +143,7 @@ impl PoolState {
 
     /// Workers that will look at the queue without a wake-up.
     fn seeking(&self) -> usize {
-        self.spinning + self.notified
+        self.spinning + self.notified + self.starting
     }
 }
 
@@ -162,6 +164,7 @@ impl WorkerPool {
                     idle: 0,
                     spinning: 0,
                     notified: 0,
+                    starting: 0,
                     running: 0,
                     parked: 0,
                     resuming: 0,
@@ -254,6 +257,9 @@ impl WorkerPool {
             return;
         }
         state.threads += 1;
+        // Counted as looking until it looks: the jobs queued meanwhile
+        // (a burst) start no thread each.
+        state.starting += 1;
         let start_watch = state.watch == Watch::Absent;
         if start_watch {
             state.watch = Watch::Watching;
@@ -262,7 +268,11 @@ impl WorkerPool {
         self.start_thread(
             "grpc-worker",
             |pool| pool.work(),
-            || self.lock().threads -= 1,
+            || {
+                let mut state = self.lock();
+                state.threads -= 1;
+                state.starting -= 1;
+            },
         );
         if start_watch {
             self.start_thread(
@@ -371,6 +381,7 @@ impl WorkerPool {
 
     fn work(self) {
         let mut state = self.lock();
+        state.starting -= 1;
         while let Some(job) = self.next_job(state) {
             SLOT.with(|slot| *slot.borrow_mut() = Some(self.clone()));
             job.run();
@@ -579,6 +590,19 @@ mod tests {
         pool.submit(Box::new(|| {}));
         pool.submit(Box::new(|| {}));
         assert_eq!(pool.lock().threads, 0, "the spinning worker takes both");
+        run_queued_for_real(&pool);
+    }
+
+    #[test]
+    fn a_thread_being_started_takes_the_burst_behind_its_job() {
+        // A burst into an empty pool started a thread per job (33 threads
+        // for 256 calls in flight) while the first was still starting.
+        let pool = WorkerPool::new(4, 0);
+        pool.lock().starting = 1; // a thread on its way to the queue
+        pool.submit(Box::new(|| {}));
+        pool.submit(Box::new(|| {}));
+        assert_eq!(pool.lock().threads, 0, "no thread per queued job");
+        pool.lock().starting = 0;
         run_queued_for_real(&pool);
     }
 

@@ -227,7 +227,11 @@ pub(crate) async fn secure_and_serve<I: AsyncIo>(
                         Some(b"h2") => Framing::Http2,
                         _ => Framing::Detect,
                     };
-                    serve_connection(stream, sockets, Arc::new(peer), server, guard, framing).await
+                    let peer = Arc::new(peer);
+                    Box::pin(serve_connection(
+                        stream, sockets, peer, server, guard, framing,
+                    ))
+                    .await
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(peer = %address, %error, "TLS handshake failed");
@@ -275,7 +279,10 @@ async fn serve_connection<I: AsyncIo>(
     let io = match tokio::time::timeout_at(handshake_deadline, protocol::detect(io)).await {
         Ok(Ok((Detected::Http2, io))) => io,
         Ok(Ok((Detected::Http1, io))) => {
-            return protocol::serve_http1(io, peer, server, socket).await;
+            // Boxed, as the TLS branch of `secure_and_serve`: hyper's
+            // connection is large, and every connection's task would carry
+            // its size (an idle HTTP/2 connection cost 29 KiB, not 16).
+            return Box::pin(protocol::serve_http1(io, peer, server, socket)).await;
         }
         Ok(Err(error)) => {
             tracing::debug!(%peer, %error, "connection closed before its first bytes");

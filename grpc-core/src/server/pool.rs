@@ -634,6 +634,19 @@ mod tests {
         pool.shutdown();
     }
 
+    /// A pool (4 workers) that ran one job and settled: its worker idle,
+    /// its watch asleep on an empty queue.
+    fn settled_pool_of_four() -> WorkerPool {
+        let pool = WorkerPool::new(4, 0);
+        let (warm_tx, warm_rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || warm_tx.send(()).unwrap()));
+        warm_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        wait_for_state(&pool, |state| {
+            state.idle == 1 && state.running == 0 && state.watch == Watch::Asleep
+        });
+        pool
+    }
+
     /// Waits (bounded) until `ready` holds for the pool's state.
     fn wait_for_state(pool: &WorkerPool, ready: impl Fn(&PoolState) -> bool) {
         let start = std::time::Instant::now();
@@ -652,13 +665,7 @@ mod tests {
         // an empty queue: then a burst of two arrives for that one worker
         // (no second wake-up). The first job blocks until the second has
         // run, so the second must get another worker through the watch.
-        let pool = WorkerPool::new(4, 0);
-        let (warm_tx, warm_rx) = std::sync::mpsc::channel();
-        pool.submit(Box::new(move || warm_tx.send(()).unwrap()));
-        warm_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        wait_for_state(&pool, |state| {
-            state.idle == 1 && state.running == 0 && state.watch == Watch::Asleep
-        });
+        let pool = settled_pool_of_four();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let first_done = done_tx.clone();
@@ -683,13 +690,7 @@ mod tests {
         // A miscounted "worker on its way" (as a lost wake-up would leave)
         // makes a submit wake no one; the watch's periodic look while it
         // sleeps still gets the job a worker.
-        let pool = WorkerPool::new(4, 0);
-        let (warm_tx, warm_rx) = std::sync::mpsc::channel();
-        pool.submit(Box::new(move || warm_tx.send(()).unwrap()));
-        warm_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        wait_for_state(&pool, |state| {
-            state.idle == 1 && state.running == 0 && state.watch == Watch::Asleep
-        });
+        let pool = settled_pool_of_four();
         pool.lock().notified = 1; // a wake-up counted but never delivered
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         pool.submit(Box::new(move || done_tx.send(()).unwrap()));
